@@ -1,0 +1,215 @@
+//! The backend's HTTP API: routes, actions and the JSON bodies exchanged by the backend,
+//! the load generator and the frontend. Defined once here so the three cannot drift apart.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Route templates, as registered in the router and used as the `route` metric label.
+pub mod routes {
+    pub const HEALTHZ: &str = "/healthz";
+    pub const READYZ: &str = "/readyz";
+    pub const METRICS: &str = "/metrics";
+    pub const TICKETS: &str = "/api/tickets";
+    pub const TICKET: &str = "/api/tickets/{id}";
+    pub const FEEDBACK: &str = "/api/feedback";
+    pub const SHOWTIMES: &str = "/api/showtimes";
+    pub const STATS: &str = "/api/stats";
+    pub const JOB: &str = "/api/jobs/{id}";
+    pub const STRESS_CPU: &str = "/api/stress/cpu";
+    pub const STRESS_MEMORY: &str = "/api/stress/memory";
+    /// The frontend's aggregated view, polled by its page.
+    pub const SUMMARY: &str = "/api/summary";
+}
+
+/// Header a client uses to identify its session; counted by `app_active_sessions`.
+pub const SESSION_HEADER: &str = "x-session-id";
+/// Longest feedback comment accepted, in characters.
+pub const MAX_COMMENT_CHARS: usize = 500;
+/// Accepted feedback ratings.
+pub const RATING_RANGE: std::ops::RangeInclusive<u8> = 1..=5;
+
+/// One of the three user interactions the demo models.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    #[default]
+    BookTicket,
+    CancelTicket,
+    GiveFeedback,
+}
+
+impl Action {
+    pub const ALL: [Action; 3] = [
+        Action::BookTicket,
+        Action::CancelTicket,
+        Action::GiveFeedback,
+    ];
+
+    /// The name used in flags, config and the `action` metric label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::BookTicket => "book_ticket",
+            Action::CancelTicket => "cancel_ticket",
+            Action::GiveFeedback => "give_feedback",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown action `{0}`: expected one of book_ticket, cancel_ticket, give_feedback")]
+pub struct UnknownAction(pub String);
+
+impl FromStr for Action {
+    type Err = UnknownAction;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s.trim())
+            .ok_or_else(|| UnknownAction(s.trim().to_owned()))
+    }
+}
+
+/// `POST /api/tickets`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookTicketRequest {
+    pub showtime_id: u32,
+    #[serde(default = "one_seat")]
+    pub seats: u16,
+}
+
+fn one_seat() -> u16 {
+    1
+}
+
+/// A booked ticket (201 from `POST /api/tickets`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: String,
+    pub showtime_id: u32,
+    pub seats: u16,
+}
+
+/// `POST /api/feedback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackRequest {
+    pub rating: u8,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// 201 from `POST /api/feedback`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedbackReceipt {
+    pub id: String,
+}
+
+/// One screening with its seat inventory (`GET /api/showtimes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Showtime {
+    pub id: u32,
+    pub title: String,
+    pub starts_at: String,
+    pub seats_total: u32,
+    pub seats_available: u32,
+}
+
+/// 202 from an action run in async mode; poll `GET /api/jobs/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobAccepted {
+    pub job_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// `GET /api/jobs/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobStatus {
+    pub job_id: String,
+    pub action: Action,
+    pub state: JobState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+}
+
+/// Counts of one action on one replica, by outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionCounts {
+    pub action: Action,
+    pub ok: u64,
+    pub errors: u64,
+}
+
+/// `GET /api/stats`: one replica's view of itself, polled by the frontend.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsResponse {
+    /// HOSTNAME / POD_NAME, or the configured name locally.
+    pub replica: String,
+    pub version: String,
+    pub uptime_seconds: f64,
+    pub interactions: Vec<ActionCounts>,
+    /// Every HTTP request answered, including health checks and shed requests.
+    pub requests_total: u64,
+    pub shed_total: u64,
+    pub active_sessions: u64,
+    pub in_flight: u64,
+    pub queue_depth: u64,
+    pub workers: u64,
+    /// Latency quantiles of action requests over a recent window, in milliseconds.
+    pub latency_p50_ms: f64,
+    pub latency_p95_ms: f64,
+}
+
+/// The JSON error body of every non-2xx answer: `{"error": "...", ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_round_trip_through_their_names() {
+        for action in Action::ALL {
+            assert_eq!(action.as_str().parse::<Action>().unwrap(), action);
+            let json = serde_json::to_string(&action).unwrap();
+            assert_eq!(json, format!("\"{}\"", action.as_str()));
+        }
+        assert!(
+            "buy"
+                .parse::<Action>()
+                .unwrap_err()
+                .to_string()
+                .contains("book_ticket")
+        );
+    }
+
+    #[test]
+    fn book_request_defaults_to_one_seat_and_refuses_unknown_fields() {
+        let req: BookTicketRequest = serde_json::from_str(r#"{"showtime_id":3}"#).unwrap();
+        assert_eq!(req.seats, 1);
+        assert!(serde_json::from_str::<BookTicketRequest>(r#"{"showtime_id":3,"x":1}"#).is_err());
+    }
+}

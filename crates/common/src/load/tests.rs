@@ -1,0 +1,146 @@
+//! Property tests of the load shapes: monotonic instants, exact counts, shard partitions and
+//! the curve values at ramp and stage boundaries.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::stages::stages_curve;
+use super::*;
+
+fn ramp(base: f64, factor: f64, interval_s: u64, cap: Option<f64>, dur_s: u64) -> Curve {
+    Ramp {
+        base_rps: base,
+        factor,
+        interval: Duration::from_secs(interval_s),
+        max_rps: cap,
+        duration: Duration::from_secs(dur_s),
+    }
+    .curve()
+    .unwrap()
+}
+
+#[test]
+fn one_hour_at_10k_rps_does_not_drift() {
+    let curve = ramp(10_000.0, 1.0, 3600, None, 3600);
+    let s = Schedule::new(curve, Arrivals::Uniform, Shard::WHOLE);
+    let (count, last) = s.iter().fold((0u64, 0u64), |(c, _), (_, at)| (c + 1, at));
+    assert!((count as f64 - 36_000_000.0).abs() <= 1.0, "count {count}");
+    assert_eq!(
+        last, 3_599_999_900_000,
+        "last instant is exactly 100 µs before the end"
+    );
+}
+
+#[test]
+fn stages_parse_and_interpolate() {
+    let st = parse_stages("30s:20,1m30s:10,20s:0").unwrap();
+    let c = stages_curve(0.0, &st);
+    assert_eq!(c.duration(), Duration::from_secs(140));
+    assert_eq!(c.rate_at(0), 0.0);
+    assert!((c.rate_at(15_000_000_000) - 10.0).abs() < 1e-9);
+    assert!((c.rate_at(30_000_000_000) - 20.0).abs() < 1e-9);
+    assert!((c.rate_at(120_000_000_000) - 10.0).abs() < 1e-9);
+    assert_eq!(c.rate_at(140_000_000_000), 0.0);
+    assert!((c.total() - (300.0 + 1350.0 + 100.0)).abs() < 1e-9);
+    assert!(matches!(parse_stages("30s"), Err(Error::BadStage(_))));
+    assert!(matches!(parse_stages("xs:3"), Err(Error::BadStage(_))));
+    assert_eq!(parse_stages(""), Err(Error::NoStages));
+}
+
+#[test]
+fn profiles_parse_by_name_and_have_load() {
+    for p in Profile::ALL {
+        assert_eq!(Profile::parse(p.name()).unwrap(), p);
+        assert!(p.curve().total() > 0.0);
+    }
+    assert!(matches!(
+        Profile::parse("nope"),
+        Err(Error::UnknownProfile(..))
+    ));
+}
+
+#[test]
+fn shard_parses() {
+    assert_eq!(
+        "1/3".parse::<Shard>().unwrap(),
+        Shard { index: 1, count: 3 }
+    );
+    for bad in ["3/3", "1", "a/2", "0/0"] {
+        assert!(bad.parse::<Shard>().is_err(), "{bad}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn ramp_steps_at_boundaries(base in 0.5f64..50.0, factor in 1.0f64..3.0, interval in 1u64..20, cap in proptest::option::of(1.0f64..500.0)) {
+        let c = ramp(base, factor, interval, cap, interval * 6);
+        for k in 0..6u32 {
+            let mut want = base * factor.powi(k as i32);
+            if let Some(cap) = cap { want = want.min(cap); }
+            let start = k as u64 * interval * 1_000_000_000;
+            prop_assert!((c.rate_at(start) - want).abs() < 1e-9);
+            prop_assert!((c.rate_at(start + interval * 1_000_000_000 - 1) - want).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn stage_curves_meet_their_targets_at_boundaries(stages in proptest::collection::vec((1u64..20, 0.0f64..200.0), 1..6)) {
+        let st: Vec<Stage> = stages.iter().map(|&(d, r)| Stage { duration: Duration::from_secs(d), target_rps: r }).collect();
+        let c = stages_curve(0.0, &st);
+        let mut at = 0u64;
+        let mut from = 0.0;
+        for s in &st {
+            let len = s.duration.as_nanos() as u64;
+            prop_assert!((c.rate_at(at) - from).abs() < 1e-9);
+            prop_assert!((c.rate_at(at + len / 2) - (from + s.target_rps) / 2.0).abs() < 1e-6);
+            prop_assert!((c.rate_at(at + len - 1) - s.target_rps).abs() < 1e-6);
+            at += len;
+            from = s.target_rps;
+        }
+        prop_assert_eq!(c.rate_at(at), 0.0);
+    }
+
+    #[test]
+    fn uniform_counts_are_exact_and_monotonic(stages in proptest::collection::vec((1u64..20, 0.0f64..200.0), 1..5)) {
+        let st: Vec<Stage> = stages.iter().map(|&(d, r)| Stage { duration: Duration::from_secs(d), target_rps: r }).collect();
+        let curve = stages_curve(0.0, &st);
+        let end = curve.duration_ns();
+        let total = curve.total();
+        let s = Schedule::new(curve, Arrivals::Uniform, Shard::WHOLE);
+        let mut prev = 0;
+        let mut count = 0u64;
+        for (n, at) in s.iter() {
+            prop_assert_eq!(n, count);
+            prop_assert!(at >= prev && at <= end);
+            prop_assert_eq!(Some(at).map(|a| a.max(prev)), s.uniform_instant(n).map(|a| a.max(prev)));
+            prev = at;
+            count += 1;
+        }
+        prop_assert!((count as f64 - total).abs() <= 1.0, "count {} total {}", count, total);
+        prop_assert_eq!(count, s.uniform_total());
+    }
+
+    #[test]
+    fn shards_partition_the_schedule(n in 1u64..5, seed in any::<u64>(), poisson in any::<bool>(), rps in 1.0f64..300.0) {
+        let curve = ramp(rps, 1.2, 2, Some(500.0), 6);
+        let arrivals = if poisson { Arrivals::Poisson { seed } } else { Arrivals::Uniform };
+        let whole: Vec<_> = Schedule::new(curve.clone(), arrivals, Shard::WHOLE).iter().collect();
+        let mut merged: Vec<_> = (0..n)
+            .flat_map(|i| Schedule::new(curve.clone(), arrivals, Shard { index: i, count: n }).iter().collect::<Vec<_>>())
+            .collect();
+        merged.sort();
+        prop_assert_eq!(merged, whole);
+    }
+
+    #[test]
+    fn poisson_is_seeded_and_monotonic(seed in any::<u64>()) {
+        let curve = ramp(200.0, 1.0, 5, None, 5);
+        let a: Vec<_> = Schedule::new(curve.clone(), Arrivals::Poisson { seed }, Shard::WHOLE).iter().collect();
+        let b: Vec<_> = Schedule::new(curve, Arrivals::Poisson { seed }, Shard::WHOLE).iter().collect();
+        prop_assert_eq!(&a, &b);
+        prop_assert!(a.windows(2).all(|w| w[0].1 <= w[1].1));
+        // 1000 expected; a Poisson count is within 6 sigma (~190) of its mean.
+        prop_assert!((a.len() as f64 - 1000.0).abs() < 190.0);
+    }
+}

@@ -1,0 +1,141 @@
+//! Metric names, label keys, units, descriptions and histogram buckets of every `/metrics`
+//! page (../shared/DESIGN.md, "Metric names"). Components never spell a metric name
+//! themselves: they take it from here and call [`describe_backend`] or [`describe_loadgen`]
+//! on their own recorder, so descriptions and units are registered in one place.
+//!
+//! Each component instance owns its recorder (no global recorder): the local runtime runs
+//! several backend replicas in one process and each must expose only its own series.
+
+use metrics::{KeyName, Recorder, SharedString, Unit};
+
+// Backend.
+pub const APP_INTERACTIONS_TOTAL: &str = "app_interactions_total";
+pub const APP_ACTIVE_SESSIONS: &str = "app_active_sessions";
+pub const APP_QUEUE_DEPTH: &str = "app_queue_depth";
+pub const APP_SHED_REQUESTS_TOTAL: &str = "app_shed_requests_total";
+pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
+pub const HTTP_REQUESTS_IN_FLIGHT: &str = "http_requests_in_flight";
+
+// Load generator.
+pub const LG_SENT_REQUESTS_TOTAL: &str = "lg_sent_requests_total";
+pub const LG_ERRORS_TOTAL: &str = "lg_errors_total";
+pub const LG_DROPPED_REQUESTS_TOTAL: &str = "lg_dropped_requests_total";
+pub const LG_TARGET_RPS: &str = "lg_target_rps";
+pub const LG_CURRENT_RPS: &str = "lg_current_rps";
+pub const LG_REQUEST_DURATION_SECONDS: &str = "lg_request_duration_seconds";
+pub const LG_IN_FLIGHT: &str = "lg_in_flight";
+
+/// Metric label keys.
+pub mod label {
+    pub const ACTION: &str = "action";
+    pub const OUTCOME: &str = "outcome";
+    pub const METHOD: &str = "method";
+    pub const ROUTE: &str = "route";
+    pub const STATUS: &str = "status";
+    pub const KIND: &str = "kind";
+}
+
+/// Values of the `outcome` label of `app_interactions_total`.
+pub mod outcome {
+    pub const OK: &str = "ok";
+    pub const REJECTED: &str = "rejected";
+    pub const SOLD_OUT: &str = "sold_out";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const SHED: &str = "shed";
+    pub const ERROR: &str = "error";
+}
+
+/// Values of the `kind` label of `lg_errors_total`.
+pub mod error_kind {
+    pub const TIMEOUT: &str = "timeout";
+    pub const CONNECT: &str = "connect";
+    pub const HTTP_4XX: &str = "http_4xx";
+    pub const HTTP_5XX: &str = "http_5xx";
+    pub const IO: &str = "io";
+    pub const ALL: [&str; 5] = [TIMEOUT, CONNECT, HTTP_4XX, HTTP_5XX, IO];
+}
+
+/// Server-side latency buckets: about 1 ms to 10 s.
+pub const HTTP_LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
+    10.0,
+];
+
+/// Client-side latency buckets: finer below 5 ms, where a healthy service answers.
+pub const LG_LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05,
+    0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+fn text(s: &'static str) -> SharedString {
+    SharedString::const_str(s)
+}
+
+/// Registers the backend's metric descriptions and units on `recorder`.
+pub fn describe_backend(recorder: &dyn Recorder) {
+    let counter = |name: &'static str, help: &'static str| {
+        recorder.describe_counter(KeyName::from_const_str(name), None, text(help));
+    };
+    let gauge = |name: &'static str, help: &'static str| {
+        recorder.describe_gauge(KeyName::from_const_str(name), None, text(help));
+    };
+    counter(
+        APP_INTERACTIONS_TOTAL,
+        "User interactions handled, by action and outcome.",
+    );
+    gauge(
+        APP_ACTIVE_SESSIONS,
+        "Distinct session ids seen in the last 60 seconds.",
+    );
+    gauge(
+        APP_QUEUE_DEPTH,
+        "Requests waiting for a worker on this replica.",
+    );
+    counter(
+        APP_SHED_REQUESTS_TOTAL,
+        "Requests refused with 503 because the queue was full.",
+    );
+    counter(
+        HTTP_REQUESTS_TOTAL,
+        "HTTP requests answered, by method, route template and status.",
+    );
+    recorder.describe_histogram(
+        KeyName::from_const_str(HTTP_REQUEST_DURATION_SECONDS),
+        Some(Unit::Seconds),
+        text("Time from receiving a request to sending its response, queue wait included."),
+    );
+    gauge(HTTP_REQUESTS_IN_FLIGHT, "HTTP requests being handled now.");
+}
+
+/// Registers the load generator's metric descriptions and units on `recorder`.
+pub fn describe_loadgen(recorder: &dyn Recorder) {
+    let counter = |name: &'static str, help: &'static str| {
+        recorder.describe_counter(KeyName::from_const_str(name), None, text(help));
+    };
+    let gauge = |name: &'static str, help: &'static str| {
+        recorder.describe_gauge(KeyName::from_const_str(name), None, text(help));
+    };
+    counter(LG_SENT_REQUESTS_TOTAL, "Requests sent, by action.");
+    counter(
+        LG_ERRORS_TOTAL,
+        "Requests that failed, by action and kind (timeout, connect, http_4xx, http_5xx, io).",
+    );
+    counter(
+        LG_DROPPED_REQUESTS_TOTAL,
+        "Scheduled requests not sent because the in-flight cap was reached.",
+    );
+    gauge(LG_TARGET_RPS, "Scheduled request rate, per second.");
+    gauge(
+        LG_CURRENT_RPS,
+        "Achieved request rate over the last second.",
+    );
+    recorder.describe_histogram(
+        KeyName::from_const_str(LG_REQUEST_DURATION_SECONDS),
+        Some(Unit::Seconds),
+        text(
+            "Latency from the intended send time to the response (coordinated-omission corrected).",
+        ),
+    );
+    gauge(LG_IN_FLIGHT, "Requests sent and not yet answered.");
+}

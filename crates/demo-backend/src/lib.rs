@@ -1,0 +1,1 @@
+//! demo-backend: filled in by its own issue.

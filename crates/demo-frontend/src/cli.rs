@@ -1,0 +1,135 @@
+//! Command-line flags of the frontend and their validation into a [`Config`].
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+use common::HumanDuration;
+
+use crate::{Config, Error, ReplicaSource, Result};
+
+/// Live web UI for the demo backend.
+#[derive(Debug, Parser)]
+#[command(name = "demo-frontend", version)]
+pub struct Opts {
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Backend Service URL the three action routes are proxied to.
+    #[arg(long, env = "BACKEND_URL")]
+    pub backend_url: String,
+    /// Comma-separated replica URLs whose /api/stats are polled.
+    #[arg(long, env = "BACKEND_REPLICAS", conflicts_with = "backend_headless")]
+    pub backend_replicas: Option<String>,
+    /// host:port of a headless Service whose DNS A records are the replicas.
+    #[arg(long, env = "BACKEND_HEADLESS")]
+    pub backend_headless: Option<String>,
+    /// Base URL of the load generator's /metrics.
+    #[arg(long, env = "LOADGEN_URL")]
+    pub loadgen_url: Option<String>,
+    /// How often every replica is polled.
+    #[arg(long, env = "POLL_INTERVAL", default_value = "1s")]
+    pub poll_interval: HumanDuration,
+}
+
+impl Opts {
+    /// Validates the flags; errors name the flag and how to fix it.
+    pub fn into_config(self) -> Result<Config> {
+        let backend_url = check_url("--backend-url", &self.backend_url)?;
+        let replicas = match (self.backend_replicas, self.backend_headless) {
+            (Some(list), None) => {
+                let urls = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|u| check_url("--backend-replicas", u))
+                    .collect::<Result<Vec<_>>>()?;
+                if urls.is_empty() {
+                    return Err(Error::Flag("--backend-replicas is empty: give comma-separated URLs such as http://10.0.0.1:8080".into()));
+                }
+                ReplicaSource::Static(urls)
+            }
+            (None, Some(host)) => {
+                if !host.contains(':') {
+                    return Err(Error::Flag(format!(
+                        "--backend-headless {host:?} needs host:port, e.g. backend-headless:8080"
+                    )));
+                }
+                ReplicaSource::Headless(host)
+            }
+            (None, None) => ReplicaSource::Static(vec![backend_url.clone()]),
+            (Some(_), Some(_)) => {
+                return Err(Error::Flag(
+                    "give either --backend-replicas or --backend-headless, not both".into(),
+                ));
+            }
+        };
+        let loadgen_url = self
+            .loadgen_url
+            .map(|u| check_url("--loadgen-url", &u))
+            .transpose()?;
+        if self.poll_interval.0.is_zero() {
+            return Err(Error::Flag(
+                "--poll-interval must be above zero, e.g. 1s".into(),
+            ));
+        }
+        Ok(Config {
+            listen: self.listen,
+            backend_url,
+            replicas,
+            loadgen_url,
+            poll_interval: self.poll_interval.0,
+        })
+    }
+}
+
+fn check_url(flag: &str, url: &str) -> Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() < 8 {
+        return Err(Error::Flag(format!(
+            "{flag} {url:?} is not an http(s) URL, e.g. http://127.0.0.1:8080"
+        )));
+    }
+    Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config> {
+        let mut argv = vec!["demo-frontend"];
+        argv.extend_from_slice(args);
+        Opts::try_parse_from(argv)
+            .expect("flags parse")
+            .into_config()
+    }
+
+    #[test]
+    fn replicas_default_to_the_backend_url() {
+        let c = parse(&["--backend-url", "http://127.0.0.1:9/"]).unwrap();
+        assert_eq!(c.backend_url, "http://127.0.0.1:9");
+        assert!(matches!(c.replicas, ReplicaSource::Static(ref v) if v == &["http://127.0.0.1:9"]));
+    }
+
+    #[test]
+    fn bad_urls_name_their_flag() {
+        let e = parse(&[
+            "--backend-url",
+            "http://a:1",
+            "--backend-replicas",
+            "http://b:1,ftp://c",
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("--backend-replicas"), "{e}");
+        let e = parse(&["--backend-url", "localhost:8080"]).unwrap_err();
+        assert!(e.to_string().contains("--backend-url"), "{e}");
+        let e = parse(&["--backend-url", "http://a:1", "--backend-headless", "svc"]).unwrap_err();
+        assert!(e.to_string().contains("host:port"), "{e}");
+    }
+
+    #[test]
+    fn zero_poll_interval_is_refused() {
+        let e = parse(&["--backend-url", "http://a:1", "--poll-interval", "0s"]).unwrap_err();
+        assert!(e.to_string().contains("--poll-interval"), "{e}");
+    }
+}

@@ -1,0 +1,3 @@
+//! loadgen integration tests.
+
+mod cli;

@@ -1,0 +1,27 @@
+//! The Kubernetes runtime: the scenario's objects as typed k8s-openapi values ([`build`]),
+//! `render` ([`render`]), and the run on a cluster through kube-rs.
+//!
+//! Where to start reading: [`build::plan`] (every object of a run), then [`runtime`].
+
+pub mod api;
+pub mod build;
+pub mod cli;
+pub mod connect;
+pub mod destroy;
+pub mod endpoints;
+pub mod error;
+pub mod events;
+pub mod latency;
+pub mod measure;
+pub mod meta;
+pub mod metrics;
+pub mod pods;
+pub mod prepull_phase;
+pub mod render;
+pub mod runtime;
+pub mod wait;
+
+pub use destroy::{Destroyed, destroy};
+pub use error::{Error, Result};
+pub use render::{render_manifests, write_manifests};
+pub use runtime::{KubeOptions, KubeRuntime};

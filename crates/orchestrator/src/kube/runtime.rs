@@ -1,0 +1,449 @@
+//! [`KubeRuntime`]: the [`Runtime`] that runs the scenario on a cluster. Every call goes
+//! through one `kube::Client`, so tests hand it a client whose API server is a mock and
+//! exercise the very code a real cluster gets.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use ::kube::{Api, Client};
+use common::config::{LoadgenKind, Scenario};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job as BatchJob;
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+
+use super::api::{self, delete_matching, delete_one};
+use super::build::{self, Plan, backend, loadgen};
+use super::error::{Error, Result};
+use super::meta::{self, Job};
+use super::metrics::KubeMetrics;
+use super::pods::{self, PodFeed, PodTracker, PodView};
+use super::wait::{self, WaitError};
+use super::{connect, endpoints, events, measure, prepull_phase};
+use crate::runtime::{Deployed, Endpoint, Runtime, RuntimeError};
+
+/// How long deleting the namespace at `--cleanup` may take at least (finalizers of a busy
+/// cluster can be slow); the scenario's `ready_timeout` when it is longer.
+const MIN_DELETE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What the CLI decides besides the scenario.
+#[derive(Debug, Clone, Default)]
+pub struct KubeOptions {
+    /// Run in an existing namespace of the same uuid instead of failing.
+    pub reuse: bool,
+    /// `runs/<uuid>`: receives kube.json and the pod-latency/event notes of the report.
+    pub run_dir: Option<PathBuf>,
+    /// Host at which NodePorts are reachable; `None` asks the cluster for a node address.
+    pub node_host: Option<String>,
+}
+
+/// The kube runtime. See [`crate::runtime`] for the call order.
+pub struct KubeRuntime {
+    client: Client,
+    scenario: Scenario,
+    plan: Plan,
+    namespace: String,
+    options: KubeOptions,
+    view: PodView,
+    feed: Option<PodFeed>,
+    tracker: Option<PodTracker>,
+    desired: Arc<AtomicU32>,
+    /// Set once this run created or adopted its namespace: before that, stop and teardown
+    /// must not touch it (it may belong to another run of the same uuid).
+    owns_namespace: bool,
+    endpoints: Vec<Endpoint>,
+    notes: Vec<String>,
+}
+
+impl std::fmt::Debug for KubeRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeRuntime")
+            .field("namespace", &self.namespace)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubeRuntime {
+    /// A runtime on the cluster of `context` (default: the kubeconfig's current context),
+    /// after checking that its API server answers.
+    pub async fn connect(context: Option<&str>, scenario: &Scenario, reuse: bool) -> Result<Self> {
+        let config = connect::config(context).await?;
+        let host = config.cluster_url.host().unwrap_or_default().to_owned();
+        let client = connect::client(context).await?;
+        // kind (and most local clusters) map NodePorts onto the host's loopback.
+        let local = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]" | "::1");
+        Self::new(
+            client,
+            scenario.clone(),
+            KubeOptions {
+                reuse,
+                run_dir: None,
+                node_host: local.then(|| "localhost".to_owned()),
+            },
+        )
+    }
+
+    /// A runtime on `client`'s cluster. Builds (and so validates) every object up front.
+    pub fn new(client: Client, scenario: Scenario, options: KubeOptions) -> Result<Self> {
+        let plan = build::plan(&scenario)?;
+        let (view, feed) = pods::channel();
+        Ok(Self {
+            client,
+            namespace: scenario.namespace(),
+            desired: Arc::new(AtomicU32::new(0)),
+            scenario,
+            plan,
+            options,
+            view,
+            feed: Some(feed),
+            tracker: None,
+            owns_namespace: false,
+            endpoints: Vec::new(),
+            notes: Vec::new(),
+        })
+    }
+
+    /// Where kube.json and the report's notes go (`runs/<uuid>`).
+    pub fn set_run_dir(&mut self, dir: PathBuf) {
+        self.options.run_dir = Some(dir);
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The pods as the runtime sees them.
+    pub fn pods(&self) -> PodView {
+        self.view.clone()
+    }
+
+    fn timeout(&self) -> Duration {
+        self.scenario.ready_timeout.get()
+    }
+
+    /// Fails if the namespace exists (unless `--reuse`) or is still terminating; applies it.
+    async fn ensure_namespace(&mut self) -> Result<()> {
+        let ns = self.namespace.clone();
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let existing =
+            api::retry(&format!("reading namespace {ns}"), &ns, || api.get_opt(&ns)).await?;
+        if let Some(existing) = existing {
+            if existing.status.and_then(|s| s.phase).as_deref() == Some("Terminating") {
+                return Err(Error::NamespaceTerminating { namespace: ns });
+            }
+            if !self.options.reuse {
+                return Err(Error::NamespaceExists {
+                    namespace: ns,
+                    uuid: self.scenario.uuid.clone(),
+                });
+            }
+        }
+        api::apply(
+            &self.client,
+            &build::Object::Namespace(self.plan.namespace.clone()),
+        )
+        .await?;
+        self.owns_namespace = true;
+        Ok(())
+    }
+
+    fn start_tracker(&mut self) -> Result<()> {
+        if let Some(feed) = self.feed.take() {
+            let selector = meta::uuid_selector(&self.scenario.uuid)?;
+            self.tracker = Some(feed.start(self.client.clone(), &self.namespace, selector));
+        }
+        Ok(())
+    }
+
+    /// Waits until every named Deployment of `job` is ready, failing at once when one of
+    /// the run's pods cannot pull its image or crash-loops, and at `ready_timeout` with what
+    /// the pods say.
+    async fn wait_deployments(&self, targets: &[(Job, String)]) -> Result<()> {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.namespace);
+        let timeout = self.timeout();
+        let waits = futures::future::join_all(
+            targets
+                .iter()
+                .map(|(_, name)| wait::until(api.clone(), name, wait::deployment_ready, timeout)),
+        );
+        let results = tokio::select! {
+            r = waits => r,
+            p = self.view.failed() => return Err(pods::problem_error(p)),
+        };
+        let mut late = Vec::new();
+        for ((job, name), r) in targets.iter().zip(results) {
+            match r {
+                Ok(_) => {}
+                Err(WaitError::Failed(e)) => return Err(e),
+                Err(WaitError::TimedOut) => late.push((*job, name.clone())),
+            }
+        }
+        if late.is_empty() {
+            return Ok(());
+        }
+        Err(self.not_ready(&late).await)
+    }
+
+    /// The timeout error for Deployments that did not become ready: their replica counts,
+    /// what their pods say, and the Warning events about them.
+    async fn not_ready(&self, late: &[(Job, String)]) -> Error {
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.namespace);
+        let pods = self.view.pods();
+        let warnings = events::warnings(&self.client, &self.namespace)
+            .await
+            .unwrap_or_default();
+        let mut what = Vec::new();
+        let mut detail = Vec::new();
+        for (job, name) in late {
+            let d = api.get_opt(name).await.ok().flatten();
+            what.push(format!(
+                "Deployment/{name} ({})",
+                wait::deployment_progress(d.as_ref())
+            ));
+            detail.extend(pods::not_ready_detail(&pods, *job));
+            detail.extend(
+                warnings
+                    .iter()
+                    .filter(|w| {
+                        w.object.starts_with(&format!("Pod/{name}"))
+                            || w.object.ends_with(&format!("/{name}"))
+                    })
+                    .take(3)
+                    .map(ToString::to_string),
+            );
+        }
+        Error::Timeout {
+            what: what.join(", "),
+            after: self.timeout(),
+            detail: if detail.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", detail.join("; "))
+            },
+        }
+    }
+
+    async fn deploy_inner(&mut self) -> Result<Deployed> {
+        self.ensure_namespace().await?;
+        self.start_tracker()?;
+        let mut notes = Vec::new();
+        if let Some(ds) = self.plan.prepull.clone() {
+            notes.push(prepull_phase::run(&self.client, &self.scenario, &self.view, &ds).await?);
+        }
+        let t0 = Instant::now();
+        for object in &self.plan.stack {
+            api::apply(&self.client, object).await?;
+        }
+        self.desired
+            .store(self.scenario.backend.replicas, Ordering::Relaxed);
+        let s = &self.scenario;
+        self.wait_deployments(&[
+            (Job::Backend, s.backend.name.clone()),
+            (Job::Frontend, s.frontend.name.clone()),
+            (Job::Prometheus, s.prometheus.name.clone()),
+        ])
+        .await?;
+        let time_to_ready = t0.elapsed();
+        self.endpoints = endpoints::endpoints(
+            &self.client,
+            &self.scenario,
+            self.options.node_host.as_deref(),
+        )
+        .await;
+        notes.push(format!("namespace: {}", self.namespace));
+        self.notes.extend(notes.iter().cloned());
+        Ok(Deployed {
+            time_to_ready,
+            notes,
+        })
+    }
+
+    async fn start_load_inner(&mut self) -> Result<()> {
+        for object in &self.plan.loadgen {
+            api::apply(&self.client, object).await?;
+        }
+        match self.scenario.loadgen_kind {
+            LoadgenKind::Deployment => {
+                let targets: Vec<_> = loadgen::workload_names(&self.scenario)
+                    .into_iter()
+                    .map(|n| (Job::Loadgen, n))
+                    .collect();
+                self.wait_deployments(&targets).await
+            }
+            LoadgenKind::Job => {
+                let want = self.scenario.loadgen.replicas as usize;
+                let ready = self.view.until(|pods| {
+                    pods.iter()
+                        .filter(|p| p.job == Some(Job::Loadgen) && p.ready && !p.terminating)
+                        .count()
+                        >= want
+                });
+                let r = tokio::select! {
+                    r = tokio::time::timeout(self.timeout(), ready) => r,
+                    p = self.view.failed() => return Err(pods::problem_error(p)),
+                };
+                match r {
+                    Ok(()) => Ok(()),
+                    Err(_) => Err(Error::Timeout {
+                        what: format!(
+                            "Job/{} ({}/{want} pods ready)",
+                            self.scenario.loadgen.name,
+                            self.view.ready(Job::Loadgen)
+                        ),
+                        after: self.timeout(),
+                        detail: pods::not_ready_detail(&self.view.pods(), Job::Loadgen)
+                            .iter()
+                            .map(|d| format!("; {d}"))
+                            .collect(),
+                    }),
+                }
+            }
+        }
+    }
+
+    async fn scale_inner(&mut self, replicas: u32) -> Result<()> {
+        let d = backend::deployment(&self.scenario, replicas)?;
+        api::apply_namespaced(&self.client, &d).await?;
+        self.desired.store(replicas, Ordering::Relaxed);
+        self.wait_deployments(&[(Job::Backend, self.scenario.backend.name.clone())])
+            .await
+    }
+
+    /// Deletes the load generator's workloads and Service by its job label and waits until
+    /// its pods are gone (they finish their in-flight requests first).
+    async fn stop_load_inner(&mut self) -> Result<()> {
+        if !self.owns_namespace {
+            return Ok(());
+        }
+        let selector = meta::job_selector(&self.scenario, Job::Loadgen)?;
+        let ns = self.namespace.clone();
+        let c = &self.client;
+        delete_matching(
+            &Api::<Deployment>::namespaced(c.clone(), &ns),
+            &selector,
+            &ns,
+            &[],
+        )
+        .await?;
+        delete_matching(
+            &Api::<BatchJob>::namespaced(c.clone(), &ns),
+            &selector,
+            &ns,
+            &[],
+        )
+        .await?;
+        delete_matching(
+            &Api::<Service>::namespaced(c.clone(), &ns),
+            &selector,
+            &ns,
+            &[],
+        )
+        .await?;
+        let pods: Api<Pod> = Api::namespaced(c.clone(), &ns);
+        // Pods get their termination grace period (30 s) on top of the usual bound.
+        let timeout = self.timeout() + Duration::from_secs(30);
+        wait::until_gone(pods, &selector, timeout)
+            .await
+            .map_err(|(e, left)| match e {
+                WaitError::Failed(e) => e,
+                WaitError::TimedOut => Error::Timeout {
+                    what: "stopping the load generator".into(),
+                    after: timeout,
+                    detail: format!("; pods still there: {}", left.join(", ")),
+                },
+            })
+    }
+
+    async fn teardown_inner(&mut self, keep: bool) -> Result<()> {
+        if !self.owns_namespace {
+            return Ok(());
+        }
+        let written = measure::write(
+            &self.client,
+            &self.scenario,
+            &self.view,
+            &self.notes,
+            self.options.run_dir.as_deref(),
+        )
+        .await;
+        for n in written {
+            println!("  {n}");
+        }
+        self.tracker = None;
+        if keep {
+            println!(
+                "  the stack stays up in namespace {}; remove it with `orchestrator destroy --uuid {}`",
+                self.namespace, self.scenario.uuid
+            );
+            return Ok(());
+        }
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        delete_one(&namespaces, &self.namespace, &self.namespace).await?;
+        let timeout = self.timeout().max(MIN_DELETE_TIMEOUT);
+        match wait::until(
+            namespaces,
+            &self.namespace,
+            |n: Option<&Namespace>| n.is_none(),
+            timeout,
+        )
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(WaitError::Failed(e)) => Err(e),
+            Err(WaitError::TimedOut) => Err(Error::Timeout {
+                what: format!("deleting namespace {}", self.namespace),
+                after: timeout,
+                detail: String::new(),
+            }),
+        }
+    }
+}
+
+impl Runtime for KubeRuntime {
+    type Metrics = KubeMetrics;
+
+    fn name(&self) -> &'static str {
+        "kube"
+    }
+
+    async fn deploy(&mut self) -> crate::runtime::Result<Deployed> {
+        self.deploy_inner().await.map_err(RuntimeError::from)
+    }
+
+    async fn start_load(&mut self) -> crate::runtime::Result<()> {
+        self.start_load_inner().await.map_err(RuntimeError::from)
+    }
+
+    async fn scale_backend(&mut self, replicas: u32) -> crate::runtime::Result<()> {
+        self.scale_inner(replicas).await.map_err(RuntimeError::from)
+    }
+
+    async fn stop_load(&mut self) -> crate::runtime::Result<()> {
+        self.stop_load_inner().await.map_err(RuntimeError::from)
+    }
+
+    fn endpoints(&self) -> Vec<Endpoint> {
+        self.endpoints.clone()
+    }
+
+    fn metrics(&self) -> KubeMetrics {
+        KubeMetrics::new(
+            self.client.clone(),
+            self.namespace.clone(),
+            self.view.clone(),
+            self.desired.clone(),
+        )
+    }
+
+    fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static {
+        let view = self.view.clone();
+        async move { RuntimeError::from(pods::problem_error(view.failed().await)) }
+    }
+
+    async fn teardown(&mut self, keep: bool) -> crate::runtime::Result<()> {
+        self.teardown_inner(keep).await.map_err(RuntimeError::from)
+    }
+}

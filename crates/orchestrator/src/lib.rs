@@ -1,0 +1,15 @@
+//! The orchestrator: runs a scenario (deploy, baseline, load, scale, unload) on a runtime,
+//! samples every component's `/metrics` once a second, and writes a report with charts.
+//!
+//! Where to start reading: [`runtime`] (the seam both runtimes implement), [`components`]
+//! (scenario → component flags), then the local runtime in [`local`].
+
+pub mod cli;
+pub mod compare;
+pub mod components;
+pub mod kube;
+pub mod local;
+pub mod report;
+pub mod runtime;
+pub mod sample;
+pub mod timeline;

@@ -1,0 +1,10 @@
+//! The local runtime: every component in this process on its own loopback port.
+
+pub mod balancer;
+pub mod ports;
+pub mod prometheus;
+#[cfg(feature = "components")]
+pub mod runtime;
+pub mod scrape;
+
+pub use ports::{DEFAULT_PORT_BASE, PortPlan};

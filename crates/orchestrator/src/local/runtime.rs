@@ -1,0 +1,443 @@
+//! [`LocalRuntime`]: the [`Runtime`] that runs every component in-process from its library
+//! entry point, each on its own loopback port, with the backend replicas behind the
+//! [`balancer`](super::balancer) and, when installed, a Prometheus child process.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use common::config::Scenario;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::ports::{PortPlan, bind};
+use super::prometheus::{self, Prometheus};
+use super::scrape::{LocalMetrics, Target};
+use crate::components;
+use crate::runtime::{ComponentKind, Deployed, Endpoint, Result, Runtime, RuntimeError};
+
+/// How long a stopped component may take to finish its in-flight work.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+type Died = Option<(ComponentKind, String, String)>;
+
+struct Running {
+    kind: ComponentKind,
+    instance: String,
+    addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+pub struct LocalRuntime {
+    scenario: Scenario,
+    plan: PortPlan,
+    run_dir: PathBuf,
+    backends: Vec<Running>,
+    /// Spawned and not yet ready: an interrupt while waiting must still stop them.
+    starting: Vec<Running>,
+    frontend: Option<Running>,
+    loadgen: Option<Running>,
+    balancer: Option<(CancellationToken, JoinHandle<()>)>,
+    prometheus: Option<Prometheus>,
+    ready_tx: watch::Sender<Vec<SocketAddr>>,
+    replica_urls_tx: watch::Sender<Vec<String>>,
+    died_tx: watch::Sender<Died>,
+    metrics: LocalMetrics,
+    http: reqwest::Client,
+}
+
+fn component_err(
+    kind: ComponentKind,
+    instance: &str,
+    reason: impl std::fmt::Display,
+) -> RuntimeError {
+    RuntimeError::Component {
+        component: kind,
+        instance: instance.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Parses `args` with a component's clap `Opts`, as its binary would.
+fn parse<O: Parser>(program: &str, args: Vec<String>) -> std::result::Result<O, String> {
+    O::try_parse_from(std::iter::once(program.to_owned()).chain(args)).map_err(|e| e.to_string())
+}
+
+impl LocalRuntime {
+    pub fn new(scenario: Scenario, port_base: u16, run_dir: PathBuf) -> Result<Self> {
+        let plan = PortPlan::new(port_base);
+        if plan.last().is_none() {
+            return Err(RuntimeError::Other(format!(
+                "--port-base {port_base} is too high: the local stack needs {} ports above it",
+                super::ports::MAX_BACKEND_REPLICAS + 4
+            )));
+        }
+        if u32::from(super::ports::MAX_BACKEND_REPLICAS)
+            < scenario
+                .backend_scale_replicas
+                .max(scenario.backend.replicas)
+        {
+            return Err(RuntimeError::Other(format!(
+                "the local runtime runs at most {} backend replicas",
+                super::ports::MAX_BACKEND_REPLICAS
+            )));
+        }
+        let (ready_tx, ready_rx) = watch::channel(Vec::new());
+        let (replica_urls_tx, _) = watch::channel(Vec::new());
+        let (died_tx, _) = watch::channel(None);
+        Ok(Self {
+            scenario,
+            plan,
+            run_dir,
+            backends: Vec::new(),
+            starting: Vec::new(),
+            frontend: None,
+            loadgen: None,
+            balancer: None,
+            prometheus: None,
+            ready_tx,
+            replica_urls_tx,
+            died_tx,
+            metrics: LocalMetrics::new(ready_rx),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(1))
+                .build()
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Runs `fut` as a component; if it ends before its stop token fires, that is a death.
+    fn spawn<F, E>(
+        &self,
+        kind: ComponentKind,
+        instance: &str,
+        addr: SocketAddr,
+        stop: CancellationToken,
+        fut: F,
+    ) -> Running
+    where
+        F: Future<Output = std::result::Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        let died = self.died_tx.clone();
+        let (name, token) = (instance.to_owned(), stop.clone());
+        let task = tokio::spawn(async move {
+            let result = fut.await;
+            if !token.is_cancelled() {
+                let reason = match result {
+                    Ok(()) => "exited on its own".to_owned(),
+                    Err(e) => format!("exited: {e:#}"),
+                };
+                died.send_replace(Some((kind, name, reason)));
+            }
+        });
+        Running {
+            kind,
+            instance: instance.to_owned(),
+            addr,
+            stop,
+            task,
+        }
+    }
+
+    /// Polls `url` until it answers 2xx, the component dies, or `ready_timeout` passes.
+    async fn wait_ready(&self, r: &Running, url: &str) -> Result<Duration> {
+        let start = Instant::now();
+        let timeout = self.scenario.ready_timeout.get();
+        loop {
+            if r.task.is_finished() {
+                let reason = self
+                    .died_tx
+                    .borrow()
+                    .as_ref()
+                    .map_or_else(|| "exited".to_owned(), |d| d.2.clone());
+                return Err(component_err(
+                    r.kind,
+                    &r.instance,
+                    format!("failed to start: {reason}"),
+                ));
+            }
+            if self
+                .http
+                .get(url)
+                .send()
+                .await
+                .is_ok_and(|resp| resp.status().is_success())
+            {
+                return Ok(start.elapsed());
+            }
+            if start.elapsed() > timeout {
+                return Err(RuntimeError::Timeout {
+                    what: format!("{} ({url})", r.instance),
+                    after: timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Keeps `running` in `starting` while it gets ready, then hands it back.
+    async fn ready(&mut self, running: Running, url: &str) -> Result<Running> {
+        self.starting.push(running);
+        let result = match self.starting.last() {
+            Some(r) => self.wait_ready(r, url).await,
+            None => Err(RuntimeError::Other("unreachable: empty start list".into())),
+        };
+        result?;
+        self.starting
+            .pop()
+            .ok_or_else(|| RuntimeError::Other("unreachable: empty start list".into()))
+    }
+
+    fn publish_backends(&self) {
+        let ready: Vec<SocketAddr> = self.backends.iter().map(|b| b.addr).collect();
+        self.replica_urls_tx
+            .send_replace(ready.iter().map(|a| format!("http://{a}")).collect());
+        if let Some(Err(e)) = self.prometheus.as_ref().map(|p| p.set_backends(&ready)) {
+            tracing::warn!(error = %e, "cannot update the Prometheus targets");
+        }
+        self.ready_tx.send_replace(ready);
+    }
+
+    async fn start_backend(&mut self) -> Result<()> {
+        let i = u16::try_from(self.backends.len()).unwrap_or(u16::MAX);
+        let instance = format!("{}-{i}", self.scenario.backend.name);
+        let port = self.plan.backend(i);
+        let args =
+            components::backend_args(&self.scenario, &format!("127.0.0.1:{port}"), &instance);
+        let kind = ComponentKind::Backend;
+        let config = parse::<demo_backend::Opts>("demo-backend", args)
+            .and_then(|o| o.into_config().map_err(|e| e.to_string()))
+            .map_err(|e| component_err(kind, &instance, format!("bad configuration: {e}")))?;
+        let listener = bind(port, &instance).await?;
+        let stop = CancellationToken::new();
+        let fut = demo_backend::run(config, listener, stop.clone().cancelled_owned());
+        let running = self.spawn(kind, &instance, PortPlan::addr(port), stop, fut);
+        let url = format!("http://127.0.0.1:{port}{}", common::api::routes::READYZ);
+        let running = self.ready(running, &url).await?;
+        self.metrics.set(Target {
+            component: kind,
+            instance: instance.clone(),
+            url: format!("http://127.0.0.1:{port}{}", common::api::routes::METRICS),
+        });
+        self.backends.push(running);
+        self.publish_backends();
+        Ok(())
+    }
+
+    async fn stop_running(r: Running) {
+        r.stop.cancel();
+        let mut task = r.task;
+        if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
+            task.abort();
+        }
+    }
+}
+
+impl Runtime for LocalRuntime {
+    type Metrics = LocalMetrics;
+
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn deploy(&mut self) -> Result<Deployed> {
+        let start = Instant::now();
+        let mut notes = Vec::new();
+        // The Service stand-in first, so the frontend's backend URL answers from the start.
+        let listener = bind(self.plan.balancer(), "backend service (balancer)").await?;
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(super::balancer::serve(
+            listener,
+            self.ready_tx.subscribe(),
+            stop.clone(),
+        ));
+        self.balancer = Some((stop, task));
+        match prometheus::find() {
+            Some(bin) => {
+                let addr = PortPlan::addr(self.plan.prometheus());
+                let lg = PortPlan::addr(self.plan.loadgen_metrics());
+                match Prometheus::start(
+                    &bin,
+                    &self.run_dir.join("prometheus"),
+                    addr,
+                    lg,
+                    self.scenario.ready_timeout.get(),
+                )
+                .await
+                {
+                    Ok(p) => self.prometheus = Some(p),
+                    Err(e) => notes.push(format!("prometheus did not start: {e}")),
+                }
+            }
+            None => notes.push(prometheus::MISSING_NOTE.to_owned()),
+        }
+        self.metrics
+            .desired
+            .store(self.scenario.backend.replicas, Ordering::Relaxed);
+        for _ in 0..self.scenario.backend.replicas {
+            self.start_backend().await?;
+        }
+        let kind = ComponentKind::Frontend;
+        let instance = self.scenario.frontend.name.clone();
+        let port = self.plan.frontend();
+        let args = components::frontend_args(
+            &format!("127.0.0.1:{port}"),
+            &format!("http://{}", PortPlan::addr(self.plan.balancer())),
+            // The flags name the replicas ready now (as the binary would get them); the
+            // Watch below then follows scaling.
+            &components::ReplicaDiscovery::Static(self.replica_urls_tx.borrow().clone()),
+            &format!("http://{}", PortPlan::addr(self.plan.loadgen_metrics())),
+        );
+        let mut config = parse::<demo_frontend::Opts>("demo-frontend", args)
+            .and_then(|o| o.into_config().map_err(|e| e.to_string()))
+            .map_err(|e| component_err(kind, &instance, format!("bad configuration: {e}")))?;
+        // Scaling is pushed to the frontend instead of it polling DNS.
+        config.replicas = demo_frontend::ReplicaSource::Watch(self.replica_urls_tx.subscribe());
+        let listener = bind(port, &instance).await?;
+        let stop = CancellationToken::new();
+        let fut = demo_frontend::run(config, listener, stop.clone().cancelled_owned());
+        let running = self.spawn(kind, &instance, PortPlan::addr(port), stop, fut);
+        let running = self
+            .ready(
+                running,
+                &format!("http://127.0.0.1:{port}{}", common::api::routes::SUMMARY),
+            )
+            .await?;
+        self.frontend = Some(running);
+        Ok(Deployed {
+            time_to_ready: start.elapsed(),
+            notes,
+        })
+    }
+
+    async fn start_load(&mut self) -> Result<()> {
+        let kind = ComponentKind::Loadgen;
+        let instance = self.scenario.loadgen.name.clone();
+        let port = self.plan.loadgen_metrics();
+        let args = components::loadgen_args(
+            &self.scenario,
+            &format!("http://{}", PortPlan::addr(self.plan.balancer())),
+            &format!("127.0.0.1:{port}"),
+            None,
+        );
+        let config = parse::<loadgen::Opts>("loadgen", args)
+            .and_then(|o| o.into_config().map_err(|e| e.to_string()))
+            .map_err(|e| component_err(kind, &instance, format!("bad configuration: {e}")))?;
+        let listener = bind(port, &instance).await?;
+        let stop = CancellationToken::new();
+        let fut = loadgen::run(config, Some(listener), stop.clone().cancelled_owned());
+        let fut = async move { fut.await.map(|_report| ()) };
+        let running = self.spawn(kind, &instance, PortPlan::addr(port), stop, fut);
+        let metrics_url = format!("http://127.0.0.1:{port}{}", common::api::routes::METRICS);
+        let running = self.ready(running, &metrics_url).await?;
+        self.metrics.set(Target {
+            component: kind,
+            instance,
+            url: metrics_url,
+        });
+        self.loadgen = Some(running);
+        Ok(())
+    }
+
+    async fn scale_backend(&mut self, replicas: u32) -> Result<()> {
+        self.metrics.desired.store(replicas, Ordering::Relaxed);
+        while u32::try_from(self.backends.len()).unwrap_or(u32::MAX) < replicas {
+            self.start_backend().await?;
+        }
+        while u32::try_from(self.backends.len()).unwrap_or(0) > replicas {
+            if let Some(r) = self.backends.pop() {
+                self.publish_backends();
+                self.metrics.remove(&r.instance);
+                Self::stop_running(r).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn stop_load(&mut self) -> Result<()> {
+        if let Some(r) = self.loadgen.take() {
+            // One last scrape happens after the run: keep the loadgen's final counters by
+            // leaving its target until it is gone (a refused scrape is a named gap).
+            Self::stop_running(r).await;
+        }
+        Ok(())
+    }
+
+    fn endpoints(&self) -> Vec<Endpoint> {
+        let url = |port: u16, path: &str| format!("http://127.0.0.1:{port}{path}");
+        let mut e = vec![
+            Endpoint {
+                name: "frontend (web UI)".into(),
+                url: url(self.plan.frontend(), "/"),
+            },
+            Endpoint {
+                name: "backend service (balancer)".into(),
+                url: url(self.plan.balancer(), "/"),
+            },
+            Endpoint {
+                name: "loadgen metrics".into(),
+                url: url(self.plan.loadgen_metrics(), common::api::routes::METRICS),
+            },
+        ];
+        if let Some(p) = &self.prometheus {
+            e.push(Endpoint {
+                name: "prometheus".into(),
+                url: format!("http://{}/", p.addr),
+            });
+        }
+        e
+    }
+
+    fn metrics(&self) -> LocalMetrics {
+        self.metrics.clone()
+    }
+
+    fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static {
+        let mut rx = self.died_tx.subscribe();
+        async move {
+            // Clone out of the guard at once: it must not live across an await.
+            let died = rx
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|d| d.clone());
+            match died {
+                Some((kind, instance, reason)) => component_err(kind, &instance, reason),
+                // The runtime was dropped: nothing can fail any more.
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    async fn teardown(&mut self, _keep: bool) -> Result<()> {
+        // Nothing can outlive this process: stop in reverse order of start.
+        while let Some(r) = self.starting.pop() {
+            Self::stop_running(r).await;
+        }
+        if let Some(r) = self.loadgen.take() {
+            Self::stop_running(r).await;
+        }
+        if let Some(r) = self.frontend.take() {
+            Self::stop_running(r).await;
+        }
+        while let Some(r) = self.backends.pop() {
+            Self::stop_running(r).await;
+        }
+        self.publish_backends();
+        if let Some((stop, task)) = self.balancer.take() {
+            stop.cancel();
+            let _ = tokio::time::timeout(STOP_GRACE, task).await;
+        }
+        if let Some(mut p) = self.prometheus.take() {
+            p.stop().await;
+        }
+        Ok(())
+    }
+}

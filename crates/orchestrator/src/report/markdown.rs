@@ -1,0 +1,73 @@
+//! report.md: the run summary a person reads in a terminal or a pull request.
+
+use std::fmt::Write;
+
+use super::{Latency, Outcome, Report};
+
+/// Milliseconds with one decimal, or `-` when nothing was observed.
+pub fn ms(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |s| format!("{:.1}", s * 1000.0))
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.1}%", v * 100.0)
+}
+
+fn latency_cells(l: &Latency) -> String {
+    format!("{} | {} | {}", ms(l.p50), ms(l.p95), ms(l.p99))
+}
+
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Load run `{}`\n", r.uuid);
+    let outcome = match &r.outcome {
+        Outcome::Completed => "completed".to_owned(),
+        Outcome::Interrupted { phase } => format!("interrupted during `{phase}` (partial report)"),
+        Outcome::Failed { phase, error } => format!("failed during `{phase}`: {error}"),
+    };
+    let _ = writeln!(
+        out,
+        "- runtime: {}\n- started: {}\n- outcome: {outcome}",
+        r.runtime, r.started_at
+    );
+    if let Some(t) = r.time_to_ready {
+        let _ = writeln!(out, "- time to all-ready: {t:.2} s");
+    }
+    for f in &r.failures {
+        let _ = writeln!(out, "- failure: {f}");
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "- note: {n}");
+    }
+    let _ = writeln!(
+        out,
+        "\n## Phases\n\n| phase | start s | end s | sent/s | served/s | errors | drops | shed | p50 ms | p95 ms | p99 ms | server p95 ms | replicas |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for p in &r.phases {
+        let _ = writeln!(
+            out,
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {}–{} |",
+            p.name,
+            p.start,
+            p.end,
+            p.sent_rps,
+            p.served_rps,
+            pct(p.error_rate),
+            pct(p.drop_rate),
+            pct(p.shed_rate),
+            latency_cells(&p.client_latency),
+            ms(p.server_latency.p95),
+            p.replicas_min,
+            p.replicas_max,
+        );
+    }
+    let _ = writeln!(out, "\n## Endpoints\n");
+    for e in &r.endpoints {
+        let _ = writeln!(out, "- {}: {}", e.name, e.url);
+    }
+    let _ = writeln!(
+        out,
+        "\nLatency is measured from each request's intended send time (coordinated omission corrected); p-values are interpolated from histogram buckets. Charts: report.html."
+    );
+    out
+}

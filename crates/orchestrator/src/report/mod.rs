@@ -1,0 +1,293 @@
+//! The run report: its model (written as report.json), built from the sampled [`Point`]s and
+//! the phases of the timeline, and rendered as Markdown and HTML.
+
+pub mod html;
+pub mod markdown;
+
+use common::config::Scenario;
+use common::names;
+use serde::{Deserialize, Serialize};
+
+use crate::sample::{Point, diff, quantile};
+
+/// Bumped when a field changes meaning; `compare` refuses reports of another schema.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How the run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum Outcome {
+    Completed,
+    /// Ctrl-C or SIGTERM during `phase`.
+    Interrupted {
+        phase: String,
+    },
+    /// A component or the runtime failed during `phase`.
+    Failed {
+        phase: String,
+        error: String,
+    },
+}
+
+/// One phase of the timeline, in seconds since the run started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phase {
+    pub name: String,
+    pub start: f64,
+    pub end: f64,
+}
+
+/// Latency quantiles in seconds; `None` when nothing was observed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+/// Rounds to 1e-6 (a microsecond, a millionth of a rate): more digits are noise, and short
+/// decimals survive a JSON round trip exactly.
+pub fn round6(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+impl Latency {
+    fn from_buckets(bounds: &[f64], cumulative: &[f64]) -> Self {
+        let q = |q| quantile(bounds, cumulative, q).map(round6);
+        Self {
+            p50: q(0.50),
+            p95: q(0.95),
+            p99: q(0.99),
+        }
+    }
+}
+
+/// The numbers of one phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseStats {
+    pub name: String,
+    pub start: f64,
+    pub end: f64,
+    /// Requests the load generator sent per second.
+    pub sent_rps: f64,
+    /// Responses the backend replicas gave per second.
+    pub served_rps: f64,
+    /// Failed / sent requests (load generator's view).
+    pub error_rate: f64,
+    /// Not sent on schedule / scheduled.
+    pub drop_rate: f64,
+    /// 503-shed / served (backend's view).
+    pub shed_rate: f64,
+    /// Latency from the intended send time (load generator, coordinated-omission corrected).
+    pub client_latency: Latency,
+    /// Latency inside the backend, queue wait included.
+    pub server_latency: Latency,
+    pub replicas_min: u32,
+    pub replicas_max: u32,
+}
+
+/// Everything a run wrote down: serialized as report.json.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: u32,
+    pub uuid: String,
+    pub runtime: String,
+    /// RFC 3339-ish UTC start time, for people.
+    pub started_at: String,
+    pub outcome: Outcome,
+    pub scenario: Scenario,
+    /// The effective configuration with the source of every value, as `config --format json`.
+    pub config: serde_json::Value,
+    /// Seconds from the start of the deploy until every component was ready.
+    pub time_to_ready: Option<f64>,
+    pub phases: Vec<PhaseStats>,
+    /// Components that failed to start or died, with the reason.
+    pub failures: Vec<String>,
+    pub notes: Vec<String>,
+    pub endpoints: Vec<crate::runtime::Endpoint>,
+    /// Every sampling round, once a second.
+    pub points: Vec<Point>,
+}
+
+/// The point at or just before `t` (the first point when `t` precedes all).
+fn at(points: &[Point], t: f64) -> Option<&Point> {
+    points
+        .iter()
+        .take_while(|p| p.t <= t + 1e-9)
+        .last()
+        .or(points.first())
+}
+
+/// Computes the numbers of `phase` from the points sampled during it.
+pub fn phase_stats(points: &[Point], phase: &Phase) -> PhaseStats {
+    let (a, b) = (at(points, phase.start), at(points, phase.end));
+    let inside: Vec<&Point> = points
+        .iter()
+        .filter(|p| p.t >= phase.start - 1e-9 && p.t <= phase.end + 1e-9)
+        .collect();
+    let mut stats = PhaseStats {
+        name: phase.name.clone(),
+        start: round6(phase.start),
+        end: round6(phase.end),
+        sent_rps: 0.0,
+        served_rps: 0.0,
+        error_rate: 0.0,
+        drop_rate: 0.0,
+        shed_rate: 0.0,
+        client_latency: Latency::default(),
+        server_latency: Latency::default(),
+        replicas_min: inside.iter().map(|p| p.backend_ready).min().unwrap_or(0),
+        replicas_max: inside.iter().map(|p| p.backend_ready).max().unwrap_or(0),
+    };
+    let (Some(a), Some(b)) = (a, b) else {
+        return stats;
+    };
+    if inside.is_empty() {
+        // A phase shorter than the sampling interval: the replicas it started with.
+        stats.replicas_min = a.backend_ready;
+        stats.replicas_max = a.backend_ready;
+    }
+    let span = (b.t - a.t).max(1e-9);
+    let (ta, tb) = (&a.totals, &b.totals);
+    let sent = tb.sent - ta.sent;
+    let errors = tb.lg_errors - ta.lg_errors;
+    let dropped = tb.dropped - ta.dropped;
+    let served = tb.served - ta.served;
+    let shed = tb.shed - ta.shed;
+    let ratio = |x: f64, of: f64| if of > 0.0 { x / of } else { 0.0 };
+    if b.t > a.t {
+        stats.sent_rps = sent / span;
+        stats.served_rps = served / span;
+    }
+    stats.sent_rps = round6(stats.sent_rps);
+    stats.served_rps = round6(stats.served_rps);
+    stats.error_rate = round6(ratio(errors, sent));
+    stats.drop_rate = round6(ratio(dropped, sent + dropped));
+    stats.shed_rate = round6(ratio(shed, served));
+    stats.client_latency = Latency::from_buckets(
+        names::LG_LATENCY_BUCKETS,
+        &diff(&tb.lg_latency, &ta.lg_latency),
+    );
+    stats.server_latency = Latency::from_buckets(
+        names::HTTP_LATENCY_BUCKETS,
+        &diff(&tb.server_latency, &ta.server_latency),
+    );
+    stats
+}
+
+/// One value per sampling interval, for the charts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Series {
+    pub t: Vec<f64>,
+    pub sent_rps: Vec<f64>,
+    pub served_rps: Vec<f64>,
+    pub errors_per_s: Vec<f64>,
+    /// Client p95 in milliseconds (server p95 when no load generator ran); NaN: no data.
+    pub p95_ms: Vec<f64>,
+    pub replicas: Vec<f64>,
+}
+
+/// Per-interval rates between consecutive points.
+pub fn series(points: &[Point]) -> Series {
+    let mut s = Series::default();
+    for w in points.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        let dt = b.t - a.t;
+        if dt <= 0.0 {
+            continue;
+        }
+        let (ta, tb) = (&a.totals, &b.totals);
+        s.t.push(b.t);
+        s.sent_rps.push((tb.sent - ta.sent) / dt);
+        s.served_rps.push((tb.served - ta.served) / dt);
+        // The client's errors when it ran; the backend's shed/5xx otherwise.
+        let client = tb.lg_errors - ta.lg_errors;
+        let server = tb.server_5xx - ta.server_5xx;
+        s.errors_per_s.push(client.max(server) / dt);
+        let client_p95 = quantile(
+            names::LG_LATENCY_BUCKETS,
+            &diff(&tb.lg_latency, &ta.lg_latency),
+            0.95,
+        );
+        let p95 = client_p95.or_else(|| {
+            quantile(
+                names::HTTP_LATENCY_BUCKETS,
+                &diff(&tb.server_latency, &ta.server_latency),
+                0.95,
+            )
+        });
+        s.p95_ms.push(p95.map_or(f64::NAN, |v| v * 1000.0));
+        s.replicas.push(f64::from(b.backend_ready));
+    }
+    s
+}
+
+impl Report {
+    /// Builds the report of a run from its phases and points.
+    #[allow(clippy::too_many_arguments)]
+    pub fn build(
+        scenario: Scenario,
+        config: serde_json::Value,
+        runtime: &str,
+        started_at: String,
+        outcome: Outcome,
+        phases: &[Phase],
+        points: Vec<Point>,
+        time_to_ready: Option<f64>,
+        failures: Vec<String>,
+        notes: Vec<String>,
+        endpoints: Vec<crate::runtime::Endpoint>,
+    ) -> Self {
+        let phases = phases.iter().map(|p| phase_stats(&points, p)).collect();
+        Self {
+            schema: SCHEMA_VERSION,
+            uuid: scenario.uuid.clone(),
+            runtime: runtime.to_owned(),
+            started_at,
+            outcome,
+            scenario,
+            config,
+            time_to_ready,
+            phases,
+            failures,
+            notes,
+            endpoints,
+            points,
+        }
+    }
+
+    pub fn phase(&self, name: &str) -> Option<&PhaseStats> {
+        self.phases.iter().find(|p| p.name == name)
+    }
+
+    /// Writes report.json, report.md and report.html into `dir` (created if missing).
+    pub fn write(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join("report.json"), json)?;
+        std::fs::write(dir.join("report.md"), markdown::render(self))?;
+        std::fs::write(dir.join("report.html"), html::render(self))?;
+        Ok(())
+    }
+
+    /// Reads a report.json (or the run directory holding it).
+    pub fn read(path: &std::path::Path) -> Result<Self, String> {
+        let file = if path.is_dir() {
+            path.join("report.json")
+        } else {
+            path.to_owned()
+        };
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let report: Self = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not a report.json: {e}", file.display()))?;
+        if report.schema != SCHEMA_VERSION {
+            return Err(format!(
+                "{} has report schema {}, this orchestrator reads schema {SCHEMA_VERSION}",
+                file.display(),
+                report.schema
+            ));
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,176 @@
+//! The seam between the shared scenario timeline and the places a stack can run.
+//!
+//! The timeline ([`crate::timeline`]), the once-a-second sampling, the terminal output and
+//! the report are shared code that only talks to [`Runtime`] and [`MetricsSource`]. The
+//! local runtime ([`crate::local`]) runs every component in-process on loopback; the
+//! Kubernetes runtime (`crate::kube`) creates, scales and deletes objects on a cluster.
+//!
+//! # For a runtime implementer
+//!
+//! The timeline calls, in this order (any call may be skipped when the run is interrupted,
+//! but [`Runtime::teardown`] is always called last, exactly once):
+//!
+//! 1. [`Runtime::deploy`]: create backend (`scenario.backend.replicas`), frontend and, when
+//!    the runtime can, Prometheus; return when all are ready (bounded by
+//!    `scenario.ready_timeout`) with how long that took.
+//! 2. [`Runtime::start_load`] (only when `scenario.enable_load`): start the load generator
+//!    built from [`crate::components::loadgen_args`]; return once its `/metrics` answers.
+//! 3. [`Runtime::scale_backend`]: ask for `n` backend replicas; return once `n` are ready.
+//! 4. [`Runtime::stop_load`]: stop/delete the load generator gracefully (it finishes its
+//!    in-flight requests); idempotent.
+//! 5. [`Runtime::teardown`]: `keep == false` removes everything the runtime created; `true`
+//!    leaves the stack up after the orchestrator exits (kube without `--cleanup`). The local
+//!    runtime cannot outlive its process: it always stops everything (the timeline's
+//!    `--hold` keeps it up until Ctrl-C before calling teardown).
+//!
+//! Meanwhile another task calls [`MetricsSource::scrape`] on the value returned by
+//! [`Runtime::metrics`] once a second, concurrently with the calls above, so a source must
+//! be a cheap, cloneable handle onto shared state (e.g. the current pod list).
+//!
+//! Components are started with the argv of [`crate::components`] so both runtimes run the
+//! same configuration. Errors name the component ([`RuntimeError::Component`]) so the
+//! report can say which part failed.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Which part of the stack a target or an error belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentKind {
+    Backend,
+    Frontend,
+    Loadgen,
+    Prometheus,
+}
+
+impl ComponentKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Backend => "backend",
+            Self::Frontend => "frontend",
+            Self::Loadgen => "loadgen",
+            Self::Prometheus => "prometheus",
+        }
+    }
+}
+
+impl std::fmt::Display for ComponentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Errors a runtime reports to the timeline.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// A component failed to start, to become ready, or died.
+    #[error("{component} ({instance}): {reason}")]
+    Component {
+        component: ComponentKind,
+        /// The instance, e.g. `backend-1` or a pod name.
+        instance: String,
+        reason: String,
+    },
+    /// A local port is taken; the message tells the user about `--port-base`.
+    #[error(
+        "port {port} ({what}) is already in use on 127.0.0.1; pass --port-base N to move every local port (e.g. --port-base {suggest})"
+    )]
+    PortInUse {
+        port: u16,
+        what: String,
+        suggest: u16,
+    },
+    /// Waiting for something took longer than the scenario allows.
+    #[error("{what} was not ready after {after:?} (scenario key ready_timeout)")]
+    Timeout { what: String, after: Duration },
+    /// The runtime cannot be used at all (no cluster, not built in, ...).
+    #[error("the {runtime} runtime is not available: {reason}")]
+    Unavailable {
+        runtime: &'static str,
+        reason: String,
+    },
+    /// Anything else, with its context already in the message.
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+/// A URL a user can open, printed at the start and the end of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// What it is, e.g. `frontend (web UI)`.
+    pub name: String,
+    pub url: String,
+}
+
+/// What [`Runtime::deploy`] reports.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    /// From the start of the deploy until every component answered its readiness check.
+    pub time_to_ready: Duration,
+    /// Notes for the user (e.g. "prometheus not on PATH: ..."), printed and reported.
+    pub notes: Vec<String>,
+}
+
+/// One scrape of one target's `/metrics`.
+#[derive(Debug, Clone)]
+pub struct Scrape {
+    pub component: ComponentKind,
+    /// Stable per instance across a run (`backend-0`, a pod name, ...): counters are
+    /// differenced per instance.
+    pub instance: String,
+    /// The Prometheus text, or why there is none (a gap, kept in the report).
+    pub result: std::result::Result<String, String>,
+}
+
+/// Everything one sampling round saw.
+#[derive(Debug, Clone, Default)]
+pub struct ScrapeRound {
+    pub targets: Vec<Scrape>,
+    /// Backend replicas that are ready (serving traffic) now.
+    pub backend_ready: u32,
+    /// Backend replicas asked for now.
+    pub backend_desired: u32,
+}
+
+/// Scrapes every component's `/metrics` once. Must not take longer than about a second
+/// (use per-request timeouts) and must never fail as a whole: a target that cannot be
+/// scraped is a [`Scrape`] with an `Err` reason.
+pub trait MetricsSource: Clone + Send + Sync + 'static {
+    fn scrape(&self) -> impl Future<Output = ScrapeRound> + Send;
+}
+
+/// Where and how the stack runs. See the module documentation for the call order.
+pub trait Runtime: Send {
+    type Metrics: MetricsSource;
+
+    /// `local` or `kube`, for messages and the report.
+    fn name(&self) -> &'static str;
+
+    fn deploy(&mut self) -> impl Future<Output = Result<Deployed>> + Send;
+
+    fn start_load(&mut self) -> impl Future<Output = Result<()>> + Send;
+
+    fn scale_backend(&mut self, replicas: u32) -> impl Future<Output = Result<()>> + Send;
+
+    fn stop_load(&mut self) -> impl Future<Output = Result<()>> + Send;
+
+    /// URLs to open (frontend, Prometheus, backend, loadgen metrics).
+    fn endpoints(&self) -> Vec<Endpoint>;
+
+    /// A handle the sampler scrapes once a second.
+    fn metrics(&self) -> Self::Metrics;
+
+    /// Resolves when a component dies on its own (not when the timeline stopped it), naming
+    /// it. Polled alongside every phase; pending forever when nothing failed.
+    /// The returned future owns what it needs (e.g. a cloned watch receiver) because the
+    /// timeline awaits it while it also calls the `&mut self` methods.
+    fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static;
+
+    /// Removes what the runtime created, unless `keep`.
+    fn teardown(&mut self, keep: bool) -> impl Future<Output = Result<()>> + Send;
+}

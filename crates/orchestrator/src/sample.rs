@@ -1,0 +1,342 @@
+//! Turning Prometheus text into run-wide cumulative totals, one [`Point`] per sampling round.
+//!
+//! Counters are differenced per instance (a replica that starts adds from zero, one that
+//! restarts is treated as a counter reset, one that disappears stops adding), so the totals
+//! stay monotonic while the set of replicas changes.
+
+use std::collections::HashMap;
+
+use common::names;
+use prometheus_parse::{Scrape as Parsed, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::{ComponentKind, ScrapeRound};
+
+/// Run-wide cumulative totals. Histograms are cumulative bucket counts aligned with
+/// [`names::LG_LATENCY_BUCKETS`] / [`names::HTTP_LATENCY_BUCKETS`] plus a final `+Inf`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Load generator: requests sent, failed, and not sent on schedule.
+    pub sent: f64,
+    pub lg_errors: f64,
+    pub dropped: f64,
+    /// Backend (all replicas): responses, 5xx responses, requests shed with 503.
+    pub served: f64,
+    pub server_5xx: f64,
+    pub shed: f64,
+    pub lg_latency: Vec<f64>,
+    pub server_latency: Vec<f64>,
+}
+
+/// One sampling round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Seconds since the run started.
+    pub t: f64,
+    pub totals: Totals,
+    /// The load generator's scheduled rate now (0 when it is not running).
+    pub target_rps: f64,
+    pub backend_ready: u32,
+    pub backend_desired: u32,
+    /// Targets that could not be scraped this round: `instance: reason`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gaps: Vec<String>,
+}
+
+/// What one instance's page says, before differencing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstanceReading {
+    pub sent: f64,
+    pub lg_errors: f64,
+    pub dropped: f64,
+    pub served: f64,
+    pub server_5xx: f64,
+    pub shed: f64,
+    pub target_rps: f64,
+    pub lg_latency: Vec<f64>,
+    pub server_latency: Vec<f64>,
+}
+
+/// Parses one `/metrics` page. Unknown series are ignored; a page that is not Prometheus
+/// text is an error naming the problem.
+pub fn read_page(text: &str) -> Result<InstanceReading, String> {
+    let parsed = Parsed::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .map_err(|e| format!("not Prometheus text: {e}"))?;
+    let mut r = InstanceReading {
+        lg_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
+        server_latency: vec![0.0; names::HTTP_LATENCY_BUCKETS.len() + 1],
+        ..Default::default()
+    };
+    for s in &parsed.samples {
+        let scalar = match &s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => Some(*v),
+            _ => None,
+        };
+        match (s.metric.as_str(), scalar, &s.value) {
+            (names::LG_SENT_REQUESTS_TOTAL, Some(v), _) => r.sent += v,
+            (names::LG_ERRORS_TOTAL, Some(v), _) => r.lg_errors += v,
+            (names::LG_DROPPED_REQUESTS_TOTAL, Some(v), _) => r.dropped += v,
+            (names::LG_TARGET_RPS, Some(v), _) => r.target_rps += v,
+            (names::APP_SHED_REQUESTS_TOTAL, Some(v), _) => r.shed += v,
+            (names::HTTP_REQUESTS_TOTAL, Some(v), _) if !is_probe(&s.labels) => {
+                r.served += v;
+                if s.labels
+                    .get(names::label::STATUS)
+                    .is_some_and(|st| st.starts_with('5'))
+                {
+                    r.server_5xx += v;
+                }
+            }
+            (names::LG_REQUEST_DURATION_SECONDS, _, Value::Histogram(b)) => {
+                add_buckets(&mut r.lg_latency, names::LG_LATENCY_BUCKETS, b);
+            }
+            (names::HTTP_REQUEST_DURATION_SECONDS, _, Value::Histogram(b))
+                if !is_probe(&s.labels) =>
+            {
+                add_buckets(&mut r.server_latency, names::HTTP_LATENCY_BUCKETS, b);
+            }
+            _ => {}
+        }
+    }
+    Ok(r)
+}
+
+/// Scrapes and readiness probes are not user traffic: they would count as served requests
+/// even when the load generator is stopped.
+fn is_probe(labels: &prometheus_parse::Labels) -> bool {
+    use common::api::routes;
+    labels
+        .get(names::label::ROUTE)
+        .is_some_and(|r| [routes::METRICS, routes::READYZ, routes::HEALTHZ].contains(&r))
+}
+
+fn add_buckets(into: &mut [f64], bounds: &[f64], buckets: &[prometheus_parse::HistogramCount]) {
+    for b in buckets {
+        let slot = if b.less_than.is_infinite() {
+            Some(bounds.len())
+        } else {
+            bounds
+                .iter()
+                .position(|&le| (le - b.less_than).abs() < 1e-9)
+        };
+        if let Some(i) = slot {
+            into[i] += b.count;
+        }
+    }
+}
+
+fn add_delta(total: &mut f64, now: f64, before: f64) {
+    // A value that went down is a restarted instance: everything it reports is new.
+    *total += if now >= before { now - before } else { now };
+}
+
+fn add_delta_vec(total: &mut Vec<f64>, now: &[f64], before: &[f64]) {
+    let reset = now.iter().zip(before).any(|(n, b)| n < b);
+    if total.len() < now.len() {
+        total.resize(now.len(), 0.0);
+    }
+    for (i, n) in now.iter().enumerate() {
+        let b = if reset {
+            0.0
+        } else {
+            before.get(i).copied().unwrap_or(0.0)
+        };
+        total[i] += n - b;
+    }
+}
+
+/// Accumulates sampling rounds into [`Point`]s.
+#[derive(Debug, Default)]
+pub struct Accumulator {
+    last: HashMap<String, InstanceReading>,
+    totals: Totals,
+}
+
+impl Accumulator {
+    pub fn new() -> Self {
+        Self {
+            last: HashMap::new(),
+            totals: Totals {
+                lg_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
+                server_latency: vec![0.0; names::HTTP_LATENCY_BUCKETS.len() + 1],
+                ..Default::default()
+            },
+        }
+    }
+
+    pub fn push(&mut self, t: f64, round: &ScrapeRound) -> Point {
+        let mut gaps = Vec::new();
+        let mut target_rps = 0.0;
+        for scrape in &round.targets {
+            if !matches!(
+                scrape.component,
+                ComponentKind::Backend | ComponentKind::Loadgen
+            ) {
+                continue;
+            }
+            let reading = match &scrape.result {
+                Ok(text) => match read_page(text) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        gaps.push(format!("{}: {e}", scrape.instance));
+                        continue;
+                    }
+                },
+                Err(reason) => {
+                    gaps.push(format!("{}: {reason}", scrape.instance));
+                    continue;
+                }
+            };
+            target_rps += reading.target_rps;
+            let before = self.last.get(&scrape.instance).cloned().unwrap_or_default();
+            let t_ = &mut self.totals;
+            add_delta(&mut t_.sent, reading.sent, before.sent);
+            add_delta(&mut t_.lg_errors, reading.lg_errors, before.lg_errors);
+            add_delta(&mut t_.dropped, reading.dropped, before.dropped);
+            add_delta(&mut t_.served, reading.served, before.served);
+            add_delta(&mut t_.server_5xx, reading.server_5xx, before.server_5xx);
+            add_delta(&mut t_.shed, reading.shed, before.shed);
+            add_delta_vec(&mut t_.lg_latency, &reading.lg_latency, &before.lg_latency);
+            add_delta_vec(
+                &mut t_.server_latency,
+                &reading.server_latency,
+                &before.server_latency,
+            );
+            self.last.insert(scrape.instance.clone(), reading);
+        }
+        Point {
+            t,
+            totals: self.totals.clone(),
+            target_rps,
+            backend_ready: round.backend_ready,
+            backend_desired: round.backend_desired,
+            gaps,
+        }
+    }
+}
+
+/// The `q` quantile (0..1) of cumulative bucket counts, interpolated linearly inside the
+/// bucket as Prometheus' `histogram_quantile` does. `None` when there were no observations.
+pub fn quantile(bounds: &[f64], cumulative: &[f64], q: f64) -> Option<f64> {
+    let total = *cumulative.last()?;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let mut prev_count = 0.0;
+    for (i, &c) in cumulative.iter().enumerate() {
+        if c >= rank {
+            let Some(&upper) = bounds.get(i) else {
+                // In the +Inf bucket: the highest finite bound is all that is known.
+                return bounds.last().copied();
+            };
+            let lower = if i == 0 { 0.0 } else { bounds[i - 1] };
+            let width = c - prev_count;
+            let frac = if width > 0.0 {
+                (rank - prev_count) / width
+            } else {
+                1.0
+            };
+            return Some(lower + (upper - lower) * frac);
+        }
+        prev_count = c;
+    }
+    bounds.last().copied()
+}
+
+/// `a - b` element-wise (bucket counts of a window).
+pub fn diff(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter()
+        .enumerate()
+        .map(|(i, x)| (x - b.get(i).copied().unwrap_or(0.0)).max(0.0))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Scrape;
+
+    const PAGE: &str = "\
+# TYPE lg_sent_requests_total counter
+lg_sent_requests_total{action=\"book_ticket\"} 10
+lg_sent_requests_total{action=\"give_feedback\"} 5
+# TYPE lg_errors_total counter
+lg_errors_total{action=\"book_ticket\",kind=\"http_5xx\"} 3
+# TYPE lg_target_rps gauge
+lg_target_rps 40
+# TYPE lg_request_duration_seconds histogram
+lg_request_duration_seconds_bucket{action=\"book_ticket\",le=\"0.01\"} 4
+lg_request_duration_seconds_bucket{action=\"book_ticket\",le=\"+Inf\"} 10
+lg_request_duration_seconds_sum{action=\"book_ticket\"} 1
+lg_request_duration_seconds_count{action=\"book_ticket\"} 10
+# TYPE http_requests_total counter
+http_requests_total{method=\"POST\",route=\"/api/tickets\",status=\"201\"} 7
+http_requests_total{method=\"POST\",route=\"/api/tickets\",status=\"503\"} 2
+http_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\"} 40
+";
+
+    #[test]
+    fn a_page_is_summed_over_labels() {
+        let r = read_page(PAGE).unwrap();
+        assert_eq!(r.sent, 15.0);
+        assert_eq!(r.lg_errors, 3.0);
+        assert_eq!(r.target_rps, 40.0);
+        assert_eq!(
+            (r.served, r.server_5xx),
+            (9.0, 2.0),
+            "probes are not traffic"
+        );
+        let i = names::LG_LATENCY_BUCKETS
+            .iter()
+            .position(|&b| b == 0.01)
+            .unwrap();
+        assert_eq!(r.lg_latency[i], 4.0);
+        assert_eq!(*r.lg_latency.last().unwrap(), 10.0);
+    }
+
+    fn round(instance: &str, sent: u32) -> ScrapeRound {
+        ScrapeRound {
+            targets: vec![Scrape {
+                component: ComponentKind::Loadgen,
+                instance: instance.into(),
+                result: Ok(format!(
+                    "# TYPE lg_sent_requests_total counter\nlg_sent_requests_total {sent}\n"
+                )),
+            }],
+            backend_ready: 1,
+            backend_desired: 1,
+        }
+    }
+
+    #[test]
+    fn totals_survive_a_counter_reset_and_new_instances() {
+        let mut acc = Accumulator::new();
+        assert_eq!(acc.push(0.0, &round("a", 10)).totals.sent, 10.0);
+        assert_eq!(acc.push(1.0, &round("a", 25)).totals.sent, 25.0);
+        // Restart: 4 new requests, not -21.
+        assert_eq!(acc.push(2.0, &round("a", 4)).totals.sent, 29.0);
+        assert_eq!(acc.push(3.0, &round("b", 6)).totals.sent, 35.0);
+    }
+
+    #[test]
+    fn gaps_are_named() {
+        let mut acc = Accumulator::new();
+        let mut r = round("a", 1);
+        r.targets[0].result = Err("connection refused".into());
+        let p = acc.push(0.0, &r);
+        assert_eq!(p.gaps, ["a: connection refused"]);
+    }
+
+    #[test]
+    fn quantiles_interpolate_inside_buckets() {
+        let bounds = [0.1, 0.2, 0.4];
+        // 10 in (0,0.1], 10 in (0.1,0.2], 0 above.
+        let cum = [10.0, 20.0, 20.0, 20.0];
+        assert!((quantile(&bounds, &cum, 0.5).unwrap() - 0.1).abs() < 1e-9);
+        assert!((quantile(&bounds, &cum, 0.75).unwrap() - 0.15).abs() < 1e-9);
+        assert_eq!(quantile(&bounds, &[0.0; 4], 0.5), None);
+        // Everything above the last bound: the last bound is reported.
+        assert_eq!(quantile(&bounds, &[0.0, 0.0, 0.0, 5.0], 0.99), Some(0.4));
+    }
+}

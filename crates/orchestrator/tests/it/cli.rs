@@ -1,0 +1,85 @@
+//! The binary: exit codes, `config` with sources, a bad scenario listing all its errors,
+//! `compare` on written reports.
+
+use std::process::Command;
+
+fn orchestrator() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    let out = orchestrator()
+        .args(["run", "--runtime", "mars"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mars"), "{err}");
+}
+
+#[test]
+fn compare_of_missing_reports_names_both_files_and_exits_2() {
+    let out = orchestrator()
+        .args(["compare", "/nonexistent/a.json", "/nonexistent/b.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/a.json") && err.contains("/nonexistent/b.json"),
+        "{err}"
+    );
+}
+
+#[cfg(feature = "config-layers")]
+#[test]
+fn config_prints_every_value_with_its_source() {
+    let out = orchestrator()
+        .args([
+            "config",
+            "--scenario",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/ci.toml"),
+            "--set",
+            "load_pause=9s",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ci.toml"), "file source named: {text}");
+    assert!(
+        text.contains("9s") && text.contains("--set"),
+        "flag source named: {text}"
+    );
+}
+
+#[cfg(feature = "config-layers")]
+#[test]
+fn a_bad_scenario_exits_2_listing_all_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "load_base_rps = -1.0\nload_ramp_factor = 0.5\nbaselin_pause = \"5s\"\n",
+    )
+    .unwrap();
+    let out = orchestrator()
+        .args(["run"])
+        .arg("--scenario")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in ["load_base_rps", "load_ramp_factor", "baselin_pause"] {
+        assert!(err.contains(key), "{key} missing from: {err}");
+    }
+}

@@ -1,0 +1,43 @@
+//! The kube runtime without a cluster: builders, `render` snapshots, and whole runs against
+//! a fake API server (tower-test). Tests that need a real cluster are `#[ignore]`d.
+
+mod build;
+mod cli;
+mod cluster;
+mod destroy;
+mod fake;
+mod render;
+mod run;
+
+use common::config::{LoadgenKind, Scenario};
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use orchestrator::kube::build::{Object, plan};
+
+/// Every object of a scenario, in apply order.
+pub(crate) fn objects(s: &Scenario) -> Vec<Object> {
+    plan(s).expect("a valid scenario builds").all()
+}
+
+/// A scenario with three load-generator shards run as `kind`.
+pub(crate) fn sharded(kind: LoadgenKind) -> Scenario {
+    let mut s = Scenario::default();
+    s.loadgen.replicas = 3;
+    s.loadgen_kind = kind;
+    s
+}
+
+/// The pod template of every workload, with the workload's description.
+pub(crate) fn templates(objects: &[Object]) -> Vec<(String, PodTemplateSpec)> {
+    objects
+        .iter()
+        .filter_map(|o| {
+            let t = match o {
+                Object::Deployment(d) => d.spec.as_ref().map(|s| s.template.clone()),
+                Object::DaemonSet(d) => d.spec.as_ref().map(|s| s.template.clone()),
+                Object::Job(j) => j.spec.as_ref().map(|s| s.template.clone()),
+                _ => None,
+            }?;
+            Some((o.describe(), t))
+        })
+        .collect()
+}

@@ -1,0 +1,111 @@
+//! `render`: snapshots of the manifests, and every manifest read back into its type.
+
+use common::config::{LoadgenKind, Scenario};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use orchestrator::kube::build::Object;
+use orchestrator::kube::{render_manifests, write_manifests};
+
+use super::{objects, sharded};
+
+/// All files of a render as one document stream, for one snapshot per scenario.
+fn stream(s: &Scenario) -> String {
+    render_manifests(s)
+        .unwrap()
+        .into_iter()
+        .map(|(file, yaml)| format!("# {file}\n---\n{yaml}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn render_default_scenario() {
+    insta::assert_snapshot!(stream(&Scenario::default()));
+}
+
+#[test]
+fn render_three_loadgen_jobs() {
+    insta::assert_snapshot!(stream(&sharded(LoadgenKind::Job)));
+}
+
+/// Reads a manifest back as the k8s-openapi type its `kind` names.
+fn parse(yaml: &str) -> Object {
+    let v: serde_norway::Value = serde_norway::from_str(yaml).unwrap();
+    let kind = v["kind"].as_str().unwrap().to_owned();
+    fn de<T: serde::de::DeserializeOwned>(y: &str) -> T {
+        serde_norway::from_str(y).unwrap_or_else(|e| panic!("{e}\n{y}"))
+    }
+    match kind.as_str() {
+        "Namespace" => Object::Namespace(de::<Namespace>(yaml)),
+        "ServiceAccount" => Object::ServiceAccount(de::<ServiceAccount>(yaml)),
+        "Role" => Object::Role(de::<Role>(yaml)),
+        "RoleBinding" => Object::RoleBinding(de::<RoleBinding>(yaml)),
+        "ConfigMap" => Object::ConfigMap(de::<ConfigMap>(yaml)),
+        "Service" => Object::Service(de::<Service>(yaml)),
+        "Deployment" => Object::Deployment(de::<Deployment>(yaml)),
+        "DaemonSet" => Object::DaemonSet(de::<DaemonSet>(yaml)),
+        "Job" => Object::Job(de::<Job>(yaml)),
+        other => panic!("unexpected kind {other}"),
+    }
+}
+
+#[test]
+fn every_manifest_reads_back_into_the_object_it_was_built_from() {
+    for s in [
+        Scenario::default(),
+        sharded(LoadgenKind::Deployment),
+        sharded(LoadgenKind::Job),
+    ] {
+        let built = objects(&s);
+        let rendered = render_manifests(&s).unwrap();
+        assert_eq!(rendered.len(), built.len());
+        for ((file, yaml), object) in rendered.iter().zip(&built) {
+            assert_eq!(&parse(yaml), object, "{file}");
+            assert!(yaml.starts_with("apiVersion: "), "{file}");
+        }
+    }
+}
+
+#[test]
+fn files_sort_in_apply_order_namespace_first() {
+    let files: Vec<String> = render_manifests(&Scenario::default())
+        .unwrap()
+        .into_iter()
+        .map(|(f, _)| f)
+        .collect();
+    let mut sorted = files.clone();
+    sorted.sort();
+    assert_eq!(
+        files, sorted,
+        "kubectl apply -f DIR applies in file-name order"
+    );
+    assert_eq!(files[0], "00-namespace-app-demo-demo-run-001.yaml");
+    // Prometheus' ConfigMap and RBAC exist before its Deployment refers to them.
+    let pos = |needle: &str| files.iter().position(|f| f.contains(needle)).unwrap();
+    assert!(pos("configmap-prometheus-config") < pos("deployment-prometheus"));
+    assert!(pos("serviceaccount-prometheus") < pos("deployment-prometheus"));
+}
+
+#[test]
+fn write_manifests_writes_each_file_into_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("manifests");
+    let paths = write_manifests(&Scenario::default(), &out).unwrap();
+    let expected = render_manifests(&Scenario::default()).unwrap();
+    assert_eq!(paths.len(), expected.len());
+    for (path, (file, yaml)) in paths.iter().zip(&expected) {
+        assert_eq!(path, &out.join(file));
+        assert_eq!(&std::fs::read_to_string(path).unwrap(), yaml);
+    }
+}
+
+#[test]
+fn write_manifests_names_a_path_it_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let e = write_manifests(&Scenario::default(), &file.join("sub")).unwrap_err();
+    assert!(e.to_string().contains("a-file"), "{e}");
+}

@@ -1,0 +1,11 @@
+//! Integration tests of the orchestrator (one binary, modules by topic).
+#![allow(clippy::field_reassign_with_default)]
+
+mod cli;
+mod kubernetes;
+mod packaging;
+mod report;
+mod scripted;
+mod timeline;
+#[cfg(feature = "components")]
+mod timing;

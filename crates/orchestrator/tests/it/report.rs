@@ -1,0 +1,113 @@
+//! The report files: JSON round trip, the HTML charts with data and phase markers, compare.
+
+use std::path::Path;
+use std::time::Duration;
+
+use orchestrator::report::Report;
+use orchestrator::timeline::{RunOptions, run};
+use orchestrator::{compare, timeline::phase};
+
+use crate::scripted::Scripted;
+
+async fn sample_report(dir: &Path, uuid: &str) -> Report {
+    let mut s = common::config::Scenario::default();
+    s.uuid = uuid.into();
+    s.baseline_pause = Duration::from_millis(500).into();
+    s.load_pause = Duration::from_millis(2500).into();
+    s.load_scale_delay = Duration::from_millis(2500).into();
+    let opts = RunOptions {
+        scenario: s,
+        config: serde_json::json!({}),
+        runs_dir: dir.to_owned(),
+        hold: false,
+        keep: false,
+        progress: false,
+    };
+    run(Scripted::new(), opts, std::future::pending())
+        .await
+        .report
+}
+
+#[tokio::test]
+async fn report_json_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = sample_report(dir.path(), "rt").await;
+    let text = serde_json::to_string(&r).unwrap();
+    let back: Report = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, r);
+    assert_eq!(serde_json::to_string(&back).unwrap(), text);
+    // A report of another schema is refused with a message naming the file.
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["schema"] = 99.into();
+    let other = dir.path().join("other.json");
+    std::fs::write(&other, v.to_string()).unwrap();
+    let err = Report::read(&other).unwrap_err();
+    assert!(
+        err.contains("other.json") && err.contains("schema 99"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn html_has_four_charts_with_data_and_phase_markers() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = sample_report(dir.path(), "html").await;
+    let html = std::fs::read_to_string(dir.path().join("html/report.html")).unwrap();
+    assert!(
+        !html.contains("http://") || !html.contains("<script src"),
+        "no network resources"
+    );
+    for id in ["chart-rps", "chart-p95", "chart-errors", "chart-replicas"] {
+        let start = html
+            .find(&format!("id=\"{id}\""))
+            .unwrap_or_else(|| panic!("{id} missing"));
+        let svg = &html[start..start + html[start..].find("</svg>").unwrap()];
+        // Every chart has at least one series with several points.
+        let counts: Vec<usize> = svg
+            .split("data-points=\"")
+            .skip(1)
+            .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
+            .collect();
+        assert!(counts.iter().any(|&n| n >= 3), "{id}: {counts:?}");
+        for p in &r.phases {
+            assert!(
+                svg.contains(&format!("data-phase=\"{}\"", p.name)),
+                "{id} lacks {}",
+                p.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn compare_lists_every_phase_and_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = sample_report(dir.path(), "a").await;
+    let mut b = a.clone();
+    b.uuid = "b".into();
+    let load = b.phases.iter_mut().find(|p| p.name == phase::LOAD).unwrap();
+    load.sent_rps = a.phase(phase::LOAD).unwrap().sent_rps * 2.0;
+    let md = compare::markdown(&a, &b);
+    assert!(
+        md.starts_with("| phase | metric | A (a) | B (b) | change |"),
+        "{md}"
+    );
+    let line = md
+        .lines()
+        .find(|l| l.starts_with("| load | sent_rps |"))
+        .unwrap();
+    assert!(line.ends_with("| +100.0% |"), "{line}");
+    for p in &a.phases {
+        assert!(
+            md.contains(&format!("| {} | p95_seconds |", p.name)),
+            "{md}"
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(&compare::json(&a, &b)).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    let row = rows
+        .iter()
+        .find(|r| r["phase"] == "load" && r["metric"] == "sent_rps")
+        .unwrap();
+    assert!((row["change"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+}

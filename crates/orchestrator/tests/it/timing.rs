@@ -1,0 +1,92 @@
+//! The real stack on the local runtime (needs the component crates: feature `components`).
+//! Runs alone under nextest (module name `timing`).
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use orchestrator::report::Report;
+use orchestrator::timeline::phase;
+
+const CI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/ci.toml");
+
+fn run_ci(runs: &Path, port_base: u16, uuid: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .args([
+            "run",
+            "--scenario",
+            CI,
+            "--uuid",
+            uuid,
+            "--port-base",
+            &port_base.to_string(),
+            "--runs-dir",
+        ])
+        .arg(runs)
+        .spawn()
+        .unwrap()
+}
+
+fn ports_free(base: u16) -> bool {
+    (base..base + 8).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+}
+
+#[test]
+fn ci_scenario_saturates_one_replica_and_recovers_after_the_scale_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = run_ci(dir.path(), 23100, "ci-e2e").wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let r = Report::read(&dir.path().join("ci-e2e")).unwrap();
+    let load = r.phase(phase::LOAD).unwrap();
+    let rec = r.phase(phase::RECOVERY).unwrap();
+    let (lp, rp) = (
+        load.client_latency.p95.unwrap(),
+        rec.client_latency.p95.unwrap(),
+    );
+    // One replica: a third of the load is shed and the queue adds over 100 ms.
+    assert!(
+        load.error_rate > 0.10,
+        "load error rate {}",
+        load.error_rate
+    );
+    assert!(lp > 0.080, "load p95 {lp}");
+    // Two replicas: errors and p95 fall measurably.
+    assert!(
+        rec.error_rate < load.error_rate / 2.0,
+        "{} vs {}",
+        rec.error_rate,
+        load.error_rate
+    );
+    assert!(rp < lp * 0.7, "recovery p95 {rp} vs load p95 {lp}");
+    assert_eq!(rec.replicas_max, 2);
+    assert!(r.time_to_ready.is_some_and(|t| t < 20.0));
+    assert!(ports_free(23100));
+}
+
+#[cfg(unix)]
+#[test]
+fn sigint_mid_load_exits_130_with_a_partial_report_and_frees_every_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = run_ci(dir.path(), 23200, "ci-int");
+    // Deploy is fast locally; the load phase starts after the 2 s baseline.
+    std::thread::sleep(Duration::from_secs(6));
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let r = Report::read(&dir.path().join("ci-int")).unwrap();
+    assert!(
+        matches!(r.outcome, orchestrator::report::Outcome::Interrupted { .. }),
+        "{:?}",
+        r.outcome
+    );
+    assert!(r.phase(phase::LOAD).is_some_and(|p| p.sent_rps > 0.0));
+    assert!(ports_free(23200), "a listener was left behind");
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Creates the kind cluster from kind/cluster.yaml (one control plane, two workers, the
+# frontend and Prometheus NodePorts on localhost:30080 and :30090), builds the images and
+# loads each into the cluster's nodes. Idempotent: an existing cluster is reused.
+# Environment: KIND_CLUSTER_NAME (default load-demo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+readonly CLUSTER=${KIND_CLUSTER_NAME:-load-demo}
+readonly IMAGES=(
+  kind.local/demo-app-backend:latest
+  kind.local/demo-app-frontend:latest
+  kind.local/demo-app-load:latest
+  kind.local/demo-app-orchestrator:latest
+)
+
+section "prerequisites"
+missing=()
+command -v docker >/dev/null 2>&1 ||
+  missing+=("docker: install Docker Engine (Debian: apt-get install docker.io)")
+command -v kind >/dev/null 2>&1 ||
+  missing+=("kind: not packaged by Debian; install a release binary from the kind project's GitHub releases page, or 'go install sigs.k8s.io/kind@latest'")
+command -v kubectl >/dev/null 2>&1 ||
+  missing+=("kubectl: install it from the Kubernetes documentation's 'Install kubectl' page (or your package manager)")
+if [ ${#missing[@]} -gt 0 ]; then
+  printf 'missing: %s\n' "${missing[@]}" >&2
+  exit 1
+fi
+docker_available || die "no Docker engine answers: start it (systemctl start docker)"
+
+section "cluster ${CLUSTER}"
+if kind get clusters 2>/dev/null | grep -qx "${CLUSTER}"; then
+  echo "reusing existing cluster ${CLUSTER}"
+else
+  kind create cluster --name "${CLUSTER}" --config kind/cluster.yaml --wait 120s
+fi
+kubectl config use-context "kind-${CLUSTER}" >/dev/null
+
+scripts/build-images.sh
+
+section "loading images into ${CLUSTER}"
+for image in "${IMAGES[@]}"; do
+  kind load docker-image --name "${CLUSTER}" "${image}"
+done
+echo "cluster ${CLUSTER} is ready; kubectl context kind-${CLUSTER}"

@@ -29,6 +29,9 @@ pub struct Opts {
     /// How often every replica is polled.
     #[arg(long, env = "POLL_INTERVAL", default_value = "1s")]
     pub poll_interval: HumanDuration,
+    /// Longest a proxied action may wait for the backend before answering 504.
+    #[arg(long, env = "PROXY_TIMEOUT", default_value = "10s")]
+    pub proxy_timeout: HumanDuration,
 }
 
 impl Opts {
@@ -72,12 +75,18 @@ impl Opts {
                 "--poll-interval must be above zero, e.g. 1s".into(),
             ));
         }
+        if self.proxy_timeout.0.is_zero() {
+            return Err(Error::Flag(
+                "--proxy-timeout must be above zero, e.g. 10s".into(),
+            ));
+        }
         Ok(Config {
             listen: self.listen,
             backend_url,
             replicas,
             loadgen_url,
             poll_interval: self.poll_interval.0,
+            proxy_timeout: self.proxy_timeout.0,
         })
     }
 }

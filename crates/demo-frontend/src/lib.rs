@@ -1,10 +1,24 @@
 //! demo-frontend: live web UI that polls every backend replica and proxies the actions.
+//!
+//! Data flow: [`poll`] fetches `GET /api/stats` of every replica (and the load generator's
+//! `/metrics`) once per interval, [`aggregate`] turns the samples into rates and a 10-minute
+//! history, and [`server`] serves the result as `GET /api/summary` (types in [`summary`])
+//! to the embedded page ([`page`]). [`proxy`] forwards the three user actions to the backend.
 
+pub mod aggregate;
 pub mod cli;
+pub mod loadgen;
+pub mod metrics;
+pub mod page;
+pub mod poll;
+pub mod proxy;
+pub mod server;
+pub mod summary;
 
 use std::{net::SocketAddr, time::Duration};
 
 pub use cli::Opts;
+pub use server::{AppState, app};
 
 /// Errors of the frontend.
 #[derive(Debug, thiserror::Error)]
@@ -12,9 +26,12 @@ pub enum Error {
     /// A flag failed validation; the message names it and how to fix it.
     #[error("{0}")]
     Flag(String),
-    /// The server is not implemented yet (issue 5); refusing honestly.
-    #[error("demo-frontend server is not built yet (see issue 5)")]
-    NotBuilt,
+    /// The HTTP client could not be built (TLS or resolver set-up of the platform).
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    /// Serving on the listener failed.
+    #[error("serving HTTP failed: {0}")]
+    Serve(#[source] std::io::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -34,18 +51,73 @@ pub enum ReplicaSource {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// Backend Service base URL the three actions are proxied to.
     pub backend_url: String,
     pub replicas: ReplicaSource,
+    /// Base URL of the load generator (its `/metrics` is polled), if any.
     pub loadgen_url: Option<String>,
     pub poll_interval: Duration,
+    /// Longest a proxied action may take before the page gets a 504.
+    pub proxy_timeout: Duration,
 }
 
+/// How long open connections may keep the server alive after the shutdown signal.
+const DRAIN_GRACE: Duration = Duration::from_secs(10);
+
 /// Serves the frontend on `listener` until `shutdown` completes.
+///
+/// The poller starts at once; `/api/summary` answers 200 from the first request on (with
+/// "waiting for the first poll" until a poll completed). After `shutdown`, `/readyz` turns
+/// 503, new connections are refused and open ones get up to 10 s to finish.
 pub async fn run(
     config: Config,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let _ = (config, listener, shutdown);
-    Err(Error::NotBuilt)
+    let client = reqwest::Client::builder()
+        // Environment proxies must not capture loopback or in-cluster traffic.
+        .no_proxy()
+        .connect_timeout(Duration::from_secs(2))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build()
+        .map_err(Error::Client)?;
+    let state = AppState::new(&config, client.clone());
+    let poller = tokio::spawn(poll::run(
+        poll::PollConfig::from_config(&config),
+        client,
+        state.clone(),
+    ));
+    let (fired_tx, mut fired_rx) = tokio::sync::watch::channel(false);
+    let draining = state.clone();
+    let graceful = async move {
+        shutdown.await;
+        draining.set_draining();
+        let _ = fired_tx.send(true);
+    };
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, backend = %config.backend_url, "demo-frontend listening");
+    }
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        // Small JSON answers must not wait for Nagle's algorithm.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
+    let serve = axum::serve(listener, app(state))
+        .with_graceful_shutdown(graceful)
+        .into_future();
+    let grace = async move {
+        // Only starts counting once the shutdown signal fired.
+        let _ = fired_rx.wait_for(|fired| *fired).await;
+        tokio::time::sleep(DRAIN_GRACE).await;
+    };
+    let result = tokio::select! {
+        r = serve => r.map_err(Error::Serve),
+        () = grace => {
+            tracing::warn!("connections still open {DRAIN_GRACE:?} after shutdown; closing them");
+            Ok(())
+        }
+    };
+    poller.abort();
+    result
 }

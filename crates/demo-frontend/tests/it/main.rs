@@ -1,0 +1,9 @@
+//! Integration tests of demo-frontend against real demo-backend replicas on 127.0.0.1.
+
+mod aggregation;
+mod browser;
+mod ops;
+mod proxy;
+mod replicas;
+mod support;
+mod timing;

@@ -1,0 +1,350 @@
+//! Shared helpers: real demo-backend replicas and frontends on 127.0.0.1 port 0, and a
+//! wait that polls `/api/summary` until a condition holds (never a fixed sleep).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use common::api::{BookTicketRequest, Ticket, routes};
+use demo_frontend::summary::Summary;
+use demo_frontend::{Config, ReplicaSource};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How often the frontends under test poll: fast, so waits are short.
+pub(crate) const POLL: Duration = Duration::from_millis(200);
+/// Longest any wait for a summary condition may take.
+pub(crate) const WAIT: Duration = Duration::from_secs(15);
+
+/// An HTTP client that never goes through an environment proxy.
+pub(crate) fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("reqwest client")
+}
+
+/// A demo-backend replica running in this process.
+pub(crate) struct Backend {
+    pub(crate) url: String,
+    pub(crate) addr: SocketAddr,
+    pub(crate) name: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<demo_backend::Result<()>>,
+}
+
+impl Backend {
+    pub(crate) async fn start(name: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind backend");
+        Self::serve(name, listener)
+    }
+
+    /// Starts a replica on `addr` again (after [`Backend::stop`]), retrying the bind for a
+    /// moment while the old socket is released.
+    pub(crate) async fn restart_on(name: &str, addr: SocketAddr) -> Self {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match TcpListener::bind(addr).await {
+                Ok(l) => return Self::serve(name, l),
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("rebinding {addr}: {e}; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot rebind {addr}: {e}"),
+            }
+        }
+    }
+
+    fn serve(name: &str, listener: TcpListener) -> Self {
+        let addr = listener.local_addr().expect("local addr");
+        let config = demo_backend::Opts::try_parse_from([
+            "demo-backend",
+            "--listen",
+            &addr.to_string(),
+            "--replica-name",
+            name,
+            "--drain-timeout",
+            "1s",
+        ])
+        .expect("backend flags")
+        .into_config()
+        .expect("backend config");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(demo_backend::run(config, listener, async move {
+            let _ = rx.await;
+        }));
+        Self {
+            url: format!("http://{addr}"),
+            addr,
+            name: name.to_owned(),
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    /// Stops the replica and waits until it no longer listens.
+    pub(crate) async fn stop(mut self) -> SocketAddr {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match tokio::time::timeout(Duration::from_secs(15), &mut self.task).await {
+            Ok(Ok(Ok(()))) => {}
+            other => panic!("backend {} did not stop cleanly: {other:?}", self.name),
+        }
+        self.addr
+    }
+}
+
+/// A frontend running in this process.
+pub(crate) struct Frontend {
+    pub(crate) url: String,
+    pub(crate) client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<demo_frontend::Result<()>>,
+}
+
+/// A frontend configuration polling `replicas` every [`POLL`].
+pub(crate) fn config(backend_url: &str, replicas: ReplicaSource) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        backend_url: backend_url.to_owned(),
+        replicas,
+        loadgen_url: None,
+        poll_interval: POLL,
+        proxy_timeout: Duration::from_secs(2),
+    }
+}
+
+/// Static replica list of these backends.
+pub(crate) fn replicas(backends: &[&Backend]) -> ReplicaSource {
+    ReplicaSource::Static(backends.iter().map(|b| b.url.clone()).collect())
+}
+
+impl Frontend {
+    pub(crate) async fn start(config: Config) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind frontend");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(demo_frontend::run(config, listener, async move {
+            let _ = rx.await;
+        }));
+        Self {
+            url: format!("http://{addr}"),
+            client: client(),
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    pub(crate) async fn summary(&self) -> Summary {
+        let resp = self
+            .client
+            .get(format!("{}{}", self.url, routes::SUMMARY))
+            .send()
+            .await
+            .expect("GET /api/summary");
+        assert_eq!(resp.status(), 200, "/api/summary status");
+        resp.json().await.expect("summary JSON")
+    }
+
+    /// Polls the summary until `pred` holds; on timeout fails showing the last summary.
+    pub(crate) async fn wait_for(&self, what: &str, pred: impl Fn(&Summary) -> bool) -> Summary {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let s = self.summary().await;
+            if pred(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out after {WAIT:?} waiting for: {what}\nlast summary: {:#}",
+                    serde_json::to_value(&s).expect("json")
+                );
+            }
+            tokio::time::sleep(POLL / 2).await;
+        }
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    /// Stops the frontend and checks it exits cleanly and promptly.
+    pub(crate) async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match tokio::time::timeout(Duration::from_secs(15), &mut self.task).await {
+            Ok(Ok(Ok(()))) => {}
+            other => panic!("frontend did not stop cleanly: {other:?}"),
+        }
+    }
+}
+
+/// Books one ticket directly on a backend replica.
+pub(crate) async fn book(client: &reqwest::Client, base: &str) -> Ticket {
+    let resp = client
+        .post(format!("{base}{}", routes::TICKETS))
+        .json(&BookTicketRequest {
+            showtime_id: 1,
+            seats: 1,
+        })
+        .send()
+        .await
+        .expect("book");
+    assert_eq!(resp.status(), 201, "booking on {base}");
+    resp.json().await.expect("ticket JSON")
+}
+
+/// A URL on which nothing listens (bound, then released).
+pub(crate) async fn closed_url() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = l.local_addr().expect("addr");
+    drop(l);
+    format!("http://{addr}")
+}
+
+/// Runs `promtool check metrics` on `text`: `None` when promtool is not installed.
+pub(crate) fn promtool_check(text: &str) -> Option<Result<(), String>> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = match Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(Err(format!("cannot run promtool: {e}"))),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(text.as_bytes()).expect("write to promtool");
+    }
+    let out = child.wait_with_output().expect("promtool output");
+    if out.status.success() {
+        Some(Ok(()))
+    } else {
+        Some(Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )))
+    }
+}
+
+/// The replica row of `url`.
+pub(crate) fn replica<'a>(
+    s: &'a Summary,
+    url: &str,
+) -> Option<&'a demo_frontend::summary::ReplicaSummary> {
+    s.replicas.iter().find(|r| r.url == url)
+}
+
+/// A small test load generator: sends feedback and cancellations (never bookings, so a
+/// booking counter moves only when a test books) round-robin to `targets` at `rps`, and
+/// serves its own `/metrics` under the load generator's metric names, so the frontend's
+/// loadgen block is tested against numbers that come from real requests.
+pub(crate) struct TestLoad {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl TestLoad {
+    pub(crate) async fn start(targets: &[String], rps: f64, metrics_on: SocketAddr) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let listener = loop {
+            match TcpListener::bind(metrics_on).await {
+                Ok(l) => break l,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("binding {metrics_on}: {e}; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot bind {metrics_on}: {e}"),
+            }
+        };
+        let sent = Arc::new(AtomicU64::new(0));
+        let errors = Arc::new(AtomicU64::new(0));
+        let current = Arc::new(AtomicU64::new(0));
+        let (s, e, c) = (sent.clone(), errors.clone(), current.clone());
+        let targets = targets.to_vec();
+        let sender = tokio::spawn(async move {
+            let http = client();
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rps));
+            let mut window = (Instant::now(), 0u64);
+            let mut i = 0usize;
+            loop {
+                tick.tick().await;
+                let target = &targets[i % targets.len()];
+                let request = if i % 3 == 2 {
+                    http.delete(format!("{target}/api/tickets/load-{i}"))
+                } else {
+                    http.post(format!("{target}{}", routes::FEEDBACK))
+                        .json(&serde_json::json!({"rating": 1 + i % 5}))
+                };
+                i = i.wrapping_add(1);
+                let ok = request
+                    .header(common::api::SESSION_HEADER, format!("load-{}", i % 7))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success() || r.status() == 404);
+                s.fetch_add(1, Ordering::Relaxed);
+                if !ok {
+                    e.fetch_add(1, Ordering::Relaxed);
+                }
+                window.1 += 1;
+                let age = window.0.elapsed();
+                if age >= Duration::from_secs(1) {
+                    c.store(
+                        (window.1 as f64 / age.as_secs_f64()).to_bits(),
+                        Ordering::Relaxed,
+                    );
+                    window = (Instant::now(), 0);
+                }
+            }
+        });
+        let page = move || {
+            use common::names::*;
+            format!(
+                "# TYPE {LG_TARGET_RPS} gauge\n{LG_TARGET_RPS} {rps}\n\
+                 # TYPE {LG_CURRENT_RPS} gauge\n{LG_CURRENT_RPS} {}\n\
+                 # TYPE {LG_SENT_REQUESTS_TOTAL} counter\n{LG_SENT_REQUESTS_TOTAL}{{action=\"give_feedback\"}} {}\n\
+                 # TYPE {LG_ERRORS_TOTAL} counter\n{LG_ERRORS_TOTAL}{{action=\"give_feedback\",kind=\"http_5xx\"}} {}\n\
+                 # TYPE {LG_DROPPED_REQUESTS_TOTAL} counter\n{LG_DROPPED_REQUESTS_TOTAL} 0\n",
+                f64::from_bits(current.load(Ordering::Relaxed)),
+                sent.load(Ordering::Relaxed),
+                errors.load(Ordering::Relaxed),
+            )
+        };
+        let app = axum::Router::new().route(
+            routes::METRICS,
+            axum::routing::get(move || async move { page() }),
+        );
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            tasks: vec![sender, server],
+        }
+    }
+}
+
+impl Drop for TestLoad {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

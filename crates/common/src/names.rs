@@ -26,6 +26,18 @@ pub const LG_CURRENT_RPS: &str = "lg_current_rps";
 pub const LG_REQUEST_DURATION_SECONDS: &str = "lg_request_duration_seconds";
 pub const LG_IN_FLIGHT: &str = "lg_in_flight";
 
+// Frontend (its own page; not read by other components).
+/// Polls of a replica's `/api/stats`, by outcome (`ok`, `error`).
+pub const FRONTEND_REPLICA_POLLS_TOTAL: &str = "frontend_replica_polls_total";
+/// Scrapes of the load generator's `/metrics`, by outcome (`ok`, `error`).
+pub const FRONTEND_LOADGEN_POLLS_TOTAL: &str = "frontend_loadgen_polls_total";
+/// Replicas that answered the last poll.
+pub const FRONTEND_REPLICAS_UP: &str = "frontend_replicas_up";
+/// Replicas listed (answering or not).
+pub const FRONTEND_REPLICAS: &str = "frontend_replicas";
+/// Proxied action requests, by route template and status.
+pub const FRONTEND_PROXY_REQUESTS_TOTAL: &str = "frontend_proxy_requests_total";
+
 /// Metric label keys.
 pub mod label {
     pub const ACTION: &str = "action";

@@ -1,23 +1,17 @@
 //! The frontend's own `/metrics`: poll and proxy counters on a recorder owned by this
 //! instance (never the global one, so several frontends in one process stay apart).
 //!
-//! The frontend's metric names are not part of the DESIGN contract and nothing else reads
-//! them, so they are defined here rather than in `common::names`.
+//! Its metric names live with every other in `common::names`.
 
 use metrics::{Counter, Gauge, Key, KeyName, Label, Metadata, Recorder, SharedString};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 
 use common::names::label;
 
-/// Polls of a replica's `/api/stats`, by outcome (`ok`, `error`).
-pub const FRONTEND_REPLICA_POLLS_TOTAL: &str = "frontend_replica_polls_total";
-/// Scrapes of the load generator's `/metrics`, by outcome (`ok`, `error`).
-pub const FRONTEND_LOADGEN_POLLS_TOTAL: &str = "frontend_loadgen_polls_total";
-/// Replicas that answered the last poll, and replicas listed.
-pub const FRONTEND_REPLICAS_UP: &str = "frontend_replicas_up";
-pub const FRONTEND_REPLICAS: &str = "frontend_replicas";
-/// Proxied action requests, by route template and status.
-pub const FRONTEND_PROXY_REQUESTS_TOTAL: &str = "frontend_proxy_requests_total";
+pub use common::names::{
+    FRONTEND_LOADGEN_POLLS_TOTAL, FRONTEND_PROXY_REQUESTS_TOTAL, FRONTEND_REPLICA_POLLS_TOTAL,
+    FRONTEND_REPLICAS, FRONTEND_REPLICAS_UP,
+};
 
 const OK: &str = common::names::outcome::OK;
 const ERROR: &str = common::names::outcome::ERROR;

@@ -36,7 +36,7 @@ pub struct ScenarioArgs {
     /// Scenario file (TOML); keys not in it keep their defaults.
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
-    /// Override one key, highest precedence (repeatable), e.g. `--set load.max_rps=200`.
+    /// Override one key, highest precedence (repeatable), e.g. `--set load_max_rps=200`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub sets: Vec<String>,
 }

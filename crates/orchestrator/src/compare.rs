@@ -21,7 +21,7 @@ pub struct Row {
 /// Reads one metric of a phase.
 type Getter = fn(&PhaseStats) -> Option<f64>;
 
-const METRICS: [(&str, Getter); 7] = [
+const METRICS: [(&str, Getter); 8] = [
     ("sent_rps", |p| Some(p.sent_rps)),
     ("served_rps", |p| Some(p.served_rps)),
     ("error_rate", |p| Some(p.error_rate)),
@@ -29,6 +29,7 @@ const METRICS: [(&str, Getter); 7] = [
     ("p50_seconds", |p| p.client_latency.p50),
     ("p95_seconds", |p| p.client_latency.p95),
     ("p99_seconds", |p| p.client_latency.p99),
+    ("settled_p95_seconds", |p| p.settled_client_latency.p95),
 ];
 
 /// Rows for every phase present in either report, in A's order then B's extras.

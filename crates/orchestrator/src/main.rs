@@ -54,7 +54,6 @@ fn dispatch(context: Option<String>, command: Command) -> anyhow::Result<ExitCod
     }
 }
 
-#[cfg(feature = "config-layers")]
 fn resolve(args: &orchestrator::cli::ScenarioArgs) -> Result<common::config::Resolved, ExitCode> {
     let inputs =
         common::config::ConfigInputs::from_process(args.scenario.clone(), args.sets.clone());
@@ -64,7 +63,6 @@ fn resolve(args: &orchestrator::cli::ScenarioArgs) -> Result<common::config::Res
     })
 }
 
-#[cfg(feature = "config-layers")]
 fn config(args: orchestrator::cli::ConfigArgs) -> anyhow::Result<ExitCode> {
     use common::config::OutputFormat;
     use orchestrator::cli::ConfigFormat;
@@ -81,14 +79,6 @@ fn config(args: orchestrator::cli::ConfigArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-#[cfg(not(feature = "config-layers"))]
-fn config(_: orchestrator::cli::ConfigArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!(
-        "this build has no layered configuration: build with `--features config-layers` once crates/common exports config::resolve"
-    )
-}
-
-#[cfg(feature = "components")]
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     use common::config::OutputFormat;
@@ -135,13 +125,6 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-#[cfg(not(feature = "components"))]
-fn run(_: RunArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!(
-        "this build cannot run the stack: build with `--features components` once the component crates (demo-backend, demo-frontend, loadgen) export their Opts/Config/run"
-    )
-}
-
 /// The kube sub-commands: scenario resolution here, the work in `orchestrator::kube::cli`.
 mod kube_cmd {
     use std::process::ExitCode;
@@ -152,26 +135,11 @@ mod kube_cmd {
     use orchestrator::kube::cli as kube_cli;
 
     /// The scenario and the effective configuration (for the report).
-    #[cfg(feature = "config-layers")]
     fn scenario(args: &ScenarioArgs) -> Result<(Scenario, serde_json::Value), ExitCode> {
         let resolved = super::resolve(args)?;
         let config = serde_json::from_str(&resolved.render(common::config::OutputFormat::Json))
             .unwrap_or(serde_json::Value::Null);
         Ok((resolved.scenario, config))
-    }
-
-    /// Without the layered configuration only the built-in defaults are available.
-    #[cfg(not(feature = "config-layers"))]
-    fn scenario(args: &ScenarioArgs) -> Result<(Scenario, serde_json::Value), ExitCode> {
-        if args.scenario.is_some() || !args.sets.is_empty() {
-            eprintln!(
-                "error: --scenario and --set need the layered configuration, which this build does not have (build with `--features config-layers` once crates/common exports config::resolve); without them the built-in defaults are used"
-            );
-            return Err(ExitCode::from(super::EXIT_CONFIG));
-        }
-        let s = Scenario::default();
-        let config = serde_json::to_value(&s).unwrap_or(serde_json::Value::Null);
-        Ok((s, config))
     }
 
     fn block_on<F: std::future::Future<Output = ExitCode>>(f: F) -> anyhow::Result<ExitCode> {

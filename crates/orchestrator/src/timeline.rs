@@ -351,17 +351,19 @@ pub async fn run<R: Runtime>(
 /// The end-of-run summary for the terminal.
 pub fn summary(r: &Report) -> String {
     use crate::report::markdown::ms;
-    let mut out =
-        String::from("\nphase        sent/s  errors   p50 ms   p95 ms   p99 ms  replicas\n");
+    let mut out = String::from(
+        "\nphase        sent/s  errors   p50 ms   p95 ms   p99 ms  settled p95  replicas\n",
+    );
     for p in &r.phases {
         out.push_str(&format!(
-            "{:<12} {:>6.1} {:>6.1}% {:>8} {:>8} {:>8}  {}–{}\n",
+            "{:<12} {:>6.1} {:>6.1}% {:>8} {:>8} {:>8} {:>12}  {}–{}\n",
             p.name,
             p.sent_rps,
             p.error_rate * 100.0,
             ms(p.client_latency.p50),
             ms(p.client_latency.p95),
             ms(p.client_latency.p99),
+            ms(p.settled_client_latency.p95),
             p.replicas_min,
             p.replicas_max
         ));

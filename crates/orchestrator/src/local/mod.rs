@@ -3,7 +3,6 @@
 pub mod balancer;
 pub mod ports;
 pub mod prometheus;
-#[cfg(feature = "components")]
 pub mod runtime;
 pub mod scrape;
 

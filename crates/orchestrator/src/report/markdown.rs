@@ -41,12 +41,12 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "\n## Phases\n\n| phase | start s | end s | sent/s | served/s | errors | drops | shed | p50 ms | p95 ms | p99 ms | server p95 ms | replicas |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "\n## Phases\n\n| phase | start s | end s | sent/s | served/s | errors | drops | shed | p50 ms | p95 ms | p99 ms | settled p95 ms | server p95 ms | replicas |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for p in &r.phases {
         let _ = writeln!(
             out,
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {}–{} |",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {}–{} |",
             p.name,
             p.start,
             p.end,
@@ -56,6 +56,7 @@ pub fn render(r: &Report) -> String {
             pct(p.drop_rate),
             pct(p.shed_rate),
             latency_cells(&p.client_latency),
+            ms(p.settled_client_latency.p95),
             ms(p.server_latency.p95),
             p.replicas_min,
             p.replicas_max,
@@ -67,7 +68,7 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "\nLatency is measured from each request's intended send time (coordinated omission corrected); p-values are interpolated from histogram buckets. Charts: report.html."
+        "\nLatency is measured from each request's intended send time (coordinated omission corrected); p-values are interpolated from histogram buckets; settled p95 is the p95 of the phase's second half. Charts: report.html."
     );
     out
 }

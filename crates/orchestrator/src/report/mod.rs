@@ -80,6 +80,11 @@ pub struct PhaseStats {
     pub shed_rate: f64,
     /// Latency from the intended send time (load generator, coordinated-omission corrected).
     pub client_latency: Latency,
+    /// Client latency over the second half of the phase only: how the phase ended once the
+    /// transient at its start (a queue still draining after a scale-up, connections not yet
+    /// recycled onto a new replica) has passed.
+    #[serde(default)]
+    pub settled_client_latency: Latency,
     /// Latency inside the backend, queue wait included.
     pub server_latency: Latency,
     pub replicas_min: u32,
@@ -135,6 +140,7 @@ pub fn phase_stats(points: &[Point], phase: &Phase) -> PhaseStats {
         drop_rate: 0.0,
         shed_rate: 0.0,
         client_latency: Latency::default(),
+        settled_client_latency: Latency::default(),
         server_latency: Latency::default(),
         replicas_min: inside.iter().map(|p| p.backend_ready).min().unwrap_or(0),
         replicas_max: inside.iter().map(|p| p.backend_ready).max().unwrap_or(0),
@@ -168,6 +174,12 @@ pub fn phase_stats(points: &[Point], phase: &Phase) -> PhaseStats {
         names::LG_LATENCY_BUCKETS,
         &diff(&tb.lg_latency, &ta.lg_latency),
     );
+    if let Some(mid) = at(points, (phase.start + phase.end) / 2.0) {
+        stats.settled_client_latency = Latency::from_buckets(
+            names::LG_LATENCY_BUCKETS,
+            &diff(&tb.lg_latency, &mid.totals.lg_latency),
+        );
+    }
     stats.server_latency = Latency::from_buckets(
         names::HTTP_LATENCY_BUCKETS,
         &diff(&tb.server_latency, &ta.server_latency),
@@ -289,5 +301,67 @@ impl Report {
             ));
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::Totals;
+
+    /// A point whose cumulative client histogram holds `slow` requests at 0.5 s and `fast`
+    /// ones at 10 ms.
+    fn point(t: f64, slow: f64, fast: f64) -> Point {
+        let bucket = |le: f64| {
+            names::LG_LATENCY_BUCKETS
+                .iter()
+                .position(|&b| (b - le).abs() < 1e-12)
+                .unwrap()
+        };
+        let mut lg_latency = vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1];
+        for (i, slot) in lg_latency.iter_mut().enumerate() {
+            if i >= bucket(0.01) {
+                *slot += fast;
+            }
+            if i >= bucket(0.5) {
+                *slot += slow;
+            }
+        }
+        Point {
+            t,
+            totals: Totals {
+                sent: slow + fast,
+                lg_latency,
+                server_latency: vec![0.0; names::HTTP_LATENCY_BUCKETS.len() + 1],
+                ..Totals::default()
+            },
+            target_rps: 100.0,
+            backend_ready: 2,
+            backend_desired: 2,
+            gaps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn settled_latency_leaves_out_the_transient_at_the_start_of_a_phase() {
+        // A slow first half (a queue draining after a scale-up), then fast.
+        let points = [
+            point(0.0, 0.0, 0.0),
+            point(1.0, 100.0, 0.0),
+            point(2.0, 200.0, 0.0),
+            point(3.0, 200.0, 100.0),
+            point(4.0, 200.0, 200.0),
+        ];
+        let phase = Phase {
+            name: "recovery".into(),
+            start: 0.0,
+            end: 4.0,
+        };
+        let stats = phase_stats(&points, &phase);
+        assert!(stats.client_latency.p95.unwrap() > 0.25, "{stats:?}");
+        assert!(
+            stats.settled_client_latency.p95.unwrap() <= 0.01,
+            "{stats:?}"
+        );
     }
 }

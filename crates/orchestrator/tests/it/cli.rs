@@ -32,7 +32,6 @@ fn compare_of_missing_reports_names_both_files_and_exits_2() {
     );
 }
 
-#[cfg(feature = "config-layers")]
 #[test]
 fn config_prints_every_value_with_its_source() {
     let out = orchestrator()
@@ -61,7 +60,6 @@ fn config_prints_every_value_with_its_source() {
     );
 }
 
-#[cfg(feature = "config-layers")]
 #[test]
 fn a_bad_scenario_exits_2_listing_all_its_errors() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,5 +7,4 @@ mod packaging;
 mod report;
 mod scripted;
 mod timeline;
-#[cfg(feature = "components")]
 mod timing;

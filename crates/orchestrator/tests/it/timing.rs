@@ -1,4 +1,4 @@
-//! The real stack on the local runtime (needs the component crates: feature `components`).
+//! The real stack on the local runtime, `ci` scenario end to end, through the built binary.
 //! Runs alone under nextest (module name `timing`).
 
 use std::net::TcpListener;
@@ -58,7 +58,15 @@ fn ci_scenario_saturates_one_replica_and_recovers_after_the_scale_up() {
         rec.error_rate,
         load.error_rate
     );
-    assert!(rp < lp * 0.7, "recovery p95 {rp} vs load p95 {lp}");
+    // The whole recovery phase includes the first second or two after the scale-up, while
+    // the old replica's queue drains and connections move: its p95 falls; once settled (the
+    // phase's second half) it falls far.
+    assert!(rp < lp, "recovery p95 {rp} vs load p95 {lp}");
+    let settled = rec.settled_client_latency.p95.unwrap();
+    assert!(
+        settled < lp * 0.5,
+        "settled recovery p95 {settled} vs load p95 {lp}"
+    );
     assert_eq!(rec.replicas_max, 2);
     assert!(r.time_to_ready.is_some_and(|t| t < 20.0));
     assert!(ports_free(23100));

@@ -68,19 +68,6 @@ fn render_writes_manifests_kubectl_can_apply() {
     }
 }
 
-#[cfg(not(feature = "config-layers"))]
-#[test]
-fn render_with_a_scenario_file_needs_the_layered_configuration() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = orchestrator(&dead_cluster(dir.path()))
-        .args(["render", "--scenario", "x.toml", "--out"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("config-layers"), "{}", stderr(&o));
-}
-
 #[test]
 fn run_on_kube_without_a_cluster_says_how_to_get_one() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,0 +1,175 @@
+//! The three user actions (book_ticket, cancel_ticket, give_feedback) and the async job
+//! status route. Input is validated before admission, so bad requests never take a worker.
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use common::api::{
+    Action, BookTicketRequest, FeedbackReceipt, FeedbackRequest, MAX_COMMENT_CHARS, RATING_RANGE,
+};
+use common::names::outcome;
+
+use super::work::{Done, execute, reject};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, mode_from_query};
+use crate::state::AppState;
+use crate::store::{BookError, JOB_CAP, MAX_SEATS_PER_BOOKING};
+
+/// Longest ticket or job id looked up; longer ones cannot exist.
+const MAX_ID_LEN: usize = 128;
+
+fn path_error(rejection: PathRejection) -> ApiError {
+    ApiError::bad_request("invalid id in the path").with_detail(rejection.body_text())
+}
+
+/// `POST /api/tickets`.
+pub(crate) async fn book_ticket(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    body: Result<JsonBody<BookTicketRequest>, ApiError>,
+) -> Response {
+    let action = Action::BookTicket;
+    let mode = match mode_from_query(uri.query()) {
+        Ok(m) => m.unwrap_or(state.inner.config.mode),
+        Err(e) => return reject(&state, action, e),
+    };
+    let request = match body {
+        Ok(JsonBody(r)) => r,
+        Err(e) => return reject(&state, action, e),
+    };
+    if !(1..=MAX_SEATS_PER_BOOKING).contains(&request.seats) {
+        return reject(
+            &state,
+            action,
+            ApiError::bad_request(format!(
+                "seats must be between 1 and {MAX_SEATS_PER_BOOKING}, got {}",
+                request.seats
+            )),
+        );
+    }
+    execute(state, Some(action), mode, move |state| async move {
+        let id = state.inner.ids.next("tkt");
+        let booked = state.store().book(id, request.showtime_id, request.seats);
+        match booked {
+            Ok(ticket) => Done::json(StatusCode::CREATED, &ticket, outcome::OK),
+            Err(BookError::UnknownShowtime(id)) => Done::error(
+                StatusCode::NOT_FOUND,
+                format!("showtime {id} does not exist: GET /api/showtimes lists them"),
+                outcome::NOT_FOUND,
+            ),
+            Err(BookError::SoldOut {
+                showtime_id,
+                available,
+            }) => Done::error(
+                StatusCode::CONFLICT,
+                format!(
+                    "showtime {showtime_id} is sold out: {available} seats left, asked for {}",
+                    request.seats
+                ),
+                outcome::SOLD_OUT,
+            ),
+        }
+    })
+    .await
+}
+
+/// `DELETE /api/tickets/{id}`: idempotent, 204 whether or not the ticket existed.
+pub(crate) async fn cancel_ticket(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let action = Action::CancelTicket;
+    let mode = match mode_from_query(uri.query()) {
+        Ok(m) => m.unwrap_or(state.inner.config.mode),
+        Err(e) => return reject(&state, action, e),
+    };
+    let id = match id {
+        Ok(Path(id)) => id,
+        Err(e) => return reject(&state, action, path_error(e)),
+    };
+    execute(state, Some(action), mode, move |state| async move {
+        let existed = id.len() <= MAX_ID_LEN && state.store().cancel(&id);
+        let outcome = if existed {
+            outcome::OK
+        } else {
+            outcome::NOT_FOUND
+        };
+        Done::empty(StatusCode::NO_CONTENT, outcome)
+    })
+    .await
+}
+
+/// `POST /api/feedback`.
+pub(crate) async fn give_feedback(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    body: Result<JsonBody<FeedbackRequest>, ApiError>,
+) -> Response {
+    let action = Action::GiveFeedback;
+    let mode = match mode_from_query(uri.query()) {
+        Ok(m) => m.unwrap_or(state.inner.config.mode),
+        Err(e) => return reject(&state, action, e),
+    };
+    let request = match body {
+        Ok(JsonBody(r)) => r,
+        Err(e) => return reject(&state, action, e),
+    };
+    if !RATING_RANGE.contains(&request.rating) {
+        return reject(
+            &state,
+            action,
+            ApiError::bad_request(format!(
+                "rating must be between {} and {}, got {}",
+                RATING_RANGE.start(),
+                RATING_RANGE.end(),
+                request.rating
+            )),
+        );
+    }
+    if let Some(comment) = &request.comment {
+        let chars = comment.chars().count();
+        if chars > MAX_COMMENT_CHARS {
+            return reject(
+                &state,
+                action,
+                ApiError::bad_request(format!(
+                    "comment too long: {chars} characters, at most {MAX_COMMENT_CHARS}"
+                )),
+            );
+        }
+    }
+    execute(state, Some(action), mode, move |state| async move {
+        let id = state.inner.ids.next("fb");
+        state.store().add_feedback(id.clone(), request);
+        Done::json(StatusCode::CREATED, &FeedbackReceipt { id }, outcome::OK)
+    })
+    .await
+}
+
+/// `GET /api/jobs/{id}`.
+pub(crate) async fn job_status(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    let id = match id {
+        Ok(Path(id)) => id,
+        Err(e) => return path_error(e).into_response(),
+    };
+    let job = (id.len() <= MAX_ID_LEN)
+        .then(|| state.store().job(&id))
+        .flatten();
+    match job {
+        Some(job) => Json(job).into_response(),
+        None => {
+            let shown: String = id.chars().take(MAX_ID_LEN).collect();
+            ApiError::not_found(format!("unknown job `{shown}`"))
+                .with_detail(format!(
+                    "jobs are kept for the most recent {JOB_CAP} async requests"
+                ))
+                .into_response()
+        }
+    }
+}

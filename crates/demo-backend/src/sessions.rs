@@ -1,0 +1,147 @@
+//! Active sessions: distinct session ids (the `X-Session-Id` header or a `session_id`
+//! cookie) seen in the last 60 s. Ids are stored as hashes with their last-seen time, in a
+//! map capped at [`MAX_TRACKED`] entries, so memory stays bounded whatever clients send.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+use axum::http::header::COOKIE;
+use common::api::SESSION_HEADER;
+
+/// How long a session counts as active after its last request.
+pub(crate) const SESSION_WINDOW: Duration = Duration::from_secs(60);
+/// Most sessions tracked at once; beyond that new ids are not counted until old ones expire.
+pub(crate) const MAX_TRACKED: usize = 100_000;
+/// Cookie names read when the header is absent.
+const COOKIE_NAMES: [&str; 2] = ["session_id", "session"];
+
+/// How often a full map may be pruned from the request path (pruning is O(n)).
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+pub(crate) struct Sessions {
+    hasher: RandomState,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    last: HashMap<u64, Instant>,
+    pruned_at: Option<Instant>,
+}
+
+/// The session id of a request: the header first, else the cookie.
+pub(crate) fn session_id(headers: &HeaderMap) -> Option<&[u8]> {
+    if let Some(v) = headers.get(SESSION_HEADER) {
+        let bytes = v.as_bytes();
+        return (!bytes.is_empty()).then_some(bytes);
+    }
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| COOKIE_NAMES.contains(name) && !value.is_empty())
+        .map(|(_, value)| value.as_bytes())
+}
+
+impl Sessions {
+    /// Notes that the session `id` made a request at `now`.
+    pub(crate) fn touch(&self, id: &[u8], now: Instant) {
+        let key = self.hasher.hash_one(id);
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.last.len() >= MAX_TRACKED && !seen.last.contains_key(&key) {
+            let due = seen
+                .pruned_at
+                .is_none_or(|at| now.saturating_duration_since(at) >= PRUNE_EVERY);
+            if due {
+                seen.prune(now);
+            }
+            if seen.last.len() >= MAX_TRACKED {
+                return;
+            }
+        }
+        seen.last.insert(key, now);
+    }
+
+    /// Sessions seen within the last [`SESSION_WINDOW`] before `now`; forgets older ones.
+    pub(crate) fn active(&self, now: Instant) -> usize {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.prune(now);
+        seen.last.len()
+    }
+
+    /// Entries held now (for the memory-bound tests).
+    pub(crate) fn tracked(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .last
+            .len()
+    }
+}
+
+impl Seen {
+    fn prune(&mut self, now: Instant) {
+        self.last
+            .retain(|_, last| now.saturating_duration_since(*last) < SESSION_WINDOW);
+        self.pruned_at = Some(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn counts_distinct_ids_within_the_window() {
+        let s = Sessions::default();
+        let t0 = Instant::now();
+        s.touch(b"a", t0);
+        s.touch(b"a", t0 + Duration::from_secs(1));
+        s.touch(b"b", t0 + Duration::from_secs(2));
+        assert_eq!(s.active(t0 + Duration::from_secs(3)), 2);
+        // "b" was seen at 2 s, "a" last at 1 s: at 61.5 s only "b" is within 60 s.
+        assert_eq!(s.active(t0 + Duration::from_millis(61_500)), 1);
+        assert_eq!(s.active(t0 + Duration::from_secs(120)), 0);
+        assert_eq!(s.tracked(), 0);
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_unique_ids() {
+        let s = Sessions::default();
+        let now = Instant::now();
+        for i in 0..(MAX_TRACKED + 5_000) {
+            s.touch(&i.to_le_bytes(), now);
+        }
+        assert_eq!(s.tracked(), MAX_TRACKED);
+        // Once the old ones expire, new ids are counted again.
+        let later = now + SESSION_WINDOW;
+        s.touch(b"new", later);
+        assert_eq!(s.active(later), 1);
+    }
+
+    #[test]
+    fn reads_the_header_then_the_cookie() {
+        let mut h = HeaderMap::new();
+        assert_eq!(session_id(&h), None);
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("theme=dark; session_id=c1"),
+        );
+        assert_eq!(session_id(&h), Some(&b"c1"[..]));
+        h.insert(SESSION_HEADER, HeaderValue::from_static("h1"));
+        assert_eq!(session_id(&h), Some(&b"h1"[..]));
+    }
+}

@@ -1,0 +1,246 @@
+//! `AppState`: everything one backend instance owns (configuration, metrics, capacity,
+//! stores, counters, lifecycle), shared by its handlers behind one `Arc`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use common::api::{Action, ActionCounts, StatsResponse};
+use tokio::sync::Notify;
+
+use crate::capacity::Capacity;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::sessions::Sessions;
+use crate::store::{Ids, Store};
+use crate::window::LatencyWindow;
+
+/// The state of one backend instance; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// How many entries each bounded store holds now (for memory tests and debugging).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreSizes {
+    pub tickets: usize,
+    pub feedback: usize,
+    pub jobs: usize,
+    pub sessions: usize,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct ActionCounter {
+    pub(crate) ok: AtomicU64,
+    pub(crate) errors: AtomicU64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) started: Instant,
+    pub(crate) metrics: Metrics,
+    pub(crate) capacity: Arc<Capacity>,
+    pub(crate) store: Mutex<Store>,
+    pub(crate) ids: Ids,
+    pub(crate) sessions: Sessions,
+    pub(crate) latency: LatencyWindow,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) requests_total: AtomicU64,
+    pub(crate) shed_total: AtomicU64,
+    pub(crate) actions: [ActionCounter; 3],
+    /// Bytes currently held by /api/stress/memory requests.
+    pub(crate) stress_bytes: AtomicUsize,
+}
+
+/// Draining and the count of work still running (requests and background jobs), so the
+/// server knows when it may stop.
+#[derive(Debug, Default)]
+pub(crate) struct Lifecycle {
+    draining: AtomicBool,
+    busy: AtomicUsize,
+    in_flight_http: AtomicUsize,
+    idle: Notify,
+}
+
+/// Marks one unit of work (a request or a background job) as running until dropped.
+#[derive(Debug)]
+pub(crate) struct BusyGuard {
+    state: AppState,
+    http: bool,
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        let inner = &self.state.inner;
+        if self.http {
+            inner
+                .lifecycle
+                .in_flight_http
+                .fetch_sub(1, Ordering::AcqRel);
+            inner.metrics.in_flight().decrement(1.0);
+        }
+        if inner.lifecycle.busy.fetch_sub(1, Ordering::AcqRel) == 1 {
+            inner.lifecycle.idle.notify_waiters();
+        }
+    }
+}
+
+impl Lifecycle {
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Resolves when no request or job is running, or after `timeout`; true if idle.
+    pub(crate) async fn wait_idle(&self, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.idle.notified();
+                tokio::pin!(notified);
+                // Register before checking, so a drop to zero in between is not missed.
+                notified.as_mut().enable();
+                if self.busy.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+}
+
+impl AppState {
+    /// A fresh instance: its own recorder, stores and workers.
+    pub fn new(config: Config) -> Self {
+        let metrics = Metrics::new();
+        let capacity = Capacity::new(config.workers, config.queue, metrics.queue_depth().clone());
+        let started = Instant::now();
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                started,
+                metrics,
+                capacity,
+                store: Mutex::new(Store::new()),
+                ids: Ids::new(),
+                sessions: Sessions::default(),
+                latency: LatencyWindow::new(started),
+                lifecycle: Lifecycle::default(),
+                requests_total: AtomicU64::new(0),
+                shed_total: AtomicU64::new(0),
+                actions: Default::default(),
+                stress_bytes: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Entries held by each bounded store now.
+    pub fn store_sizes(&self) -> StoreSizes {
+        let (tickets, feedback, jobs) = self.store().sizes();
+        StoreSizes {
+            tickets,
+            feedback,
+            jobs,
+            sessions: self.inner.sessions.tracked(),
+        }
+    }
+
+    /// Turns /readyz to 503 and refuses new action requests with 503 from now on.
+    pub fn start_draining(&self) {
+        self.inner.lifecycle.start_draining();
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.inner.lifecycle.is_draining()
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        self.inner
+            .store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn busy(&self, http: bool) -> BusyGuard {
+        let inner = &self.inner;
+        inner.lifecycle.busy.fetch_add(1, Ordering::AcqRel);
+        if http {
+            inner
+                .lifecycle
+                .in_flight_http
+                .fetch_add(1, Ordering::AcqRel);
+            inner.metrics.in_flight().increment(1.0);
+        }
+        BusyGuard {
+            state: self.clone(),
+            http,
+        }
+    }
+
+    pub(crate) fn count_action(&self, action: Action, outcome: &str, success: bool) {
+        self.inner.metrics.interaction(action, outcome);
+        let counter = &self.inner.actions[action_index(action)];
+        if success {
+            counter.ok.fetch_add(1, Ordering::Relaxed);
+        } else {
+            counter.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Refreshes gauges computed on demand (active sessions); called before reads.
+    pub(crate) fn refresh_gauges(&self, now: Instant) -> usize {
+        let active = self.inner.sessions.active(now);
+        self.inner.metrics.set_active_sessions(active);
+        active
+    }
+
+    pub(crate) fn stats(&self) -> StatsResponse {
+        let inner = &self.inner;
+        let now = Instant::now();
+        let active = self.refresh_gauges(now);
+        let q = inner.latency.quantiles(now);
+        StatsResponse {
+            replica: inner.config.replica_name.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uptime_seconds: now.duration_since(inner.started).as_secs_f64(),
+            interactions: Action::ALL
+                .iter()
+                .map(|&action| {
+                    let c = &inner.actions[action_index(action)];
+                    ActionCounts {
+                        action,
+                        ok: c.ok.load(Ordering::Relaxed),
+                        errors: c.errors.load(Ordering::Relaxed),
+                    }
+                })
+                .collect(),
+            requests_total: inner.requests_total.load(Ordering::Relaxed),
+            shed_total: inner.shed_total.load(Ordering::Relaxed),
+            active_sessions: active as u64,
+            // Not counting the stats request asking.
+            in_flight: (inner.lifecycle.in_flight_http.load(Ordering::Acquire) as u64)
+                .saturating_sub(1),
+            queue_depth: inner.capacity.queue_depth() as u64,
+            workers: inner.capacity.workers() as u64,
+            latency_p50_ms: q.p50_ms,
+            latency_p95_ms: q.p95_ms,
+        }
+    }
+}
+
+pub(crate) fn action_index(action: Action) -> usize {
+    match action {
+        Action::BookTicket => 0,
+        Action::CancelTicket => 1,
+        Action::GiveFeedback => 2,
+    }
+}

@@ -1,0 +1,360 @@
+//! Shared test helpers: configs, a real server on 127.0.0.1:0, `oneshot` calls, the
+//! Prometheus page parsed back, promtool, and a small open-loop constant-rate sender.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use bytes::Bytes;
+use demo_backend::{AppState, Config};
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+
+/// Bound on every wait in these tests, so nothing hangs.
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
+
+/// A config for tests: no simulated service time unless a test sets one.
+pub(crate) fn config() -> Config {
+    Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        service_time: Duration::ZERO,
+        replica_name: "test-replica".into(),
+        drain_timeout: Duration::from_secs(5),
+        ..Config::default()
+    }
+}
+
+/// A response read to the end.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+impl Answer {
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The `error` field of a JSON error body (asserting it is one).
+    pub(crate) fn error(&self) -> String {
+        let body: common::api::ErrorBody = serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not an ErrorBody ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        });
+        assert!(!body.error.is_empty());
+        body.error
+    }
+}
+
+/// Sends one request through the router without a network.
+pub(crate) async fn call(app: &Router, method: Method, uri: &str, body: impl Into<Body>) -> Answer {
+    call_with(app, Request::builder().method(method).uri(uri), body).await
+}
+
+pub(crate) async fn call_with(
+    app: &Router,
+    builder: http::request::Builder,
+    body: impl Into<Body>,
+) -> Answer {
+    let request = builder.body(body.into()).expect("a valid test request");
+    let response = tokio::time::timeout(WAIT, app.clone().oneshot(request))
+        .await
+        .expect("oneshot timed out")
+        .expect("the router is infallible");
+    let (parts, body) = response.into_parts();
+    let body = tokio::time::timeout(WAIT, body.collect())
+        .await
+        .expect("body timed out")
+        .expect("body readable")
+        .to_bytes();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// A backend served on 127.0.0.1:0 by the library's `run`.
+pub(crate) struct Server {
+    pub(crate) url: String,
+    stop: Option<oneshot::Sender<()>>,
+    pub(crate) task: JoinHandle<demo_backend::Result<()>>,
+}
+
+impl Server {
+    pub(crate) async fn start(config: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(demo_backend::run(config, listener, async move {
+            let _ = rx.await;
+        }));
+        let server = Self {
+            url: format!("http://{addr}"),
+            stop: Some(tx),
+            task,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let client = client();
+        let url = format!("{}/readyz", self.url);
+        let ready = async {
+            loop {
+                if let Ok(r) = client.get(&url).send().await
+                    && r.status() == StatusCode::OK
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(WAIT, ready)
+            .await
+            .expect("server never became ready");
+    }
+
+    /// Sends the shutdown signal (once).
+    pub(crate) fn signal_shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Signals shutdown and waits for `run` to return.
+    pub(crate) async fn stop(mut self) {
+        self.signal_shutdown();
+        let result = tokio::time::timeout(WAIT, &mut self.task)
+            .await
+            .expect("run did not return after shutdown")
+            .expect("run panicked");
+        result.expect("run returned an error");
+    }
+
+    pub(crate) fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+}
+
+pub(crate) fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(WAIT)
+        .build()
+        .expect("a reqwest client")
+}
+
+/// `GET /metrics` parsed back.
+pub(crate) struct Metrics {
+    pub(crate) text: String,
+    pub(crate) scrape: prometheus_parse::Scrape,
+}
+
+/// prometheus-parse 0.2's sample regex stops a label set at the first `}`, so it silently
+/// drops valid samples whose label values contain braces (the route template
+/// `/api/tickets/{id}`). The page is parsed with `{id}` spelled `<id>`, and queries are
+/// translated the same way; the raw text keeps the real label (checked by the tests).
+fn parseable(s: &str) -> String {
+    s.replace("{id}", "<id>")
+}
+
+impl Metrics {
+    pub(crate) fn parse(text: String) -> Self {
+        let lines = text.lines().map(|l| Ok(parseable(l))).collect::<Vec<_>>();
+        let scrape = prometheus_parse::Scrape::parse(lines.into_iter()).expect("parsable /metrics");
+        Self { text, scrape }
+    }
+
+    /// The value of the sample `name` whose labels include all of `labels`; 0 if absent.
+    pub(crate) fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .filter(|s| {
+                labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(k) == Some(parseable(v).as_str()))
+            })
+            .map(|s| match &s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => *v,
+                prometheus_parse::Value::Histogram(buckets) => {
+                    buckets.iter().map(|b| b.count).fold(0.0, f64::max)
+                }
+                prometheus_parse::Value::Summary(_) => panic!("{name} is a summary"),
+            })
+            .sum()
+    }
+
+    pub(crate) fn label_values(&self, name: &str, label: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .filter_map(|s| s.labels.get(label).map(|v| v.replace("<id>", "{id}")))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+pub(crate) async fn scrape(server: &Server) -> Metrics {
+    let text = client()
+        .get(server.at("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    Metrics::parse(text)
+}
+
+/// Runs `promtool check metrics` on `text`; None (with a note) when promtool is absent.
+pub(crate) fn promtool_check(text: &str) -> Option<(bool, String)> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("NOTE: promtool not found ({e}); skipping the promtool assertion");
+            return None;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .expect("stdin piped")
+        .write_all(text.as_bytes())
+        .expect("write to promtool");
+    let out = child.wait_with_output().expect("promtool ran");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((out.status.success(), report))
+}
+
+/// Waits until `check` is true, polling every 10 ms, at most [`WAIT`].
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let wait = async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, wait)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+/// One request sent by [`open_loop`]: its status (None on a transport error) and its latency
+/// measured from the intended send time (so sender stalls count, as in wrk2).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sent {
+    pub(crate) status: Option<u16>,
+    pub(crate) latency: Duration,
+}
+
+/// Sends `POST {base}/api/feedback` at a constant `rate` for `duration`, round-robin over
+/// `bases`, each request on its own task at its scheduled time (open loop: a slow server
+/// does not slow the sender down).
+pub(crate) async fn open_loop(bases: &[String], rate: f64, duration: Duration) -> Vec<Sent> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("client");
+    let urls: Arc<Vec<String>> =
+        Arc::new(bases.iter().map(|b| format!("{b}/api/feedback")).collect());
+    let total = (rate * duration.as_secs_f64()).round() as usize;
+    let start = tokio::time::Instant::now() + Duration::from_millis(20);
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        let at = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(at).await;
+        let client = client.clone();
+        let url = urls[i % urls.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let result = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(r#"{"rating":4,"comment":"timing"}"#)
+                .send()
+                .await;
+            let status = match result {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let _ = r.bytes().await;
+                    Some(status)
+                }
+                Err(_) => None,
+            };
+            Sent {
+                status,
+                latency: at.elapsed(),
+            }
+        }));
+    }
+    let mut out = Vec::with_capacity(total);
+    for t in tasks {
+        out.push(t.await.expect("sender task"));
+    }
+    out
+}
+
+/// Counts of each status (None = transport error).
+pub(crate) fn statuses(sent: &[Sent]) -> HashMap<Option<u16>, usize> {
+    let mut m = HashMap::new();
+    for s in sent {
+        *m.entry(s.status).or_default() += 1;
+    }
+    m
+}
+
+/// The `q` quantile of `latencies` (nearest rank).
+pub(crate) fn quantile(latencies: &mut [Duration], q: f64) -> Duration {
+    assert!(!latencies.is_empty(), "no samples");
+    latencies.sort_unstable();
+    let rank = ((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+    latencies[rank - 1]
+}
+
+/// An app with its state, for oneshot tests that also inspect the state.
+pub(crate) fn app_with(config: Config) -> (Router, AppState) {
+    let state = AppState::new(config);
+    (demo_backend::app(state.clone()), state)
+}

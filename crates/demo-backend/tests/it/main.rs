@@ -1,0 +1,13 @@
+//! demo-backend's integration tests: one binary, one module per concern. Rate and latency
+//! tests live in `timing` (nextest runs them alone).
+
+mod cli;
+mod fuzz;
+mod helpers;
+mod http;
+mod memory;
+mod metrics;
+mod oneshot;
+mod oneshot_errors;
+mod shutdown;
+mod timing;

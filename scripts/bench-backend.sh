@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Benchmarks demo-backend against a bare hyper server with the same load tool (wrk):
+#   1. requests/s of POST /api/feedback (an action route, through the capacity limiter, with
+#      metrics on) and of GET /healthz, backend vs. bare server, and their ratio (target >= 0.85);
+#   2. the time to render /metrics with every series populated (target < 5 ms), over 200 GETs:
+#      seen by curl, by the server's own histogram, and in process (examples/metrics_render.rs).
+# The backend runs with --service-time 0 --workers 1024 --queue 4096, so the figures measure
+# its overhead, not the simulated work. Not part of the tests: run it by hand.
+#
+# On a shared machine other processes steal CPU at random, so each wrk run alternates
+# between the two servers for BENCH_ROUNDS rounds and the best run of each is compared.
+#
+# Usage: scripts/bench-backend.sh   (env: BENCH_DURATION=10s BENCH_CONNECTIONS=64
+#                                    BENCH_THREADS=2 BENCH_ROUNDS=3 BENCH_PORT_BASE=18480)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+duration=${BENCH_DURATION:-10s}
+connections=${BENCH_CONNECTIONS:-64}
+threads=${BENCH_THREADS:-2}
+rounds=${BENCH_ROUNDS:-3}
+port_base=${BENCH_PORT_BASE:-18480}
+backend_addr="127.0.0.1:${port_base}"
+bare_addr="127.0.0.1:$((port_base + 1))"
+
+command -v wrk >/dev/null 2>&1 || die "wrk is not installed: apt-get install wrk"
+command -v curl >/dev/null 2>&1 || die "curl is not installed: apt-get install curl"
+
+workdir=$(mktemp -d)
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill "${pid}" 2>/dev/null || true
+    wait "${pid}" 2>/dev/null || true
+  done
+  rm -rf "${workdir}"
+}
+trap cleanup EXIT
+
+section "building (release)"
+cargo build --release -p demo-backend --bin demo-backend --example bare --example metrics_render
+target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+backend_bin="${target_dir}/release/demo-backend"
+bare_bin="${target_dir}/release/examples/bare"
+render_bin="${target_dir}/release/examples/metrics_render"
+
+# wait_up URL: polls until URL answers (at most 10 s).
+wait_up() {
+  local i
+  for i in $(seq 1 200); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  die "nothing answered at $1"
+}
+
+section "starting the servers"
+RUST_LOG=warn "${backend_bin}" --listen "${backend_addr}" --service-time 0 --workers 1024 \
+  --queue 4096 --replica-name bench >"${workdir}/backend.log" 2>&1 &
+pids+=($!)
+"${bare_bin}" "${bare_addr}" >"${workdir}/bare.log" 2>&1 &
+pids+=($!)
+wait_up "http://${backend_addr}/readyz"
+wait_up "http://${bare_addr}/"
+
+cat >"${workdir}/feedback.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"rating":5,"comment":"benchmark"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Session-Id"] = "bench"
+LUA
+
+# rps ADDR PATH [SCRIPT]: runs wrk and prints its requests/s; fails on non-2xx answers.
+rps() {
+  local out
+  local script=()
+  [ -n "${3:-}" ] && script=(-s "$3")
+  out=$(wrk -t"${threads}" -c"${connections}" -d"${duration}" "${script[@]}" "http://$1$2")
+  if grep -q "Non-2xx" <<<"${out}"; then
+    printf '%s\n' "${out}" >&2
+    die "wrk saw non-2xx answers from $1$2"
+  fi
+  awk '/^Requests\/sec:/ {print $2}' <<<"${out}"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
+
+# compare PATH [SCRIPT]: alternates wrk runs on the backend and the bare server; sets
+# best_backend, best_bare and best_ratio.
+compare() {
+  local round backend bare
+  best_backend=0
+  best_bare=0
+  for round in $(seq 1 "${rounds}"); do
+    backend=$(rps "${backend_addr}" "$1" "${2:-}")
+    bare=$(rps "${bare_addr}" "$1" "${2:-}")
+    printf 'round %s: backend %10s req/s   bare %10s req/s\n' "${round}" "${backend}" "${bare}"
+    best_backend=$(max "${best_backend}" "${backend}")
+    best_bare=$(max "${best_bare}" "${bare}")
+  done
+  best_ratio=$(ratio "${best_backend}" "${best_bare}")
+  printf 'best:    backend %10s req/s   bare %10s req/s   ratio %s\n' \
+    "${best_backend}" "${best_bare}" "${best_ratio}"
+}
+
+section "wrk -t${threads} -c${connections} -d${duration}: POST /api/feedback (${rounds} rounds)"
+# Warm both up briefly so the first run does not pay for cold caches.
+wrk -t1 -c8 -d1s -s "${workdir}/feedback.lua" "http://${backend_addr}/api/feedback" >/dev/null
+wrk -t1 -c8 -d1s -s "${workdir}/feedback.lua" "http://${bare_addr}/api/feedback" >/dev/null
+compare /api/feedback "${workdir}/feedback.lua"
+backend_post=${best_backend} bare_post=${best_bare} post_ratio=${best_ratio}
+
+section "wrk -t${threads} -c${connections} -d${duration}: GET /healthz (${rounds} rounds)"
+compare /healthz
+backend_get=${best_backend} bare_get=${best_bare} get_ratio=${best_ratio}
+
+section "populating every series"
+base="http://${backend_addr}"
+post() { curl -s -o /dev/null -X POST -H 'content-type: application/json' -d "$2" "${base}$1"; }
+for route in / /healthz /readyz /api/stats /api/showtimes /api/jobs/x /nope; do
+  curl -s -o /dev/null "${base}${route}"
+done
+for i in $(seq 1 5); do
+  post /api/tickets "{\"showtime_id\":${i}}"
+  post /api/tickets "{\"showtime_id\":${i},\"seats\":99}"
+  post /api/tickets '{"showtime_id":999}'
+  post /api/feedback '{"rating":9}'
+  post /api/feedback '{'
+  curl -s -o /dev/null -X DELETE "${base}/api/tickets/t-${i}"
+  curl -s -o /dev/null -X PUT "${base}/api/tickets"
+  post '/api/feedback?mode=async' '{"rating":3}'
+done
+# Sell out the first showtime (409) and send one body over the limit (413).
+for i in $(seq 1 61); do post /api/tickets '{"showtime_id":1,"seats":10}'; done
+head -c 70000 /dev/zero | tr '\0' 'x' >"${workdir}/big.json"
+curl -s -o /dev/null -X POST --data-binary @"${workdir}/big.json" "${base}/api/feedback"
+series=$(curl -s "${base}/metrics" | grep -vc '^#')
+echo "${series} samples on the /metrics page"
+
+section "/metrics render time (200 GETs)"
+for i in $(seq 1 200); do
+  curl -s -o /dev/null -w '%{time_total}\n' "${base}/metrics"
+done >"${workdir}/metrics.times"
+read -r metrics_mean metrics_p99 < <(sort -n "${workdir}/metrics.times" | awk '
+  { t[NR] = $1 * 1000; sum += t[NR] }
+  END { i = int(NR * 0.99 + 0.999); if (i > NR) i = NR; printf "%.3f %.3f\n", sum / NR, t[i] }')
+printf 'client side (curl time_total: connect + request + render + transfer): mean %s ms, p99 %s ms\n' \
+  "${metrics_mean}" "${metrics_p99}"
+# The server's own view, from its http_request_duration_seconds{route="/metrics"} histogram:
+# the mean (sum / count) and the smallest bucket bound holding 99% of the scrapes.
+read -r server_mean server_p99 < <(curl -s "${base}/metrics" | awk '
+  /^http_request_duration_seconds_(bucket|sum|count)\{/ && /route="\/metrics"/ && /status="200"/ {
+    if ($1 ~ /_sum/) sum += $2
+    else if ($1 ~ /_count/) count += $2
+    else { match($1, /le="[^"]*"/); le = substr($1, RSTART + 4, RLENGTH - 5); b[le] += $2; les[le] = 1 }
+  }
+  END {
+    n = 0; for (le in les) if (le != "+Inf") bounds[++n] = le + 0
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (bounds[j] < bounds[i]) { x = bounds[i]; bounds[i] = bounds[j]; bounds[j] = x }
+    p99 = "inf"
+    for (i = 1; i <= n; i++) { for (le in les) if (le + 0 == bounds[i]) c = b[le]; if (c >= 0.99 * count) { p99 = bounds[i] * 1000; break } }
+    printf "%.3f %s\n", (count ? sum / count * 1000 : 0), p99
+  }')
+printf 'server side (its own histogram): mean %s ms, p99 <= %s ms\n' "${server_mean}" "${server_p99}"
+# In-process, without network or client: the handler and render alone, 200 scrapes.
+render=$("${render_bin}")
+render_samples=$(sed -n 's/.*samples=\([0-9]*\).*/\1/p' <<<"${render}")
+render_mean=$(sed -n 's/.*mean_ms=\([0-9.]*\).*/\1/p' <<<"${render}")
+render_p99=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' <<<"${render}")
+render_max=$(sed -n 's/.*max_ms=\([0-9.]*\).*/\1/p' <<<"${render}")
+printf 'in process (%s samples): mean %s ms, p99 %s ms, max %s ms\n' \
+  "${render_samples}" "${render_mean}" "${render_p99}" "${render_max}"
+
+section "summary"
+printf '| measurement | demo-backend | bare hyper | ratio |\n|---|---|---|---|\n'
+printf '| POST /api/feedback req/s (best of %s) | %s | %s | %s |\n' "${rounds}" "${backend_post}" "${bare_post}" "${post_ratio}"
+printf '| GET /healthz req/s (best of %s) | %s | %s | %s |\n' "${rounds}" "${backend_get}" "${bare_get}" "${get_ratio}"
+printf '| GET /metrics (%s samples), client mean / p99 | %s ms / %s ms | | |\n' "${series}" "${metrics_mean}" "${metrics_p99}"
+printf '| GET /metrics, server mean / p99 bucket | %s ms / <= %s ms | | |\n' "${server_mean}" "${server_p99}"
+printf '| GET /metrics in process (%s samples), mean / p99 | %s ms / %s ms | | |\n' "${render_samples}" "${render_mean}" "${render_p99}"
+awk -v r="${post_ratio}" 'BEGIN { exit !(r >= 0.85) }' && echo "POST ratio ${post_ratio} >= 0.85: ok" ||
+  echo "POST ratio ${post_ratio} is below the 0.85 target"
+awk -v p="${render_p99}" 'BEGIN { exit !(p < 5) }' && echo "/metrics in-process p99 ${render_p99} ms < 5 ms: ok" ||
+  echo "/metrics in-process p99 ${render_p99} ms is above the 5 ms target"

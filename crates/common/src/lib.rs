@@ -5,6 +5,7 @@
 pub mod api;
 pub mod config;
 pub mod duration;
+pub mod exposition;
 pub mod labels;
 pub mod load;
 pub mod names;

@@ -16,22 +16,15 @@ pub struct LoadgenSample {
 /// Parses a Prometheus text page. Fails only when the page has none of the load
 /// generator's metrics (then the URL most likely points at something else).
 pub fn parse(text: &str) -> Result<LoadgenSample, String> {
-    let lines = text.lines().map(|l| Ok(l.to_owned()));
-    let scrape = prometheus_parse::Scrape::parse(lines)
+    let samples = common::exposition::parse(text)
         .map_err(|e| format!("not a Prometheus metrics page: {e}"))?;
     let mut sample = LoadgenSample::default();
-    for s in &scrape.samples {
-        let value = match s.value {
-            prometheus_parse::Value::Counter(v)
-            | prometheus_parse::Value::Gauge(v)
-            | prometheus_parse::Value::Untyped(v) => v,
-            // Histograms and summaries carry none of the numbers shown.
-            _ => continue,
-        };
+    for s in &samples {
+        let value = s.value;
         if !value.is_finite() {
             continue;
         }
-        let slot = match s.metric.as_str() {
+        let slot = match s.name.as_str() {
             names::LG_TARGET_RPS => &mut sample.target_rps,
             names::LG_CURRENT_RPS => &mut sample.current_rps,
             names::LG_SENT_REQUESTS_TOTAL => &mut sample.sent_total,

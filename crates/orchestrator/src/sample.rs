@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
+use common::exposition::{self, Sample};
 use common::names;
-use prometheus_parse::{Scrape as Parsed, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::{ComponentKind, ScrapeRound};
@@ -60,40 +60,35 @@ pub struct InstanceReading {
 /// Parses one `/metrics` page. Unknown series are ignored; a page that is not Prometheus
 /// text is an error naming the problem.
 pub fn read_page(text: &str) -> Result<InstanceReading, String> {
-    let parsed = Parsed::parse(text.lines().map(|l| Ok(l.to_owned())))
-        .map_err(|e| format!("not Prometheus text: {e}"))?;
+    let samples = exposition::parse(text).map_err(|e| format!("not Prometheus text: {e}"))?;
     let mut r = InstanceReading {
         lg_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
         server_latency: vec![0.0; names::HTTP_LATENCY_BUCKETS.len() + 1],
         ..Default::default()
     };
-    for s in &parsed.samples {
-        let scalar = match &s.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => Some(*v),
-            _ => None,
-        };
-        match (s.metric.as_str(), scalar, &s.value) {
-            (names::LG_SENT_REQUESTS_TOTAL, Some(v), _) => r.sent += v,
-            (names::LG_ERRORS_TOTAL, Some(v), _) => r.lg_errors += v,
-            (names::LG_DROPPED_REQUESTS_TOTAL, Some(v), _) => r.dropped += v,
-            (names::LG_TARGET_RPS, Some(v), _) => r.target_rps += v,
-            (names::APP_SHED_REQUESTS_TOTAL, Some(v), _) => r.shed += v,
-            (names::HTTP_REQUESTS_TOTAL, Some(v), _) if !is_probe(&s.labels) => {
+    let lg_bucket = format!("{}_bucket", names::LG_REQUEST_DURATION_SECONDS);
+    let server_bucket = format!("{}_bucket", names::HTTP_REQUEST_DURATION_SECONDS);
+    for s in &samples {
+        let v = s.value;
+        match s.name.as_str() {
+            names::LG_SENT_REQUESTS_TOTAL => r.sent += v,
+            names::LG_ERRORS_TOTAL => r.lg_errors += v,
+            names::LG_DROPPED_REQUESTS_TOTAL => r.dropped += v,
+            names::LG_TARGET_RPS => r.target_rps += v,
+            names::APP_SHED_REQUESTS_TOTAL => r.shed += v,
+            names::HTTP_REQUESTS_TOTAL if !is_probe(s) => {
                 r.served += v;
-                if s.labels
-                    .get(names::label::STATUS)
+                if s.label(names::label::STATUS)
                     .is_some_and(|st| st.starts_with('5'))
                 {
                     r.server_5xx += v;
                 }
             }
-            (names::LG_REQUEST_DURATION_SECONDS, _, Value::Histogram(b)) => {
-                add_buckets(&mut r.lg_latency, names::LG_LATENCY_BUCKETS, b);
+            name if name == lg_bucket => {
+                add_bucket(&mut r.lg_latency, names::LG_LATENCY_BUCKETS, s)
             }
-            (names::HTTP_REQUEST_DURATION_SECONDS, _, Value::Histogram(b))
-                if !is_probe(&s.labels) =>
-            {
-                add_buckets(&mut r.server_latency, names::HTTP_LATENCY_BUCKETS, b);
+            name if name == server_bucket && !is_probe(s) => {
+                add_bucket(&mut r.server_latency, names::HTTP_LATENCY_BUCKETS, s);
             }
             _ => {}
         }
@@ -103,25 +98,29 @@ pub fn read_page(text: &str) -> Result<InstanceReading, String> {
 
 /// Scrapes and readiness probes are not user traffic: they would count as served requests
 /// even when the load generator is stopped.
-fn is_probe(labels: &prometheus_parse::Labels) -> bool {
+fn is_probe(sample: &Sample) -> bool {
     use common::api::routes;
-    labels
-        .get(names::label::ROUTE)
+    sample
+        .label(names::label::ROUTE)
         .is_some_and(|r| [routes::METRICS, routes::READYZ, routes::HEALTHZ].contains(&r))
 }
 
-fn add_buckets(into: &mut [f64], bounds: &[f64], buckets: &[prometheus_parse::HistogramCount]) {
-    for b in buckets {
-        let slot = if b.less_than.is_infinite() {
-            Some(bounds.len())
-        } else {
-            bounds
-                .iter()
-                .position(|&le| (le - b.less_than).abs() < 1e-9)
-        };
-        if let Some(i) = slot {
-            into[i] += b.count;
-        }
+/// Adds one `_bucket` sample to the slot of its `le` bound (the last slot is `+Inf`);
+/// a bound the contract does not know is ignored.
+fn add_bucket(into: &mut [f64], bounds: &[f64], sample: &Sample) {
+    let Some(le) = sample.label("le").and_then(|le| match le {
+        "+Inf" => Some(f64::INFINITY),
+        other => other.parse::<f64>().ok(),
+    }) else {
+        return;
+    };
+    let slot = if le.is_infinite() {
+        Some(bounds.len())
+    } else {
+        bounds.iter().position(|&b| (b - le).abs() < 1e-9)
+    };
+    if let Some(i) = slot {
+        into[i] += sample.value;
     }
 }
 
@@ -274,6 +273,7 @@ lg_request_duration_seconds_count{action=\"book_ticket\"} 10
 http_requests_total{method=\"POST\",route=\"/api/tickets\",status=\"201\"} 7
 http_requests_total{method=\"POST\",route=\"/api/tickets\",status=\"503\"} 2
 http_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\"} 40
+http_requests_total{method=\"DELETE\",route=\"/api/tickets/{id}\",status=\"204\"} 5
 ";
 
     #[test]
@@ -284,8 +284,8 @@ http_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\"} 40
         assert_eq!(r.target_rps, 40.0);
         assert_eq!(
             (r.served, r.server_5xx),
-            (9.0, 2.0),
-            "probes are not traffic"
+            (14.0, 2.0),
+            "probes are not traffic; templated routes (with braces) are"
         );
         let i = names::LG_LATENCY_BUCKETS
             .iter()

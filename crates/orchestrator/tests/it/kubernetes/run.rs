@@ -273,12 +273,8 @@ async fn metrics_go_through_the_pod_proxy_and_an_unreachable_pod_is_a_gap() {
     );
     let frontend = by["frontend-7d9f8-0"].as_ref().unwrap();
     // The page parses as Prometheus text, as the sampler will read it.
-    let parsed =
-        prometheus_parse::Scrape::parse(frontend.lines().map(|l| Ok(l.to_owned()))).unwrap();
-    assert_eq!(
-        parsed.samples[0].labels.get("pod"),
-        Some("frontend-7d9f8-0")
-    );
+    let parsed = common::exposition::parse(frontend).unwrap();
+    assert_eq!(parsed[0].label("pod"), Some("frontend-7d9f8-0"));
     assert!(
         !by.contains_key("prometheus-7d9f8-0"),
         "Prometheus is not sampled"

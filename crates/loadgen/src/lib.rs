@@ -1,25 +1,64 @@
-//! loadgen: flags and configuration are in place; the request engine (issue 4) has not landed,
-//! so `run` refuses with an error instead of pretending to generate load.
+//! loadgen: an open-loop HTTP load generator. Requests go out at the instants of a schedule
+//! computed from the load plan (ramp, stages or profile; `common::load`), never waiting for
+//! responses; latency is measured from the intended instant (coordinated-omission corrected)
+//! and kept in HDR histograms, so memory stays flat however long the run.
+//!
+//! Where to start reading: [`run`] in `engine.rs` (the scheduler), then `client/pool.rs`
+//! (connections with a bounded age), `stats.rs` (what is measured) and `report.rs`.
 
 pub mod cli;
+mod client;
+mod engine;
+mod metrics;
+mod plan;
+mod progress;
+pub mod report;
+mod stats;
+mod summary;
+pub mod threshold;
+mod ticker;
+mod wait;
+mod workload;
 
-use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::api::Action;
-
-use common::load::{Ramp, Shard};
-use serde::{Deserialize, Serialize};
+use common::load::{Arrivals, Profile, Ramp, Shard, Stage};
 
 pub use cli::Opts;
+pub use engine::run;
+pub use report::Report;
+pub use threshold::Threshold;
 
+/// What can go wrong; every message names the flag or the address involved.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}: {1}")]
     Flag(&'static str, String),
-    #[error("loadgen's request engine is not implemented yet (issue 4); no load was sent")]
-    NotImplemented,
+    #[error(
+        "cannot serve /metrics on {addr} (--metrics-addr): {source}; pick a free address or port 0"
+    )]
+    MetricsBind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("target {target} is not reachable: {reason}; start it first or pass --wait-for-target")]
+    TargetDown { target: String, reason: String },
+    #[error(
+        "target {target} did not answer 200 on /readyz within {waited:?} (--wait-timeout): {last}"
+    )]
+    TargetNotReady {
+        target: String,
+        waited: Duration,
+        last: String,
+    },
+    #[error("cannot write report {path}: {source}")]
+    WriteReport {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -27,35 +66,67 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Whether the terminal gets a live progress display, a periodic log line, or nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
+    /// A live display when stderr is a terminal, a log line every 5 s otherwise.
     Auto,
     Log,
     Off,
 }
 
+/// The rate over time: one of the three ways to give it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
+    /// The demo's exponential ramp (`--base-rps`, `--ramp-factor`, `--ramp-interval`,
+    /// `--duration`, `--max-rps`).
+    Ramp(Ramp),
+    /// k6-style stages from 0 rps (`--stages 30s:20,1m:20,10s:0`).
+    Stages(Vec<Stage>),
+    /// A named profile (`--profile spike`).
+    Profile(Profile),
+}
+
+/// One request of `--url` mode, sent for every schedule slot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomRequest {
+    /// Path and query on the target, starting with `/`.
+    pub path: String,
+    pub method: http::Method,
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    pub body: bytes::Bytes,
+}
+
+/// What each scheduled slot sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Workload {
+    /// The demo's weighted mix of user actions.
+    Actions(Vec<(Action, u32)>),
+    /// The same request every time (any HTTP service).
+    Custom(CustomRequest),
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// `http://host:port` plus an optional base path, without a trailing `/`.
     pub target: String,
-    pub ramp: Ramp,
-    /// Actions with their relative weights.
-    pub actions: Vec<(Action, u32)>,
+    pub shape: Shape,
+    pub arrivals: Arrivals,
+    pub shard: Shard,
+    pub workload: Workload,
+    /// Upper bound on open connections to the target.
+    pub connections: usize,
+    /// Requests allowed in flight (queued for a connection included); a slot that finds the
+    /// cap reached is dropped, never delayed.
+    pub max_in_flight: usize,
+    /// Per request, from its dispatch to the end of its response body.
+    pub timeout: Duration,
+    /// Connections older than this are closed instead of reused.
     pub conn_max_age: Duration,
     pub metrics_addr: SocketAddr,
-    pub shard: Shard,
+    /// Poll the target's /readyz for up to this long before starting.
+    pub wait_for_target: Option<Duration>,
     pub progress: Progress,
-}
-
-/// What a run measured.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Report {
-    pub sent: u64,
-}
-
-/// Fails at once: the request engine has not been written, and sending nothing while
-/// reporting success would mislead every caller.
-pub async fn run(
-    _config: Config,
-    _metrics_listener: Option<tokio::net::TcpListener>,
-    _shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<Report> {
-    Err(Error::NotImplemented)
+    pub thresholds: Vec<Threshold>,
+    /// Report files (`.json` or `.md`) the binary writes after the run.
+    pub reports: Vec<PathBuf>,
+    /// Seeds the action mix, the Poisson arrivals and the session ids.
+    pub seed: u64,
 }

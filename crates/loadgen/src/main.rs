@@ -1,12 +1,16 @@
-//! loadgen binary: parse flags, validate, run; exit 2 on bad flags, 1 on any other failure.
+//! loadgen binary: parse flags, bind /metrics, run until the schedule ends or Ctrl-C/SIGTERM,
+//! print the summary and write the reports. Exit 0 ok, 2 bad flags, 99 a threshold failed,
+//! 1 any other failure.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+const THRESHOLD_FAILED: u8 = 99;
+
+fn main() -> ExitCode {
     let opts = loadgen::Opts::parse();
+    let threads = opts.threads;
     let config = match opts.into_config() {
         Ok(c) => c,
         Err(e) => {
@@ -14,19 +18,59 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        runtime.worker_threads(n);
+    }
+    match runtime.enable_all().build() {
+        Ok(rt) => rt.block_on(run(config)),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(config: loadgen::Config) -> ExitCode {
     common::telemetry::init("loadgen=info,common=info");
-    match loadgen::run(config, None, async {
+    let listener = match tokio::net::TcpListener::bind(config.metrics_addr).await {
+        Ok(l) => l,
+        Err(source) => {
+            let e = loadgen::Error::MetricsBind {
+                addr: config.metrics_addr,
+                source,
+            };
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let reports = config.reports.clone();
+    let report = match loadgen::run(config, Some(listener), async {
         common::shutdown::signal().await;
     })
     .await
     {
-        Ok(report) => {
-            println!("sent {}", report.sent);
-            ExitCode::SUCCESS
-        }
+        Ok(report) => report,
         Err(e) => {
             eprintln!("error: {:#}", anyhow::Error::from(e));
-            ExitCode::from(1)
+            return ExitCode::from(1);
+        }
+    };
+    println!("{}", report.summary());
+    let mut code = ExitCode::SUCCESS;
+    for path in &reports {
+        match report.write_to(path) {
+            Ok(()) => eprintln!("report written to {}", path.display()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                code = ExitCode::from(1);
+            }
         }
     }
+    if !report.thresholds_passed() {
+        let failed = report.thresholds.iter().filter(|t| !t.passed).count();
+        eprintln!("{failed} threshold(s) failed");
+        return ExitCode::from(THRESHOLD_FAILED);
+    }
+    code
 }

@@ -1,8 +1,10 @@
-//! The built binary: bad flags exit 2 naming the flag; the library validates the same way.
+//! Flag parsing: bad flags exit 2 naming the flag, environment variables are read, and
+//! conflicting load shapes are refused.
 
 use std::process::Command;
 
 use clap::Parser;
+use loadgen::{Shape, Workload};
 
 fn run(args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
@@ -16,33 +18,73 @@ fn run(args: &[&str]) -> (Option<i32>, String) {
     )
 }
 
+fn parse(args: &[&str]) -> Result<loadgen::Config, String> {
+    let mut argv = vec!["loadgen"];
+    argv.extend_from_slice(args);
+    loadgen::Opts::try_parse_from(argv)
+        .map_err(|e| e.to_string())?
+        .into_config()
+        .map_err(|e| e.to_string())
+}
+
 #[test]
 fn bad_flags_exit_2_naming_the_flag() {
+    let x = "http://x";
     for (args, flag) in [
         (&["--target", "ftp://x"][..], "--target"),
-        (&["--target", "http://x", "--shard", "2/2"], "--shard"),
+        (&["--target", "https://x"], "--target"),
+        (&["--target", x, "--shard", "2/2"], "--shard"),
+        (&["--target", x, "--progress", "loud"], "--progress"),
+        (&["--target", x, "--ramp-interval", "0s"], "--ramp-interval"),
+        (&["--target", x, "--duration", "soon"], "--duration"),
+        (&["--target", x, "--duration", "0s"], "--duration"),
+        (&["--target", x, "--base-rps=-1"], "--base-rps"),
+        (&["--target", x, "--base-rps", "0"], "--base-rps"),
+        (&["--target", x, "--ramp-factor", "0"], "--ramp-factor"),
+        (&["--target", x, "--max-rps", "0"], "--max-rps"),
+        (&["--target", x, "--actions", "dance"], "--actions"),
+        (&["--target", x, "--actions", "book_ticket=x"], "--actions"),
+        (&["--target", x, "--actions", "book_ticket=0"], "--actions"),
         (
-            &["--target", "http://x", "--progress", "loud"],
-            "--progress",
-        ),
-        (
-            &["--target", "http://x", "--ramp-interval", "0s"],
-            "--ramp-interval",
-        ),
-        (
-            &["--target", "http://x", "--duration", "soon"],
-            "--duration",
-        ),
-        (&["--target", "http://x", "--base-rps=-1"], "--base-rps"),
-        (&["--target", "http://x", "--actions", "dance"], "--actions"),
-        (
-            &["--target", "http://x", "--actions", "book_ticket=x"],
-            "--actions",
-        ),
-        (
-            &["--target", "http://x", "--conn-max-age", "later"],
+            &["--target", x, "--conn-max-age", "later"],
             "--conn-max-age",
         ),
+        (&["--target", x, "--profile", "huge"], "--profile"),
+        (&["--target", x, "--stages", "30s"], "--stages"),
+        (&["--target", x, "--stages", "5s:0"], "--stages"),
+        (&["--target", x, "--arrival", "bursty"], "--arrival"),
+        (&["--target", x, "--threshold", "p95<700"], "--threshold"),
+        (&["--target", x, "--report", "out.html"], "--report"),
+        (&["--target", x, "--connections", "0"], "--connections"),
+        (&["--target", x, "--max-in-flight", "0"], "--max-in-flight"),
+        (&["--target", x, "--timeout", "0s"], "--timeout"),
+        (&["--target", x, "--threads", "0"], "--threads"),
+        (
+            &["--target", x, "--stages", "5s:10", "--base-rps", "3"],
+            "--base-rps",
+        ),
+        (
+            &["--target", x, "--profile", "spike", "--duration", "3s"],
+            "--duration",
+        ),
+        (
+            &["--target", x, "--profile", "spike", "--stages", "5s:1"],
+            "--stages",
+        ),
+        (
+            &["--target", x, "--url", "/a", "--method", "GE T"],
+            "--method",
+        ),
+        (
+            &["--target", x, "--url", "/a", "--header", "nocolon"],
+            "--header",
+        ),
+        (
+            &["--target", x, "--url", "/a", "--actions", "book_ticket"],
+            "--actions",
+        ),
+        (&["--url", "/a"], "--target"),
+        (&["--target", x, "--method", "POST"], "--url"),
     ] {
         let (code, err) = run(args);
         assert_eq!(code, Some(2), "{args:?}: {err}");
@@ -51,18 +93,99 @@ fn bad_flags_exit_2_naming_the_flag() {
 }
 
 #[test]
-fn flags_read_their_environment_variables() {
-    let opts =
-        loadgen::Opts::try_parse_from(["loadgen", "--target", "http://127.0.0.1:1/"]).unwrap();
-    let c = opts.into_config().unwrap();
-    assert_eq!(c.target, "http://127.0.0.1:1");
-    assert_eq!(c.ramp.base_rps, 2.0);
-    assert_eq!(c.ramp.factor, 1.35);
-    assert_eq!(c.ramp.interval.as_secs(), 45);
-    assert_eq!(c.ramp.max_rps, None);
-    assert_eq!(c.actions.len(), 3);
-    assert_eq!(c.conn_max_age.as_secs(), 10);
+fn version_exits_0() {
+    let (code, _) = run(&["--version"]);
+    assert_eq!(code, Some(0));
+}
 
+#[test]
+fn defaults_follow_the_original_demo() {
+    let c = parse(&["--target", "http://127.0.0.1:1/"]).unwrap();
+    assert_eq!(c.target, "http://127.0.0.1:1");
+    let Shape::Ramp(r) = c.shape else {
+        panic!("the ramp is the default shape")
+    };
+    assert_eq!(r.base_rps, 2.0);
+    assert_eq!(r.factor, 1.35);
+    assert_eq!(r.interval.as_secs(), 45);
+    assert_eq!(r.max_rps, None);
+    let Workload::Actions(actions) = c.workload else {
+        panic!("actions are the default workload")
+    };
+    assert_eq!(actions.len(), 3);
+    assert_eq!(c.conn_max_age.as_secs(), 10);
+    assert_eq!(c.timeout.as_secs(), 10);
+    assert_eq!(c.max_in_flight, 10_000);
+    assert_eq!(c.wait_for_target, None);
+}
+
+#[test]
+fn the_orchestrator_flags_parse() {
+    let c = parse(&[
+        "--target",
+        "http://127.0.0.1:9",
+        "--base-rps",
+        "40",
+        "--ramp-factor",
+        "2",
+        "--ramp-interval",
+        "1s",
+        "--duration",
+        "60s",
+        "--actions",
+        "book_ticket,cancel_ticket,give_feedback",
+        "--metrics-addr",
+        "127.0.0.1:9100",
+        "--conn-max-age",
+        "1s",
+        "--max-rps",
+        "150",
+        "--shard",
+        "1/3",
+    ])
+    .unwrap();
+    assert_eq!(c.shard.index, 1);
+    assert_eq!(c.conn_max_age.as_millis(), 1000);
+    assert!(matches!(c.shape, Shape::Ramp(r) if r.max_rps == Some(150.0)));
+}
+
+#[test]
+fn other_shapes_and_url_mode_parse() {
+    let c = parse(&[
+        "--target",
+        "http://h",
+        "--stages",
+        "10s:20,5s:0",
+        "--arrival",
+        "poisson",
+    ])
+    .unwrap();
+    assert!(matches!(c.shape, Shape::Stages(ref s) if s.len() == 2));
+    let c = parse(&["--target", "http://h", "--profile", "spike"]).unwrap();
+    assert!(matches!(c.shape, Shape::Profile(_)));
+    let c = parse(&[
+        "--url",
+        "http://svc:8081/api/x?y=1",
+        "--method",
+        "POST",
+        "--header",
+        "X-Test: 1",
+        "--body",
+        "{}",
+    ])
+    .unwrap();
+    assert_eq!(c.target, "http://svc:8081");
+    let Workload::Custom(r) = c.workload else {
+        panic!("--url is custom mode")
+    };
+    assert_eq!(r.path, "/api/x?y=1");
+    assert_eq!(r.method, http::Method::POST);
+    assert_eq!(r.headers.len(), 1);
+    assert_eq!(&r.body[..], b"{}");
+}
+
+#[test]
+fn flags_read_their_environment_variables() {
     let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .env_clear()
         .env("TARGET_URL", "http://127.0.0.1:1")
@@ -74,11 +197,12 @@ fn flags_read_their_environment_variables() {
         Some(2),
         "RAMP_INTERVAL_SECONDS=0 is read and rejected"
     );
-}
-
-#[test]
-fn run_refuses_rather_than_pretending() {
-    let (code, err) = run(&["--target", "http://127.0.0.1:1", "--duration", "1s"]);
-    assert_eq!(code, Some(1));
-    assert!(err.contains("not implemented"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .env_clear()
+        .env("TARGET_URL", "http://127.0.0.1:1")
+        .env("THRESHOLDS", "p95<1s,bogus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"));
 }

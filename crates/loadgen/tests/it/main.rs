@@ -1,3 +1,10 @@
-//! loadgen integration tests.
+//! loadgen integration tests: real HTTP servers on 127.0.0.1:0, the library's `run`, and the
+//! built binary. Rate and latency measurements live in `timing` (run alone by nextest).
 
+mod binary;
 mod cli;
+mod helpers;
+mod metrics;
+mod runs;
+mod server;
+mod timing;

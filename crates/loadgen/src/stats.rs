@@ -1,0 +1,220 @@
+//! What a run measures, per action label: HDR histograms of corrected latency (from the
+//! intended send instant) and service time (from the actual send), outcome counts by error
+//! kind and by HTTP status, plus lock-free counters the scheduler bumps on its hot path.
+//! Histograms have fixed bounds, so memory does not grow with the run's length.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use common::names::error_kind;
+use hdrhistogram::Histogram;
+
+/// Highest latency kept exactly (1 h, in µs); longer ones count as 1 h.
+const MAX_MICROS: u64 = 3_600_000_000;
+pub(crate) const KINDS: usize = error_kind::ALL.len();
+
+/// A latency histogram in microseconds, 3 significant digits (about 190 KiB, fixed).
+pub(crate) fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("constant histogram bounds are valid")
+}
+
+pub(crate) fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// How one request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// A response arrived; 4xx and 5xx count as errors of their kind.
+    Status(u16),
+    /// No response: index into [`error_kind::ALL`].
+    Failed(usize),
+}
+
+impl Outcome {
+    /// The error kind index, or None for a success.
+    pub(crate) fn error_kind(self) -> Option<usize> {
+        let index = |k: &str| error_kind::ALL.iter().position(|x| *x == k);
+        match self {
+            Outcome::Status(s) if (400..500).contains(&s) => index(error_kind::HTTP_4XX),
+            Outcome::Status(s) if s >= 500 => index(error_kind::HTTP_5XX),
+            Outcome::Status(_) => None,
+            Outcome::Failed(k) => Some(k),
+        }
+    }
+}
+
+/// Index of `kind` in [`error_kind::ALL`].
+pub(crate) fn kind_index(kind: &str) -> usize {
+    error_kind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(KINDS - 1)
+}
+
+/// Everything recorded for one action label.
+#[derive(Debug, Clone)]
+pub(crate) struct LabelStats {
+    pub(crate) corrected: Histogram<u64>,
+    pub(crate) service: Histogram<u64>,
+    pub(crate) ok: u64,
+    pub(crate) errors: [u64; KINDS],
+    /// Every response status seen, successes included.
+    pub(crate) statuses: BTreeMap<u16, u64>,
+}
+
+impl LabelStats {
+    fn new() -> Self {
+        Self {
+            corrected: histogram(),
+            service: histogram(),
+            ok: 0,
+            errors: [0; KINDS],
+            statuses: BTreeMap::new(),
+        }
+    }
+
+    /// Adds another label's numbers (for the total).
+    pub(crate) fn merge(&mut self, other: &LabelStats) {
+        // Same bounds on both sides, so adding cannot fail.
+        let _ = self.corrected.add(&other.corrected);
+        let _ = self.service.add(&other.service);
+        self.ok += other.ok;
+        for (a, b) in self.errors.iter_mut().zip(other.errors) {
+            *a += b;
+        }
+        for (s, n) in &other.statuses {
+            *self.statuses.entry(*s).or_default() += n;
+        }
+    }
+}
+
+/// Outcome records, under one lock taken once per completed request.
+pub(crate) struct Recorded {
+    pub(crate) labels: Vec<LabelStats>,
+    /// Corrected latency of every label since the last timeline tick.
+    pub(crate) window: Histogram<u64>,
+    /// The latest message of each failure kind without a response (connect, io, timeout).
+    pub(crate) last_failure: BTreeMap<&'static str, String>,
+}
+
+/// The run's measurements.
+pub(crate) struct Stats {
+    recorded: Mutex<Recorded>,
+    pub(crate) sent: Vec<AtomicU64>,
+    pub(crate) dropped: Vec<AtomicU64>,
+    pub(crate) completed: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) in_flight: AtomicUsize,
+    /// Largest schedule lag (µs) since the last timeline tick.
+    pub(crate) window_max_lag: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn new(labels: usize) -> Self {
+        Self {
+            recorded: Mutex::new(Recorded {
+                labels: (0..labels).map(|_| LabelStats::new()).collect(),
+                window: histogram(),
+                last_failure: BTreeMap::new(),
+            }),
+            sent: (0..labels).map(|_| AtomicU64::new(0)).collect(),
+            dropped: (0..labels).map(|_| AtomicU64::new(0)).collect(),
+            completed: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            window_max_lag: AtomicU64::new(0),
+        }
+    }
+
+    /// Records a finished request. `corrected` is None for failures without a response
+    /// time worth keeping (refused connections answer in microseconds and would flatter
+    /// the latency); timeouts keep theirs.
+    pub(crate) fn record(
+        &self,
+        label: usize,
+        outcome: Outcome,
+        corrected: Option<Duration>,
+        service: Option<Duration>,
+    ) {
+        self.completed.fetch_add(1, Ordering::Relaxed);
+        let kind = outcome.error_kind();
+        if kind.is_some() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut r = self.lock();
+        let Recorded { labels, window, .. } = &mut *r;
+        let Some(s) = labels.get_mut(label) else {
+            return;
+        };
+        if let Some(c) = corrected {
+            s.corrected.saturating_record(micros(c));
+            window.saturating_record(micros(c));
+        }
+        if let Some(d) = service {
+            s.service.saturating_record(micros(d));
+        }
+        match kind {
+            Some(k) => s.errors[k.min(KINDS - 1)] += 1,
+            None => s.ok += 1,
+        }
+        if let Outcome::Status(code) = outcome {
+            *s.statuses.entry(code).or_default() += 1;
+        }
+    }
+
+    /// Keeps the message of a failure, so the summary can say what went wrong.
+    pub(crate) fn note_failure(&self, kind: &'static str, why: String) {
+        self.lock().last_failure.insert(kind, why);
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Recorded> {
+        self.recorded.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn sent_total(&self) -> u64 {
+        self.sent.iter().map(|a| a.load(Ordering::Relaxed)).sum()
+    }
+
+    pub(crate) fn dropped_total(&self) -> u64 {
+        self.dropped.iter().map(|a| a.load(Ordering::Relaxed)).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_map_to_the_design_error_kinds() {
+        let kind = |o: Outcome| o.error_kind().map(|k| error_kind::ALL[k]);
+        assert_eq!(kind(Outcome::Status(200)), None);
+        assert_eq!(kind(Outcome::Status(302)), None);
+        assert_eq!(kind(Outcome::Status(409)), Some(error_kind::HTTP_4XX));
+        assert_eq!(kind(Outcome::Status(503)), Some(error_kind::HTTP_5XX));
+        let timeout = kind_index(error_kind::TIMEOUT);
+        assert_eq!(kind(Outcome::Failed(timeout)), Some(error_kind::TIMEOUT));
+    }
+
+    #[test]
+    fn records_split_by_label_and_merge_into_a_total() {
+        let s = Stats::new(2);
+        let ms = Duration::from_millis;
+        s.record(0, Outcome::Status(201), Some(ms(5)), Some(ms(4)));
+        s.record(0, Outcome::Status(409), Some(ms(7)), Some(ms(6)));
+        let t = kind_index(error_kind::TIMEOUT);
+        s.record(1, Outcome::Failed(t), Some(ms(2000)), None);
+        let r = s.lock();
+        assert_eq!(r.labels[0].ok, 1);
+        assert_eq!(r.labels[0].statuses.get(&409), Some(&1));
+        let mut total = r.labels[0].clone();
+        total.merge(&r.labels[1]);
+        assert_eq!(total.corrected.len(), 3);
+        assert_eq!(total.service.len(), 2);
+        assert_eq!(total.errors.iter().sum::<u64>(), 2);
+        assert_eq!(r.window.len(), 3);
+        assert_eq!(s.errors.load(Ordering::Relaxed), 2);
+    }
+}

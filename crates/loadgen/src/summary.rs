@@ -1,0 +1,285 @@
+//! The end-of-run summary on stdout (k6-like) and the Markdown report: the same facts,
+//! drops and schedule lag up front, corrected latency as the headline.
+
+use std::fmt::Write;
+
+use crate::report::{ActionReport, LatencySummary, Report, fmt_ms};
+
+fn latency_line(l: &LatencySummary) -> String {
+    if l.count == 0 {
+        return "-".into();
+    }
+    format!(
+        "avg={} min={} med={} p90={} p95={} p99={} p99.9={} max={}",
+        fmt_ms(l.avg_ms),
+        fmt_ms(l.min_ms),
+        fmt_ms(l.p50_ms),
+        fmt_ms(l.p90_ms),
+        fmt_ms(l.p95_ms),
+        fmt_ms(l.p99_ms),
+        fmt_ms(l.p999_ms),
+        fmt_ms(l.max_ms)
+    )
+}
+
+fn errors_line(a: &ActionReport) -> String {
+    let parts: Vec<String> = a
+        .errors
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+fn statuses_line(a: &ActionReport) -> String {
+    let parts: Vec<String> = a
+        .statuses
+        .iter()
+        .map(|(s, n)| format!("{s}: {n}"))
+        .collect();
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+fn pct(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        100.0 * a as f64 / b as f64
+    }
+}
+
+impl Report {
+    /// The human summary printed at the end of a run.
+    pub fn summary(&self) -> String {
+        let t = &self.total;
+        let mut out = String::new();
+        let row = |out: &mut String, name: &str, value: String| {
+            let dots = ".".repeat(22usize.saturating_sub(name.len() + 1));
+            let _ = writeln!(out, "  {name} {dots}: {value}");
+        };
+        let _ = writeln!(
+            out,
+            "\n  loadgen {} → {} (shard {}){}\n",
+            self.loadgen_version,
+            self.target,
+            self.shard,
+            if self.interrupted {
+                "  INTERRUPTED"
+            } else {
+                ""
+            }
+        );
+        let planned = self
+            .planned
+            .map_or(String::new(), |p| format!(", planned {p}"));
+        row(
+            &mut out,
+            "requests",
+            format!(
+                "{} sent, {}/s over {}s{planned}",
+                t.sent, t.achieved_rps, self.sending_s
+            ),
+        );
+        let drop_note = if self.skipped > 0 {
+            format!(
+                "  ← {} never reached: the plan is beyond this machine (cap it with --max-rps)",
+                self.skipped
+            )
+        } else if t.dropped > 0 {
+            "  ← in-flight cap (--max-in-flight) reached".to_string()
+        } else {
+            String::new()
+        };
+        row(
+            &mut out,
+            "dropped",
+            format!(
+                "{} ({:.2}%){drop_note}",
+                t.dropped,
+                pct(t.dropped, self.scheduled)
+            ),
+        );
+        let lag = &self.schedule_lag;
+        row(
+            &mut out,
+            "schedule lag",
+            format!(
+                "avg={} p99={} max={}",
+                fmt_ms(lag.avg_ms),
+                fmt_ms(lag.p99_ms),
+                fmt_ms(lag.max_ms)
+            ),
+        );
+        row(
+            &mut out,
+            "success",
+            format!(
+                "{:.2}% ({} ok of {} completed)",
+                100.0 * t.success_ratio,
+                t.ok,
+                t.completed
+            ),
+        );
+        row(&mut out, "errors", errors_line(t));
+        for (kind, why) in &self.last_errors {
+            row(&mut out, &format!("  last {kind}"), why.clone());
+        }
+        row(&mut out, "statuses", statuses_line(t));
+        row(&mut out, "latency (corrected)", latency_line(&t.latency));
+        row(&mut out, "service time", latency_line(&t.service_time));
+        row(
+            &mut out,
+            "connections opened",
+            self.connections_opened.to_string(),
+        );
+        if self.unfinished > 0 {
+            row(
+                &mut out,
+                "unfinished",
+                format!("{} still in flight at the end", self.unfinished),
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n  {:<14} {:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9}",
+            "action", "sent", "rps", "ok", "p50", "p95", "p99", "dropped"
+        );
+        for a in &self.actions {
+            let _ = writeln!(
+                out,
+                "  {:<14} {:>9} {:>9} {:>7.2}% {:>9} {:>9} {:>9} {:>9}",
+                a.action,
+                a.sent,
+                a.achieved_rps,
+                100.0 * a.success_ratio,
+                fmt_ms(a.latency.p50_ms),
+                fmt_ms(a.latency.p95_ms),
+                fmt_ms(a.latency.p99_ms),
+                a.dropped
+            );
+        }
+        if !self.thresholds.is_empty() {
+            let _ = writeln!(out, "\n  thresholds");
+            for th in &self.thresholds {
+                let mark = if th.passed { "✓" } else { "✗ FAILED" };
+                let _ = writeln!(out, "    {mark} {}: {}", th.threshold, th.detail);
+            }
+        }
+        out
+    }
+
+    /// The Markdown report.
+    pub fn markdown(&self) -> String {
+        let t = &self.total;
+        let mut md = String::new();
+        let _ = writeln!(md, "# loadgen report\n");
+        let _ = writeln!(
+            md,
+            "Target `{}`, shard {}, {} s of sending{}.\n",
+            self.target,
+            self.shard,
+            self.sending_s,
+            if self.interrupted {
+                " (interrupted)"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(md, "| | |\n|---|---|");
+        let planned = self.planned.map_or("-".to_string(), |p| p.to_string());
+        for (k, v) in [
+            (
+                "requests sent",
+                format!("{} ({} /s; planned {planned})", t.sent, t.achieved_rps),
+            ),
+            (
+                "dropped",
+                format!("{} ({:.2}%)", t.dropped, pct(t.dropped, self.scheduled)),
+            ),
+            ("success", format!("{:.2}%", 100.0 * t.success_ratio)),
+            ("errors", errors_line(t)),
+            ("statuses", statuses_line(t)),
+            ("schedule lag", latency_line(&self.schedule_lag)),
+            ("connections opened", self.connections_opened.to_string()),
+        ] {
+            let _ = writeln!(md, "| {k} | {v} |");
+        }
+        let _ = writeln!(
+            md,
+            "\n## Latency\n\n| action | measure | count | avg | min | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for a in self.actions.iter().chain(std::iter::once(t)) {
+            for (what, l) in [("corrected", &a.latency), ("service time", &a.service_time)] {
+                let _ = writeln!(
+                    md,
+                    "| {} | {what} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    a.action,
+                    l.count,
+                    fmt_ms(l.avg_ms),
+                    fmt_ms(l.min_ms),
+                    fmt_ms(l.p50_ms),
+                    fmt_ms(l.p90_ms),
+                    fmt_ms(l.p95_ms),
+                    fmt_ms(l.p99_ms),
+                    fmt_ms(l.p999_ms),
+                    fmt_ms(l.max_ms)
+                );
+            }
+        }
+        let _ = writeln!(
+            md,
+            "\n## Per action\n\n| action | sent | rps | ok | dropped | errors |\n|---|---|---|---|---|---|"
+        );
+        for a in self.actions.iter().chain(std::iter::once(t)) {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {:.2}% | {} | {} |",
+                a.action,
+                a.sent,
+                a.achieved_rps,
+                100.0 * a.success_ratio,
+                a.dropped,
+                errors_line(a)
+            );
+        }
+        if !self.thresholds.is_empty() {
+            let _ = writeln!(
+                md,
+                "\n## Thresholds\n\n| threshold | result | detail |\n|---|---|---|"
+            );
+            for th in &self.thresholds {
+                let r = if th.passed { "pass" } else { "**FAIL**" };
+                let _ = writeln!(md, "| `{}` | {r} | {} |", th.threshold, th.detail);
+            }
+        }
+        let _ = writeln!(
+            md,
+            "\n## Timeline\n\n| t (s) | target rps | achieved rps | errors | dropped | in flight | p50 | p99 |\n|---|---|---|---|---|---|---|---|"
+        );
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), fmt_ms);
+        for p in &self.timeline {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                p.t_s,
+                p.target_rps,
+                p.achieved_rps,
+                p.errors,
+                p.dropped,
+                p.in_flight,
+                ms(p.p50_ms),
+                ms(p.p99_ms)
+            );
+        }
+        md
+    }
+}

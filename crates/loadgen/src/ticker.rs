@@ -1,0 +1,134 @@
+//! Once a second: one timeline point (what the last second did), the rate gauges, the
+//! progress display, and housekeeping (aged idle connections, histogram buffers).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::load::{Schedule, Shard};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use crate::Config;
+use crate::engine::Shared;
+use crate::plan;
+use crate::progress::{Display, Totals};
+use crate::report::TimelinePoint;
+use crate::stats::histogram;
+use crate::threshold::round3;
+
+#[derive(Default, Clone, Copy)]
+struct Counts {
+    sent: u64,
+    completed: u64,
+    errors: u64,
+    dropped: u64,
+}
+
+pub(crate) struct Ticker {
+    shared: Arc<Shared>,
+    schedule: Schedule,
+    shard: Shard,
+    start: Instant,
+    display: Display,
+}
+
+impl Ticker {
+    pub(crate) fn new(
+        config: &Config,
+        schedule: Schedule,
+        start: Instant,
+        shared: Arc<Shared>,
+    ) -> Self {
+        let display = Display::new(config.progress, schedule.curve().duration());
+        Self {
+            shared,
+            schedule,
+            shard: config.shard,
+            start,
+            display,
+        }
+    }
+
+    /// Ticks until `stop`, then records the last partial second and returns the timeline.
+    pub(crate) async fn run(mut self, stop: CancellationToken) -> Vec<TimelinePoint> {
+        let second = Duration::from_secs(1);
+        let mut interval = tokio::time::interval_at(self.start + second, second);
+        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut timeline = Vec::new();
+        let mut prev = Counts::default();
+        let mut prev_at = self.start;
+        loop {
+            let last = tokio::select! {
+                biased;
+                () = stop.cancelled() => true,
+                _ = interval.tick() => false,
+            };
+            let now = Instant::now();
+            let dt = now.saturating_duration_since(prev_at).as_secs_f64();
+            if !last || dt >= 0.001 {
+                let counts = self.counts();
+                let point = self.point(now, dt, prev, counts);
+                self.publish(&point);
+                let totals = Totals {
+                    sent: counts.sent,
+                    errors: counts.errors,
+                    dropped: counts.dropped,
+                };
+                self.display.update(&point, &totals);
+                timeline.push(point);
+                prev = counts;
+                prev_at = now;
+            }
+            self.shared.pool.sweep();
+            self.shared.metrics.upkeep();
+            if last {
+                self.display.finish();
+                return timeline;
+            }
+        }
+    }
+
+    fn counts(&self) -> Counts {
+        let s = &self.shared.stats;
+        Counts {
+            sent: s.sent_total(),
+            completed: s.completed.load(Ordering::Relaxed),
+            errors: s.errors.load(Ordering::Relaxed),
+            dropped: s.dropped_total(),
+        }
+    }
+
+    fn point(&self, now: Instant, dt: f64, prev: Counts, c: Counts) -> TimelinePoint {
+        let stats = &self.shared.stats;
+        let elapsed = now.saturating_duration_since(self.start);
+        let window = std::mem::replace(&mut stats.lock().window, histogram());
+        let q = |q: f64| {
+            (!window.is_empty()).then(|| round3(window.value_at_quantile(q) as f64 / 1000.0))
+        };
+        let lag_us = stats.window_max_lag.swap(0, Ordering::Relaxed);
+        let elapsed_ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let sent = c.sent - prev.sent;
+        TimelinePoint {
+            t_s: round3(elapsed.as_secs_f64()),
+            target_rps: round3(plan::shard_rate(&self.schedule, self.shard, elapsed_ns)),
+            achieved_rps: round3(if dt > 0.0 { sent as f64 / dt } else { 0.0 }),
+            sent,
+            completed: c.completed - prev.completed,
+            errors: c.errors - prev.errors,
+            dropped: c.dropped - prev.dropped,
+            in_flight: stats.in_flight.load(Ordering::Relaxed) as u64,
+            p50_ms: q(0.5),
+            p99_ms: q(0.99),
+            max_ms: (!window.is_empty()).then(|| round3(window.max() as f64 / 1000.0)),
+            max_lag_ms: round3(lag_us as f64 / 1000.0),
+        }
+    }
+
+    fn publish(&self, p: &TimelinePoint) {
+        let m = &self.shared.metrics;
+        m.target_rps.set(p.target_rps);
+        m.current_rps.set(p.achieved_rps);
+        m.in_flight.set(p.in_flight as f64);
+    }
+}

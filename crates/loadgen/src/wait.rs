@@ -1,0 +1,115 @@
+//! Before the first request: is the target there (`--wait-for-target` polls its /readyz,
+//! bounded; otherwise one connection must open), and which showtimes does it sell.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::api::{Showtime, routes};
+use http::header::{HOST, USER_AGENT};
+use http::{HeaderValue, Request};
+use http_body_util::Full;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{Failure, Pool, Target};
+use crate::{Error, Result};
+
+/// Each readiness poll and each start-up request gives up after this.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+const POLL_EVERY: Duration = Duration::from_millis(250);
+
+fn get(target: &Target, path: &str) -> Request<Full<Bytes>> {
+    let mut req = Request::new(Full::new(Bytes::new()));
+    if let Ok(uri) = target.uri(path) {
+        *req.uri_mut() = uri;
+    }
+    req.headers_mut().insert(HOST, target.host_header.clone());
+    req.headers_mut()
+        .insert(USER_AGENT, HeaderValue::from_static("loadgen"));
+    req
+}
+
+fn describe(f: Failure) -> String {
+    match f {
+        Failure::Connect(why) => format!("cannot connect: {why}"),
+        Failure::Io(why) => why,
+    }
+}
+
+/// One connection must open, or the run stops at once with the address in the message.
+pub(crate) async fn reachable(url: &str, pool: &Pool) -> Result<()> {
+    let down = |reason: String| Error::TargetDown {
+        target: url.to_string(),
+        reason,
+    };
+    match tokio::time::timeout(ATTEMPT_TIMEOUT, pool.probe()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(f)) => Err(down(describe(f))),
+        Err(_) => Err(down(format!("no connection within {ATTEMPT_TIMEOUT:?}"))),
+    }
+}
+
+/// Polls `/readyz` until it answers 200, for at most `limit`. Returns early (Ok) when the
+/// run is stopped meanwhile.
+pub(crate) async fn ready(
+    url: &str,
+    target: &Target,
+    limit: Duration,
+    stop: &CancellationToken,
+) -> Result<()> {
+    // A fresh connection for every poll: the name may only start resolving later.
+    let pool = Pool::new(target.clone(), 1, Duration::ZERO);
+    let deadline = Instant::now() + limit;
+    let mut announced = false;
+    loop {
+        let attempt = tokio::time::timeout(
+            ATTEMPT_TIMEOUT.min(limit.max(Duration::from_millis(100))),
+            pool.exchange(get(target, routes::READYZ), false),
+        )
+        .await;
+        let last = match attempt {
+            Ok(Ok(ex)) if ex.status.is_success() => {
+                if announced {
+                    tracing::info!(target = url, "target is ready");
+                }
+                return Ok(());
+            }
+            Ok(Ok(ex)) => format!("/readyz answered {}", ex.status),
+            Ok(Err(f)) => describe(f),
+            Err(_) => format!("/readyz did not answer within {ATTEMPT_TIMEOUT:?}"),
+        };
+        if Instant::now() >= deadline {
+            return Err(Error::TargetNotReady {
+                target: url.to_string(),
+                waited: limit,
+                last,
+            });
+        }
+        if !announced {
+            tracing::info!(target = url, why = %last, "waiting for the target's /readyz");
+            announced = true;
+        }
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            () = tokio::time::sleep_until((Instant::now() + POLL_EVERY).min(deadline)) => {}
+        }
+    }
+}
+
+/// The showtime ids the target lists, to book real ones; empty when it lists none (the
+/// workload then uses a small default set).
+pub(crate) async fn showtimes(pool: &Pool) -> Vec<u32> {
+    let req = get(pool.target(), routes::SHOWTIMES);
+    match tokio::time::timeout(ATTEMPT_TIMEOUT, pool.exchange(req, true)).await {
+        Ok(Ok(ex)) if ex.status.is_success() => {
+            match serde_json::from_slice::<Vec<Showtime>>(&ex.body) {
+                Ok(list) => list.into_iter().map(|s| s.id).collect(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot read the showtimes; using defaults");
+                    Vec::new()
+                }
+            }
+        }
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,189 @@
+//! The /metrics page of a run against a demo-like backend: every series of DESIGN.md with
+//! its labels, the exact LG_LATENCY_BUCKETS, live gauges, and `promtool check metrics`.
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::api::Action;
+use common::names::{self, LG_LATENCY_BUCKETS, error_kind};
+use prometheus_parse::{Scrape, Value};
+use tokio::io::AsyncWriteExt;
+
+use crate::helpers::{config, scrape};
+use crate::server::{Reply, Seen, Server};
+
+/// Answers like the demo backend: issues ticket ids, lists showtimes 7 and 9.
+pub(crate) fn backend() -> impl Fn(&Seen) -> Reply + Send + Sync + 'static {
+    let next = Arc::new(AtomicU64::new(0));
+    move |s: &Seen| match (s.method.as_str(), s.path.as_str()) {
+        ("POST", "/api/tickets") => {
+            let n = next.fetch_add(1, Ordering::SeqCst);
+            let req: common::api::BookTicketRequest = match serde_json::from_slice(&s.body) {
+                Ok(r) => r,
+                Err(_) => return Reply::status(400, r#"{"error":"bad body"}"#),
+            };
+            let t = common::api::Ticket {
+                id: format!("t-{n}"),
+                showtime_id: req.showtime_id,
+                seats: req.seats,
+            };
+            Reply::status(201, &serde_json::to_string(&t).unwrap())
+        }
+        ("DELETE", p) if p.starts_with("/api/tickets/") => Reply::status(204, ""),
+        ("POST", "/api/feedback") => Reply::status(201, r#"{"id":"f"}"#),
+        ("GET", "/api/showtimes") => Reply::ok(
+            r#"[{"id":7,"title":"A","starts_at":"20:00","seats_total":9,"seats_available":9},
+                {"id":9,"title":"B","starts_at":"22:00","seats_total":9,"seats_available":9}]"#,
+        ),
+        ("GET", "/readyz") => Reply::ok("ready"),
+        _ => Reply::status(404, r#"{"error":"not found"}"#),
+    }
+}
+
+fn parse(page: &str) -> Scrape {
+    Scrape::parse(page.lines().map(|l| Ok(l.to_string()))).unwrap()
+}
+
+fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .and_then(|s| match &s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => Some(*v),
+            _ => None,
+        })
+}
+
+async fn promtool_check(page: &str) {
+    let Ok(mut child) = tokio::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    else {
+        println!("NOTE: promtool not installed; skipping `promtool check metrics`");
+        return;
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(page.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}\n{page}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_page_has_every_series_and_passes_promtool() {
+    let server = Server::start(backend()).await;
+    let cfg = config(
+        &server.url,
+        &[
+            "--base-rps",
+            "100",
+            "--ramp-factor",
+            "1",
+            "--duration",
+            "4s",
+            "--actions",
+            "book_ticket=2,cancel_ticket=1,give_feedback=1",
+        ],
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let run = tokio::spawn(loadgen::run(cfg, Some(listener), async move {
+        let _ = stop_rx.await;
+    }));
+    // Past the first one-second tick, so the rate gauges are set.
+    server.wait_requests(160, Duration::from_secs(10)).await;
+    let page = scrape(addr).await.expect("/metrics answers during the run");
+    let _ = stop_tx.send(());
+    let report = tokio::time::timeout(Duration::from_secs(15), run)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+
+    let s = parse(&page);
+    let mut sent = 0.0;
+    for action in Action::ALL {
+        let a = action.as_str();
+        let n = value(&s, names::LG_SENT_REQUESTS_TOTAL, &[("action", a)])
+            .unwrap_or_else(|| panic!("no lg_sent_requests_total for {a}:\n{page}"));
+        assert!(n > 0.0, "{a} sent nothing");
+        sent += n;
+        for kind in error_kind::ALL {
+            let e = value(&s, names::LG_ERRORS_TOTAL, &[("action", a), ("kind", kind)]);
+            assert_eq!(e, Some(0.0), "lg_errors_total{{{a},{kind}}}");
+        }
+        let buckets = s
+            .samples
+            .iter()
+            .find_map(|x| match &x.value {
+                Value::Histogram(b)
+                    if x.metric == names::LG_REQUEST_DURATION_SECONDS
+                        && x.labels.get("action") == Some(a) =>
+                {
+                    Some(b.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no histogram for {a}"));
+        let les: Vec<f64> = buckets.iter().map(|b| b.less_than).collect();
+        let mut want = LG_LATENCY_BUCKETS.to_vec();
+        want.push(f64::INFINITY);
+        assert_eq!(les, want, "bucket boundaries of {a}");
+        assert!(buckets.last().unwrap().count > 0.0);
+    }
+    assert!(sent >= 160.0, "sent {sent}");
+    assert_eq!(value(&s, names::LG_TARGET_RPS, &[]), Some(100.0));
+    let current = value(&s, names::LG_CURRENT_RPS, &[]).unwrap();
+    assert!(
+        (50.0..=150.0).contains(&current),
+        "lg_current_rps {current}"
+    );
+    assert_eq!(value(&s, names::LG_DROPPED_REQUESTS_TOTAL, &[]), Some(0.0));
+    assert!(value(&s, names::LG_IN_FLIGHT, &[]).is_some());
+    promtool_check(&page).await;
+
+    // The run behaved like a client of the demo: real showtimes, its own tickets, sessions.
+    assert!(report.interrupted);
+    let seen = server.state.seen();
+    let booked: BTreeSet<u32> = seen
+        .iter()
+        .filter(|x| x.path == "/api/tickets")
+        .map(|x| {
+            serde_json::from_slice::<common::api::BookTicketRequest>(&x.body)
+                .unwrap()
+                .showtime_id
+        })
+        .collect();
+    assert!(booked.iter().all(|id| [7, 9].contains(id)), "{booked:?}");
+    let cancelled_own = seen
+        .iter()
+        .filter(|x| x.path.starts_with("/api/tickets/t-"))
+        .count();
+    assert!(
+        cancelled_own > 10,
+        "cancels of booked tickets: {cancelled_own}"
+    );
+    let sessions: BTreeSet<_> = seen.iter().filter_map(|x| x.session.clone()).collect();
+    assert!(seen.iter().all(|x| x.session.is_some()));
+    assert!(
+        (10..=200).contains(&sessions.len()),
+        "{} sessions",
+        sessions.len()
+    );
+}

@@ -1,0 +1,182 @@
+//! A tiny HTTP/1.1 server on 127.0.0.1:0 for the tests: it counts connections, requests and
+//! concurrency, remembers arrivals, and answers through a closure that may ask for a delay.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+/// One request as the handler sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    pub(crate) method: http::Method,
+    pub(crate) path: String,
+    pub(crate) session: Option<String>,
+    pub(crate) body: Bytes,
+    /// Since the first request reached the server.
+    pub(crate) since_first: Duration,
+}
+
+/// What the handler answers.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: String,
+    pub(crate) delay: Duration,
+}
+
+impl Reply {
+    pub(crate) fn ok(body: &str) -> Self {
+        Self::status(200, body)
+    }
+    pub(crate) fn status(status: u16, body: &str) -> Self {
+        Self {
+            status,
+            body: body.to_string(),
+            delay: Duration::ZERO,
+        }
+    }
+    pub(crate) fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) connections: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) in_flight: AtomicU64,
+    pub(crate) max_in_flight: AtomicU64,
+    first: OnceLock<Instant>,
+    /// Every load request (not /readyz or /api/showtimes), in arrival order.
+    pub(crate) seen: Mutex<Vec<Seen>>,
+    tasks: Mutex<Vec<AbortHandle>>,
+}
+
+impl State {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+pub(crate) struct Server {
+    pub(crate) url: String,
+    pub(crate) state: Arc<State>,
+}
+
+impl Server {
+    pub(crate) async fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State::default());
+        let handler: Arc<Handler> = Arc::new(handler);
+        let st = state.clone();
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                st.connections.fetch_add(1, Ordering::SeqCst);
+                let (st2, h) = (st.clone(), handler.clone());
+                let conn = tokio::spawn(async move {
+                    let svc = service_fn(move |req| serve(st2.clone(), h.clone(), req));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+                st.tasks.lock().unwrap().push(conn.abort_handle());
+            }
+        });
+        state.tasks.lock().unwrap().push(accept.abort_handle());
+        Self {
+            url: format!("http://{addr}"),
+            state,
+        }
+    }
+
+    /// Answers 200 "ok" at once.
+    pub(crate) async fn ok() -> Self {
+        Self::start(|_| Reply::ok("ok")).await
+    }
+
+    /// Stops listening and cuts every open connection.
+    pub(crate) fn kill(&self) {
+        for t in self.state.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    /// Waits until at least `n` requests arrived (bounded).
+    pub(crate) async fn wait_requests(&self, n: u64, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.state.requests.load(Ordering::SeqCst) < n {
+            assert!(
+                Instant::now() < deadline,
+                "fewer than {n} requests within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn serve(
+    st: Arc<State>,
+    handler: Arc<Handler>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let now = Instant::now();
+    let first = *st.first.get_or_init(|| now);
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let session = req
+        .headers()
+        .get("x-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let seen = Seen {
+        method,
+        path,
+        session,
+        body,
+        since_first: now - first,
+    };
+    let reply = handler(&seen);
+    // Start-up requests (readiness, the showtimes list) are not load.
+    if seen.path != "/readyz" && seen.path != "/api/showtimes" {
+        st.requests.fetch_add(1, Ordering::SeqCst);
+        st.seen.lock().unwrap().push(seen);
+    }
+    let now_in = st.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    st.max_in_flight.fetch_max(now_in, Ordering::SeqCst);
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    st.in_flight.fetch_sub(1, Ordering::SeqCst);
+    let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
+    *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap();
+    Ok(resp)
+}

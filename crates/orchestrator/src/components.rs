@@ -91,6 +91,9 @@ pub fn loadgen_args(
         metrics_addr.into(),
         "--conn-max-age".into(),
         LOADGEN_CONN_MAX_AGE.into(),
+        // A generator that starts before the backend Service answers (a pod scheduled
+        // early) waits for its /readyz instead of failing at once.
+        "--wait-for-target".into(),
     ];
     if let Some(max) = load.max_rps {
         args.push("--max-rps".into());
@@ -132,6 +135,7 @@ mod tests {
         assert_eq!(value_of(&args, "--duration"), Some("1m30s"));
         assert_eq!(value_of(&args, "--max-rps"), Some("300"));
         assert_eq!(value_of(&args, "--shard"), Some("1/3"));
+        assert!(args.iter().any(|a| a == "--wait-for-target"));
     }
 
     #[test]

@@ -327,9 +327,12 @@ impl Runtime for LocalRuntime {
             &format!("127.0.0.1:{port}"),
             None,
         );
-        let config = parse::<loadgen::Opts>("loadgen", args)
+        let mut config = parse::<loadgen::Opts>("loadgen", args)
             .and_then(|o| o.into_config().map_err(|e| e.to_string()))
             .map_err(|e| component_err(kind, &instance, format!("bad configuration: {e}")))?;
+        // The orchestrator owns the terminal: the in-process generator must not draw its own
+        // progress line over the phase display.
+        config.progress = loadgen::Progress::Off;
         let listener = bind(port, &instance).await?;
         let stop = CancellationToken::new();
         let fut = loadgen::run(config, Some(listener), stop.clone().cancelled_owned());

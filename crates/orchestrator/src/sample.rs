@@ -96,13 +96,19 @@ pub fn read_page(text: &str) -> Result<InstanceReading, String> {
     Ok(r)
 }
 
-/// Scrapes and readiness probes are not user traffic: they would count as served requests
-/// even when the load generator is stopped.
+/// Scrapes, probes and the frontend's once-a-second stats polls are not user traffic: they
+/// would count as served requests even when the load generator is stopped.
 fn is_probe(sample: &Sample) -> bool {
     use common::api::routes;
-    sample
-        .label(names::label::ROUTE)
-        .is_some_and(|r| [routes::METRICS, routes::READYZ, routes::HEALTHZ].contains(&r))
+    sample.label(names::label::ROUTE).is_some_and(|r| {
+        [
+            routes::METRICS,
+            routes::READYZ,
+            routes::HEALTHZ,
+            routes::STATS,
+        ]
+        .contains(&r)
+    })
 }
 
 /// Adds one `_bucket` sample to the slot of its `le` bound (the last slot is `+Inf`);
@@ -273,6 +279,7 @@ lg_request_duration_seconds_count{action=\"book_ticket\"} 10
 http_requests_total{method=\"POST\",route=\"/api/tickets\",status=\"201\"} 7
 http_requests_total{method=\"POST\",route=\"/api/tickets\",status=\"503\"} 2
 http_requests_total{method=\"GET\",route=\"/metrics\",status=\"200\"} 40
+http_requests_total{method=\"GET\",route=\"/api/stats\",status=\"200\"} 30
 http_requests_total{method=\"DELETE\",route=\"/api/tickets/{id}\",status=\"204\"} 5
 ";
 

@@ -154,9 +154,56 @@ pub fn render(r: &Report) -> String {
     let md = super::markdown::render(r);
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Load run {uuid}</title>\
-<style>body{{font-family:system-ui,sans-serif;max-width:820px;margin:2em auto;color:#222}}figure{{margin:1.5em 0}}figcaption{{font-weight:600;margin-bottom:.3em}}pre{{white-space:pre-wrap;background:#f6f6f6;padding:1em;font-size:12px}}</style>\
-</head><body><h1>Load run {uuid}</h1>{body}<h2>Summary</h2><pre>{summary}</pre></body></html>\n",
+<style>body{{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;color:#222}}figure{{margin:1.5em 0}}figcaption{{font-weight:600;margin-bottom:.3em}}pre{{white-space:pre-wrap;background:#f6f6f6;padding:1em;font-size:12px}}\
+table{{border-collapse:collapse;font-size:14px;width:100%}}th,td{{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:right}}th:first-child,td:first-child{{text-align:left}}th{{background:#f3f3f3}}.facts{{color:#555}}</style>\
+</head><body><h1>Load run {uuid}</h1>{facts}{table}{body}<details><summary>report.md</summary><pre>{summary}</pre></details></body></html>\n",
         uuid = esc(&r.uuid),
+        facts = facts(r),
+        table = phase_table(r),
         summary = esc(&md),
+    )
+}
+
+/// One line of context: runtime, outcome, time to ready.
+fn facts(r: &Report) -> String {
+    let outcome = match &r.outcome {
+        super::Outcome::Completed => "completed".to_owned(),
+        super::Outcome::Interrupted { phase } => format!("interrupted during {phase}"),
+        super::Outcome::Failed { phase, error } => format!("failed during {phase}: {error}"),
+    };
+    let ready = r
+        .time_to_ready
+        .map_or_else(String::new, |t| format!(" · all ready in {t:.1} s"));
+    format!(
+        "<p class=\"facts\">{} runtime · started {} · {}{}</p>",
+        esc(&r.runtime),
+        esc(&r.started_at),
+        esc(&outcome),
+        ready
+    )
+}
+
+/// The phases at a glance, the numbers that tell the story before the charts show it.
+fn phase_table(r: &Report) -> String {
+    use super::markdown::ms;
+    let mut rows = String::new();
+    for p in &r.phases {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}%</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}–{}</td></tr>",
+            esc(&p.name),
+            p.sent_rps,
+            p.served_rps,
+            p.error_rate * 100.0,
+            p.drop_rate * 100.0,
+            ms(p.client_latency.p50),
+            ms(p.client_latency.p95),
+            ms(p.client_latency.p99),
+            ms(p.settled_client_latency.p95),
+            p.replicas_min,
+            p.replicas_max,
+        ));
+    }
+    format!(
+        "<table id=\"phases\"><thead><tr><th>phase</th><th>sent/s</th><th>served/s</th><th>errors</th><th>drops</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>settled p95 ms</th><th>replicas</th></tr></thead><tbody>{rows}</tbody></table>"
     )
 }

@@ -77,6 +77,20 @@ async fn html_has_four_charts_with_data_and_phase_markers() {
             );
         }
     }
+    // The phase table: a row per phase, each with its numbers.
+    let table = &html[html.find("<table id=\"phases\"").expect("phase table")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(table.matches("<tr><td>").count(), r.phases.len());
+    for p in &r.phases {
+        assert!(
+            table.contains(&format!(
+                "<tr><td>{}</td><td>{:.1}</td>",
+                p.name, p.sent_rps
+            )),
+            "{} missing from the table",
+            p.name
+        );
+    }
 }
 
 #[tokio::test]

@@ -65,6 +65,11 @@ cleanup() {
 trap cleanup EXIT
 # Ephemeral host ports so parallel runs and other services do not collide.
 export FRONTEND_PORT=""
+# Requests that last 200 ms keep about ten in flight on each replica at 100 rps, so killing
+# one mid-load always cuts requests off (with 20 ms there is often none in flight, and the
+# load generator moves its idle connections to the survivor without a single error).
+# 64 workers keep each replica far from shedding: every error counted is the kill's.
+export BACKEND_SERVICE_TIME=200ms BACKEND_WORKERS=64
 
 # host_port SERVICE PORT [INDEX]: the published 127.0.0.1:port of a replica.
 host_port() { compose port --index "${3:-1}" "$1" "$2" 2>/dev/null | tail -n1; }

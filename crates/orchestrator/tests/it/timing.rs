@@ -28,6 +28,30 @@ fn run_ci(runs: &Path, port_base: u16, uuid: &str) -> std::process::Child {
         .unwrap()
 }
 
+/// Requests the load generator listening on `port` has sent so far (0 while it is not up).
+fn loadgen_sent(port: u16) -> f64 {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return 0.0;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut page = String::new();
+    if stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .and_then(|()| stream.read_to_string(&mut page))
+        .is_err()
+    {
+        return 0.0;
+    }
+    let body = page.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    common::exposition::parse(body)
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| s.name == common::names::LG_SENT_REQUESTS_TOTAL)
+        .map(|s| s.value)
+        .sum()
+}
+
 fn ports_free(base: u16) -> bool {
     (base..base + 8).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok())
 }
@@ -77,8 +101,15 @@ fn ci_scenario_saturates_one_replica_and_recovers_after_the_scale_up() {
 fn sigint_mid_load_exits_130_with_a_partial_report_and_frees_every_port() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = run_ci(dir.path(), 23200, "ci-int");
-    // Deploy is fast locally; the load phase starts after the 2 s baseline.
-    std::thread::sleep(Duration::from_secs(6));
+    // Interrupt once the load generator (port base + 2) has sent requests: mid-load.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while loadgen_sent(23202) < 50.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the load never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use common::api::{
     Action, BookTicketRequest, FeedbackReceipt, FeedbackRequest, MAX_COMMENT_CHARS, RATING_RANGE,
@@ -12,6 +12,7 @@ use common::api::{
 use common::names::outcome;
 
 use super::work::{Done, execute, reject};
+use crate::config::Mode;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, mode_from_query};
 use crate::state::AppState;
@@ -24,6 +25,17 @@ fn path_error(rejection: PathRejection) -> ApiError {
     ApiError::bad_request("invalid id in the path").with_detail(rejection.body_text())
 }
 
+/// The processing mode of this request (`?mode=`, else `--mode`) and its parsed input:
+/// every action checks both before it may take a worker.
+fn mode_and_input<T>(
+    state: &AppState,
+    uri: &Uri,
+    input: Result<T, ApiError>,
+) -> Result<(Mode, T), ApiError> {
+    let mode = mode_from_query(uri.query())?.unwrap_or(state.inner.config.mode);
+    Ok((mode, input?))
+}
+
 /// `POST /api/tickets`.
 pub(crate) async fn book_ticket(
     State(state): State<AppState>,
@@ -31,12 +43,8 @@ pub(crate) async fn book_ticket(
     body: Result<JsonBody<BookTicketRequest>, ApiError>,
 ) -> Response {
     let action = Action::BookTicket;
-    let mode = match mode_from_query(uri.query()) {
-        Ok(m) => m.unwrap_or(state.inner.config.mode),
-        Err(e) => return reject(&state, action, e),
-    };
-    let request = match body {
-        Ok(JsonBody(r)) => r,
+    let (mode, JsonBody(request)) = match mode_and_input(&state, &uri, body) {
+        Ok(checked) => checked,
         Err(e) => return reject(&state, action, e),
     };
     if !(1..=MAX_SEATS_PER_BOOKING).contains(&request.seats) {
@@ -82,13 +90,9 @@ pub(crate) async fn cancel_ticket(
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
     let action = Action::CancelTicket;
-    let mode = match mode_from_query(uri.query()) {
-        Ok(m) => m.unwrap_or(state.inner.config.mode),
+    let (mode, Path(id)) = match mode_and_input(&state, &uri, id.map_err(path_error)) {
+        Ok(checked) => checked,
         Err(e) => return reject(&state, action, e),
-    };
-    let id = match id {
-        Ok(Path(id)) => id,
-        Err(e) => return reject(&state, action, path_error(e)),
     };
     execute(state, Some(action), mode, move |state| async move {
         let existed = id.len() <= MAX_ID_LEN && state.store().cancel(&id);
@@ -109,12 +113,8 @@ pub(crate) async fn give_feedback(
     body: Result<JsonBody<FeedbackRequest>, ApiError>,
 ) -> Response {
     let action = Action::GiveFeedback;
-    let mode = match mode_from_query(uri.query()) {
-        Ok(m) => m.unwrap_or(state.inner.config.mode),
-        Err(e) => return reject(&state, action, e),
-    };
-    let request = match body {
-        Ok(JsonBody(r)) => r,
+    let (mode, JsonBody(request)) = match mode_and_input(&state, &uri, body) {
+        Ok(checked) => checked,
         Err(e) => return reject(&state, action, e),
     };
     if !RATING_RANGE.contains(&request.rating) {

@@ -15,6 +15,11 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
+// The same allocator as the backend binary, so the comparison measures the backend's own
+// work rather than two allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 async fn ok(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     // Read the body as the backend does, so both servers do the same I/O.
     let _ = request.into_body().collect().await;

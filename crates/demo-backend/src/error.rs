@@ -15,8 +15,6 @@ pub enum Error {
     InvalidFlag { flag: &'static str, reason: String },
     #[error("cannot read the listener's local address")]
     LocalAddr(#[source] std::io::Error),
-    #[error("the HTTP server stopped with an error")]
-    Serve(#[source] std::io::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

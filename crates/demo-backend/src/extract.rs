@@ -1,35 +1,52 @@
 //! Extractors that turn axum's plain-text rejections into [`ApiError`] JSON: a JSON body
 //! (400 malformed or wrong types, 413 too large), path ids, and the `?mode=` query.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use http_body_util::LengthLimitError;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
 use crate::config::Mode;
 use crate::error::ApiError;
+use crate::state::AppState;
 
-/// A JSON request body. Unlike `axum::Json` it does not insist on a Content-Type: clients
-/// of a demo send JSON, and a wrong body still gets a precise 400.
+/// A JSON request body of at most `--max-body` bytes. Unlike `axum::Json` it does not
+/// insist on a Content-Type: clients of a demo send JSON, and a wrong body still gets a
+/// precise 400.
 #[derive(Debug)]
 pub(crate) struct JsonBody<T>(pub(crate) T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
-                    .with_detail("send a smaller body (the limit is set by --max-body)")
-            } else {
-                ApiError::bad_request("cannot read the request body")
-                    .with_detail(rejection.body_text())
-            }
-        })?;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.inner.config.max_body;
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|e| {
+                if is_over_limit(&e) {
+                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+                        .with_detail(format!(
+                            "send at most {limit} bytes (the limit is set by --max-body)"
+                        ))
+                } else {
+                    ApiError::bad_request("cannot read the request body").with_detail(e.to_string())
+                }
+            })?;
         parse_json(&bytes).map(JsonBody)
     }
+}
+
+fn is_over_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<LengthLimitError>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Parses `bytes` as JSON into `T`, telling malformed JSON apart from wrong fields or types.

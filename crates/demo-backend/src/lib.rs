@@ -26,6 +26,7 @@ pub use config::{
     Config, DelayRange, MAX_BODY_LIMIT, MAX_CPU_WORK, MAX_SIMULATED_WAIT, Mode, Opts,
 };
 pub use error::{Error, Result};
+pub use middleware::{App, Observed};
 pub use routes::app;
 pub use routes::stress::{MAX_CPU_MS, MAX_HOLD_MS, MAX_MEMORY_BYTES, MAX_MEMORY_TOTAL};
 pub use server::run;

@@ -3,7 +3,7 @@
 //! orchestrator's local runtime). Names, labels and buckets come from `common::names`.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use axum::http::Method;
@@ -13,6 +13,8 @@ use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
+
+use crate::middleware::{ROUTE_SLOTS, RouteTag};
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
@@ -27,23 +29,42 @@ pub(crate) const OUTCOMES: [&str; 6] = [
     outcome::ERROR,
 ];
 
-/// The `method` label: the standard methods by name, anything else as `OTHER`, so a client
-/// sending made-up methods cannot grow the series count.
-pub(crate) fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        Method::TRACE => "TRACE",
-        Method::CONNECT => "CONNECT",
-        _ => "OTHER",
+/// Every value of the `method` label: the standard methods by name, anything else as
+/// `OTHER`, so a client sending made-up methods cannot grow the series count.
+const METHODS: [&str; 10] = [
+    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "TRACE", "CONNECT", "OTHER",
+];
+
+/// The statuses the backend answers with, which get a lock-free slot in the handle table;
+/// any other status (none today) goes through a map.
+const STATUSES: [u16; 12] = [200, 201, 202, 204, 400, 404, 405, 408, 409, 413, 500, 503];
+
+/// The `method` label of a request (an index into [`METHODS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MethodLabel(usize);
+
+impl MethodLabel {
+    pub(crate) fn of(method: &Method) -> Self {
+        Self(match *method {
+            Method::GET => 0,
+            Method::POST => 1,
+            Method::PUT => 2,
+            Method::DELETE => 3,
+            Method::HEAD => 4,
+            Method::OPTIONS => 5,
+            Method::PATCH => 6,
+            Method::TRACE => 7,
+            Method::CONNECT => 8,
+            _ => 9,
+        })
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        METHODS[self.0]
     }
 }
 
+type HttpHandles = (Counter, Histogram);
 type HttpKey = (&'static str, &'static str, u16);
 
 /// The handles of one instance's metrics, cached so the hot path does no registry lookup
@@ -56,7 +77,10 @@ pub(crate) struct Metrics {
     in_flight: Gauge,
     queue_depth: Gauge,
     active_sessions: Gauge,
-    http: RwLock<HashMap<HttpKey, (Counter, Histogram)>>,
+    /// Registered on first use, then read without locks: slot
+    /// `(route index × METHODS + method) × STATUSES + status`.
+    http: Box<[OnceLock<HttpHandles>]>,
+    http_other_status: RwLock<HashMap<HttpKey, HttpHandles>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -120,7 +144,10 @@ impl Metrics {
             in_flight,
             queue_depth,
             active_sessions,
-            http: RwLock::new(HashMap::new()),
+            http: (0..ROUTE_SLOTS * METHODS.len() * STATUSES.len())
+                .map(|_| OnceLock::new())
+                .collect(),
+            http_other_status: RwLock::new(HashMap::new()),
         }
     }
 
@@ -140,8 +167,8 @@ impl Metrics {
         self.shed.increment(1);
     }
 
-    pub(crate) fn in_flight(&self) -> &Gauge {
-        &self.in_flight
+    pub(crate) fn set_in_flight(&self, n: usize) {
+        self.in_flight.set(n as f64);
     }
 
     pub(crate) fn queue_depth(&self) -> &Gauge {
@@ -155,35 +182,43 @@ impl Metrics {
     /// Records one answered request in `http_requests_total` and its duration histogram.
     pub(crate) fn http(
         &self,
-        method: &'static str,
-        route: &'static str,
+        method: MethodLabel,
+        route: RouteTag,
         status: u16,
         elapsed: Duration,
     ) {
-        let key = (method, route, status);
-        let cached = self
-            .http
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            .cloned();
-        let (counter, histogram) = match cached {
-            Some(handles) => handles,
-            None => {
-                let handles = self.register_http(key);
-                self.http
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .entry(key)
-                    .or_insert(handles)
-                    .clone()
-            }
+        let slot = STATUSES.iter().position(|&s| s == status).and_then(|s| {
+            self.http
+                .get((route.index * METHODS.len() + method.0) * STATUSES.len() + s)
+        });
+        let key = (method.as_str(), route.route, status);
+        let (counter, histogram) = match slot {
+            Some(cell) => cell.get_or_init(|| self.register_http(key)),
+            None => &self.other_status(key),
         };
         counter.increment(1);
         histogram.record(elapsed.as_secs_f64());
     }
 
-    fn register_http(&self, (method, route, status): HttpKey) -> (Counter, Histogram) {
+    fn other_status(&self, key: HttpKey) -> HttpHandles {
+        let cached = self
+            .http_other_status
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        cached.unwrap_or_else(|| {
+            let handles = self.register_http(key);
+            self.http_other_status
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry(key)
+                .or_insert(handles)
+                .clone()
+        })
+    }
+
+    fn register_http(&self, (method, route, status): HttpKey) -> HttpHandles {
         let labels = vec![
             Label::new(label::METHOD, method),
             Label::new(label::ROUTE, route),

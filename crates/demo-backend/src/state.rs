@@ -71,6 +71,12 @@ pub(crate) struct BusyGuard {
     http: bool,
 }
 
+impl BusyGuard {
+    pub(crate) fn state(&self) -> &AppState {
+        &self.state
+    }
+}
+
 impl Drop for BusyGuard {
     fn drop(&mut self) {
         let inner = &self.state.inner;
@@ -79,7 +85,6 @@ impl Drop for BusyGuard {
                 .lifecycle
                 .in_flight_http
                 .fetch_sub(1, Ordering::AcqRel);
-            inner.metrics.in_flight().decrement(1.0);
         }
         if inner.lifecycle.busy.fetch_sub(1, Ordering::AcqRel) == 1 {
             inner.lifecycle.idle.notify_waiters();
@@ -178,7 +183,6 @@ impl AppState {
                 .lifecycle
                 .in_flight_http
                 .fetch_add(1, Ordering::AcqRel);
-            inner.metrics.in_flight().increment(1.0);
         }
         BusyGuard {
             state: self.clone(),
@@ -196,10 +200,15 @@ impl AppState {
         }
     }
 
-    /// Refreshes gauges computed on demand (active sessions); called before reads.
+    /// Refreshes the gauges computed on demand (active sessions, requests in flight);
+    /// called before reads. The in-flight gauge is not kept up to date per request: two
+    /// floating-point updates of one shared value per request cost more than the count.
     pub(crate) fn refresh_gauges(&self, now: Instant) -> usize {
-        let active = self.inner.sessions.active(now);
-        self.inner.metrics.set_active_sessions(active);
+        let inner = &self.inner;
+        let active = inner.sessions.active(now);
+        inner.metrics.set_active_sessions(active);
+        let in_flight = inner.lifecycle.in_flight_http.load(Ordering::Acquire);
+        inner.metrics.set_in_flight(in_flight);
         active
     }
 

@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use common::api::{
     Action, BookTicketRequest, FeedbackReceipt, FeedbackRequest, MAX_COMMENT_CHARS, RATING_RANGE,
@@ -29,21 +29,21 @@ fn path_error(rejection: PathRejection) -> ApiError {
 /// every action checks both before it may take a worker.
 fn mode_and_input<T>(
     state: &AppState,
-    uri: &Uri,
+    query: Option<&str>,
     input: Result<T, ApiError>,
 ) -> Result<(Mode, T), ApiError> {
-    let mode = mode_from_query(uri.query())?.unwrap_or(state.inner.config.mode);
+    let mode = mode_from_query(query)?.unwrap_or(state.inner.config.mode);
     Ok((mode, input?))
 }
 
 /// `POST /api/tickets`.
 pub(crate) async fn book_ticket(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
+    RawQuery(query): RawQuery,
     body: Result<JsonBody<BookTicketRequest>, ApiError>,
 ) -> Response {
     let action = Action::BookTicket;
-    let (mode, JsonBody(request)) = match mode_and_input(&state, &uri, body) {
+    let (mode, JsonBody(request)) = match mode_and_input(&state, query.as_deref(), body) {
         Ok(checked) => checked,
         Err(e) => return reject(&state, action, e),
     };
@@ -86,11 +86,11 @@ pub(crate) async fn book_ticket(
 /// `DELETE /api/tickets/{id}`: idempotent, 204 whether or not the ticket existed.
 pub(crate) async fn cancel_ticket(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
+    RawQuery(query): RawQuery,
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
     let action = Action::CancelTicket;
-    let (mode, Path(id)) = match mode_and_input(&state, &uri, id.map_err(path_error)) {
+    let (mode, Path(id)) = match mode_and_input(&state, query.as_deref(), id.map_err(path_error)) {
         Ok(checked) => checked,
         Err(e) => return reject(&state, action, e),
     };
@@ -109,11 +109,11 @@ pub(crate) async fn cancel_ticket(
 /// `POST /api/feedback`.
 pub(crate) async fn give_feedback(
     State(state): State<AppState>,
-    OriginalUri(uri): OriginalUri,
+    RawQuery(query): RawQuery,
     body: Result<JsonBody<FeedbackRequest>, ApiError>,
 ) -> Response {
     let action = Action::GiveFeedback;
-    let (mode, JsonBody(request)) = match mode_and_input(&state, &uri, body) {
+    let (mode, JsonBody(request)) = match mode_and_input(&state, query.as_deref(), body) {
         Ok(checked) => checked,
         Err(e) => return reject(&state, action, e),
     };
@@ -142,9 +142,12 @@ pub(crate) async fn give_feedback(
         }
     }
     execute(state, Some(action), mode, move |state| async move {
-        let id = state.inner.ids.next("fb");
-        state.store().add_feedback(id.clone(), request);
-        Done::json(StatusCode::CREATED, &FeedbackReceipt { id }, outcome::OK)
+        let receipt = FeedbackReceipt {
+            id: state.inner.ids.next("fb"),
+        };
+        let done = Done::json(StatusCode::CREATED, &receipt, outcome::OK);
+        state.store().add_feedback(receipt.id, request);
+        done
     })
     .await
 }

@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use bytes::Bytes;
+use demo_backend::App;
 use demo_backend::{AppState, Config};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -63,12 +63,12 @@ impl Answer {
 }
 
 /// Sends one request through the router without a network.
-pub(crate) async fn call(app: &Router, method: Method, uri: &str, body: impl Into<Body>) -> Answer {
+pub(crate) async fn call(app: &App, method: Method, uri: &str, body: impl Into<Body>) -> Answer {
     call_with(app, Request::builder().method(method).uri(uri), body).await
 }
 
 pub(crate) async fn call_with(
-    app: &Router,
+    app: &App,
     builder: http::request::Builder,
     body: impl Into<Body>,
 ) -> Answer {
@@ -354,7 +354,7 @@ pub(crate) fn quantile(latencies: &mut [Duration], q: f64) -> Duration {
 }
 
 /// An app with its state, for oneshot tests that also inspect the state.
-pub(crate) fn app_with(config: Config) -> (Router, AppState) {
+pub(crate) fn app_with(config: Config) -> (App, AppState) {
     let state = AppState::new(config);
     (demo_backend::app(state.clone()), state)
 }

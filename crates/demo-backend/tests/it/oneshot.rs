@@ -174,7 +174,7 @@ async fn async_mode_answers_202_and_the_job_completes() {
     let location = r.headers[header::LOCATION].to_str().unwrap().to_owned();
     assert_eq!(location, format!("/api/jobs/{}", accepted.job_id));
 
-    let job_state = |app: axum::Router, location: String| async move {
+    let job_state = |app: demo_backend::App, location: String| async move {
         let r = call(&app, Method::GET, &location, "").await;
         assert_eq!(r.status, StatusCode::OK);
         serde_json::from_slice::<JobStatus>(&r.body).unwrap()

@@ -100,8 +100,9 @@ pub struct Opts {
     /// Longest wait of --wait-for-target.
     #[arg(long, env = "WAIT_TIMEOUT", default_value = "60s")]
     pub wait_timeout: HumanDuration,
-    /// Worker threads of the runtime (default: one per available core). One thread costs
-    /// the least CPU per request and carries tens of thousands of requests per second.
+    /// Sending threads, each running its own share of the schedule on its own share of the
+    /// connections. Default: one per 20k rps of the plan's peak rate, at most one per core
+    /// (below that, more threads only cost more CPU per request).
     #[arg(long, env = "THREADS")]
     pub threads: Option<usize>,
     /// Terminal progress: auto, log or off.
@@ -208,6 +209,7 @@ impl Opts {
             shard,
             workload,
             connections: self.connections,
+            threads: self.threads,
             max_in_flight: self.max_in_flight,
             timeout,
             conn_max_age: Duration::from(self.conn_max_age),

@@ -3,21 +3,26 @@
 //! responses; latency is measured from the intended instant (coordinated-omission corrected)
 //! and kept in HDR histograms, so memory stays flat however long the run.
 //!
-//! Where to start reading: [`run`] in `engine.rs` (the scheduler), then `client/pool.rs`
-//! (connections with a bounded age), `stats.rs` (what is measured) and `report.rs`.
+//! Where to start reading: [`run`] in `engine.rs`, then `lane.rs` (a thread running a share
+//! of the schedule), `scheduler.rs` (the open loop), `worker.rs` (one connection sending
+//! jobs), `stats.rs` (what is measured) and `report.rs`.
 
 pub mod cli;
 mod client;
 mod engine;
+mod lane;
 mod metrics;
 mod plan;
 mod progress;
+mod queue;
 pub mod report;
+mod scheduler;
 mod stats;
 mod summary;
 pub mod threshold;
 mod ticker;
 mod wait;
+mod worker;
 mod workload;
 
 use std::net::SocketAddr;
@@ -59,6 +64,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the load engine failed: {0}")]
+    Engine(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -113,6 +120,9 @@ pub struct Config {
     pub workload: Workload,
     /// Upper bound on open connections to the target.
     pub connections: usize,
+    /// Sending threads, each with its own share of the schedule and of the connections;
+    /// None for one per available core.
+    pub threads: Option<usize>,
     /// Requests allowed in flight (queued for a connection included); a slot that finds the
     /// cap reached is dropped, never delayed.
     pub max_in_flight: usize,

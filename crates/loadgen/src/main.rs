@@ -9,20 +9,19 @@ use clap::Parser;
 const THRESHOLD_FAILED: u8 = 99;
 
 fn main() -> ExitCode {
-    let opts = loadgen::Opts::parse();
-    let threads = opts.threads;
-    let config = match opts.into_config() {
+    let config = match loadgen::Opts::parse().into_config() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e:#}");
             return ExitCode::from(2);
         }
     };
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = threads {
-        runtime.worker_threads(n);
-    }
-    match runtime.enable_all().build() {
+    // Requests go out from the engine's own threads (--threads); this runtime only serves
+    // /metrics, ticks the timeline and waits for signals.
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(run(config)),
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -222,14 +222,13 @@ fn action_report(
 }
 
 pub(crate) fn build(run: Run<'_>, stats: &Stats, labels: &[&'static str]) -> Report {
-    use std::sync::atomic::Ordering::Relaxed;
     let sending_s = run.sending.as_secs_f64();
-    let r = stats.lock();
+    let r = stats.merged();
     let mut total_stats: Option<LabelStats> = None;
     let mut actions = Vec::new();
     for (i, (name, s)) in labels.iter().zip(&r.labels).enumerate() {
-        let sent = stats.sent.get(i).map_or(0, |a| a.load(Relaxed));
-        let dropped = stats.dropped.get(i).map_or(0, |a| a.load(Relaxed));
+        let sent = stats.sent_of(i);
+        let dropped = stats.dropped_of(i);
         actions.push(action_report(name, s, sent, dropped, sending_s));
         match &mut total_stats {
             Some(t) => t.merge(s),

@@ -1,6 +1,6 @@
-//! What a run measures, per action label: HDR histograms of corrected latency (from the
-//! intended send instant) and service time (from the actual send), outcome counts by error
-//! kind and by HTTP status, plus lock-free counters the scheduler bumps on its hot path.
+//! What a run measures, per lane and action label: HDR histograms of corrected latency (from
+//! the intended send instant) and service time (from the actual send), outcome counts by
+//! error kind and by HTTP status, plus counters the scheduler bumps on its hot path.
 //! Histograms have fixed bounds, so memory does not grow with the run's length.
 
 use std::collections::BTreeMap;
@@ -91,7 +91,8 @@ impl LabelStats {
     }
 }
 
-/// Outcome records, under one lock taken once per completed request.
+/// Outcome records of one lane, under a lock that only its own thread takes per request
+/// (and the ticker once a second).
 pub(crate) struct Recorded {
     pub(crate) labels: Vec<LabelStats>,
     /// Corrected latency of every label since the last timeline tick.
@@ -100,20 +101,22 @@ pub(crate) struct Recorded {
     pub(crate) last_failure: BTreeMap<&'static str, String>,
 }
 
-/// The run's measurements.
-pub(crate) struct Stats {
+/// What one lane measures. Each lane writes only its own, so recording a request never
+/// contends with another thread; readers add the lanes up. Aligned so that two lanes'
+/// counters never share a cache line.
+#[repr(align(128))]
+pub(crate) struct LaneStats {
     recorded: Mutex<Recorded>,
     pub(crate) sent: Vec<AtomicU64>,
     pub(crate) dropped: Vec<AtomicU64>,
     pub(crate) completed: AtomicU64,
     pub(crate) errors: AtomicU64,
-    pub(crate) in_flight: AtomicUsize,
     /// Largest schedule lag (µs) since the last timeline tick.
     pub(crate) window_max_lag: AtomicU64,
 }
 
-impl Stats {
-    pub(crate) fn new(labels: usize) -> Self {
+impl LaneStats {
+    fn new(labels: usize) -> Self {
         Self {
             recorded: Mutex::new(Recorded {
                 labels: (0..labels).map(|_| LabelStats::new()).collect(),
@@ -124,7 +127,6 @@ impl Stats {
             dropped: (0..labels).map(|_| AtomicU64::new(0)).collect(),
             completed: AtomicU64::new(0),
             errors: AtomicU64::new(0),
-            in_flight: AtomicUsize::new(0),
             window_max_lag: AtomicU64::new(0),
         }
     }
@@ -139,30 +141,32 @@ impl Stats {
         corrected: Option<Duration>,
         service: Option<Duration>,
     ) {
-        self.completed.fetch_add(1, Ordering::Relaxed);
         let kind = outcome.error_kind();
+        {
+            let mut r = self.lock();
+            let Recorded { labels, window, .. } = &mut *r;
+            if let Some(s) = labels.get_mut(label) {
+                if let Some(c) = corrected {
+                    s.corrected.saturating_record(micros(c));
+                    window.saturating_record(micros(c));
+                }
+                if let Some(d) = service {
+                    s.service.saturating_record(micros(d));
+                }
+                match kind {
+                    Some(k) => s.errors[k.min(KINDS - 1)] += 1,
+                    None => s.ok += 1,
+                }
+                if let Outcome::Status(code) = outcome {
+                    *s.statuses.entry(code).or_default() += 1;
+                }
+            }
+        }
+        // Counted after the histograms, so a reader that sees the count sees the latency.
         if kind.is_some() {
             self.errors.fetch_add(1, Ordering::Relaxed);
         }
-        let mut r = self.lock();
-        let Recorded { labels, window, .. } = &mut *r;
-        let Some(s) = labels.get_mut(label) else {
-            return;
-        };
-        if let Some(c) = corrected {
-            s.corrected.saturating_record(micros(c));
-            window.saturating_record(micros(c));
-        }
-        if let Some(d) = service {
-            s.service.saturating_record(micros(d));
-        }
-        match kind {
-            Some(k) => s.errors[k.min(KINDS - 1)] += 1,
-            None => s.ok += 1,
-        }
-        if let Outcome::Status(code) = outcome {
-            *s.statuses.entry(code).or_default() += 1;
-        }
+        self.completed.fetch_add(1, Ordering::Release);
     }
 
     /// Keeps the message of a failure, so the summary can say what went wrong.
@@ -170,16 +174,116 @@ impl Stats {
         self.lock().last_failure.insert(kind, why);
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Recorded> {
+    fn lock(&self) -> MutexGuard<'_, Recorded> {
         self.recorded.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The run's measurements: one [`LaneStats`] per lane, plus the in-flight count that the
+/// `--max-in-flight` cap applies to across lanes.
+pub(crate) struct Stats {
+    pub(crate) lanes: Vec<LaneStats>,
+    /// Dispatched and not yet finished (queued for a worker included).
+    pub(crate) in_flight: AtomicUsize,
+}
+
+/// Every lane's records added up.
+pub(crate) struct Merged {
+    pub(crate) labels: Vec<LabelStats>,
+    pub(crate) last_failure: BTreeMap<&'static str, String>,
+}
+
+impl Stats {
+    pub(crate) fn new(lanes: usize, labels: usize) -> Self {
+        Self {
+            lanes: (0..lanes.max(1)).map(|_| LaneStats::new(labels)).collect(),
+            in_flight: AtomicUsize::new(0),
+        }
+    }
+
+    fn sum(&self, f: impl Fn(&LaneStats) -> u64) -> u64 {
+        self.lanes.iter().map(f).sum()
+    }
+
+    /// Lane `i`'s records (lanes are numbered from 0 to the count given to [`Stats::new`]).
+    pub(crate) fn lane(&self, i: usize) -> &LaneStats {
+        // Never empty (see new), so the modulo cannot divide by zero.
+        &self.lanes[i % self.lanes.len()]
+    }
+
+    pub(crate) fn sent_of(&self, label: usize) -> u64 {
+        self.sum(|l| l.sent.get(label).map_or(0, |a| a.load(Ordering::Relaxed)))
+    }
+
+    pub(crate) fn dropped_of(&self, label: usize) -> u64 {
+        self.sum(|l| {
+            l.dropped
+                .get(label)
+                .map_or(0, |a| a.load(Ordering::Relaxed))
+        })
     }
 
     pub(crate) fn sent_total(&self) -> u64 {
-        self.sent.iter().map(|a| a.load(Ordering::Relaxed)).sum()
+        self.sum(|l| l.sent.iter().map(|a| a.load(Ordering::Relaxed)).sum())
     }
 
     pub(crate) fn dropped_total(&self) -> u64 {
-        self.dropped.iter().map(|a| a.load(Ordering::Relaxed)).sum()
+        self.sum(|l| l.dropped.iter().map(|a| a.load(Ordering::Relaxed)).sum())
+    }
+
+    pub(crate) fn completed_total(&self) -> u64 {
+        self.sum(|l| l.completed.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn errors_total(&self) -> u64 {
+        self.sum(|l| l.errors.load(Ordering::Relaxed))
+    }
+
+    /// Moves every lane's latency window into `into` (emptied first); the lanes' windows
+    /// are emptied in place, so nothing is allocated per tick.
+    pub(crate) fn take_window(&self, into: &mut Histogram<u64>) {
+        into.reset();
+        for lane in &self.lanes {
+            let mut r = lane.lock();
+            // Same bounds on both sides, so adding cannot fail.
+            let _ = into.add(&r.window);
+            r.window.reset();
+        }
+    }
+
+    /// The largest schedule lag (µs) of any lane since the last call.
+    pub(crate) fn take_max_lag(&self) -> u64 {
+        self.lanes
+            .iter()
+            .map(|l| l.window_max_lag.swap(0, Ordering::Relaxed))
+            .max()
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn merged(&self) -> Merged {
+        let mut merged: Option<Merged> = None;
+        for lane in &self.lanes {
+            let r = lane.lock();
+            match &mut merged {
+                None => {
+                    merged = Some(Merged {
+                        labels: r.labels.clone(),
+                        last_failure: r.last_failure.clone(),
+                    });
+                }
+                Some(m) => {
+                    for (a, b) in m.labels.iter_mut().zip(&r.labels) {
+                        a.merge(b);
+                    }
+                    m.last_failure
+                        .extend(r.last_failure.iter().map(|(k, v)| (*k, v.clone())));
+                }
+            }
+        }
+        merged.unwrap_or(Merged {
+            labels: Vec::new(),
+            last_failure: BTreeMap::new(),
+        })
     }
 }
 
@@ -199,22 +303,32 @@ mod tests {
     }
 
     #[test]
-    fn records_split_by_label_and_merge_into_a_total() {
-        let s = Stats::new(2);
+    fn records_split_by_label_and_lane_and_merge_into_a_total() {
+        let s = Stats::new(2, 2);
         let ms = Duration::from_millis;
-        s.record(0, Outcome::Status(201), Some(ms(5)), Some(ms(4)));
-        s.record(0, Outcome::Status(409), Some(ms(7)), Some(ms(6)));
+        s.lanes[0].record(0, Outcome::Status(201), Some(ms(5)), Some(ms(4)));
+        s.lanes[1].record(0, Outcome::Status(409), Some(ms(7)), Some(ms(6)));
         let t = kind_index(error_kind::TIMEOUT);
-        s.record(1, Outcome::Failed(t), Some(ms(2000)), None);
-        let r = s.lock();
-        assert_eq!(r.labels[0].ok, 1);
-        assert_eq!(r.labels[0].statuses.get(&409), Some(&1));
-        let mut total = r.labels[0].clone();
-        total.merge(&r.labels[1]);
+        s.lanes[1].record(1, Outcome::Failed(t), Some(ms(2000)), None);
+        s.lanes[1].note_failure(error_kind::TIMEOUT, "slow".into());
+        let m = s.merged();
+        assert_eq!(m.labels[0].ok, 1);
+        assert_eq!(m.labels[0].statuses.get(&409), Some(&1));
+        assert_eq!(
+            m.last_failure.get(error_kind::TIMEOUT).map(String::as_str),
+            Some("slow")
+        );
+        let mut total = m.labels[0].clone();
+        total.merge(&m.labels[1]);
         assert_eq!(total.corrected.len(), 3);
         assert_eq!(total.service.len(), 2);
         assert_eq!(total.errors.iter().sum::<u64>(), 2);
-        assert_eq!(r.window.len(), 3);
-        assert_eq!(s.errors.load(Ordering::Relaxed), 2);
+        assert_eq!(s.errors_total(), 2);
+        assert_eq!(s.completed_total(), 3);
+        let mut window = histogram();
+        s.take_window(&mut window);
+        assert_eq!(window.len(), 3);
+        s.take_window(&mut window);
+        assert_eq!(window.len(), 0, "the lanes' windows were emptied");
     }
 }

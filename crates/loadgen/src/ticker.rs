@@ -1,11 +1,13 @@
 //! Once a second: one timeline point (what the last second did), the rate gauges, the
 //! progress display, and housekeeping (aged idle connections, histogram buffers).
+//! It runs on the caller's runtime and only reads what the lanes record.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::load::{Schedule, Shard};
+use hdrhistogram::Histogram;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +33,8 @@ pub(crate) struct Ticker {
     shard: Shard,
     start: Instant,
     display: Display,
+    /// The last second's latencies of every lane, reused from tick to tick.
+    window: Histogram<u64>,
 }
 
 impl Ticker {
@@ -47,6 +51,7 @@ impl Ticker {
             shard: config.shard,
             start,
             display,
+            window: histogram(),
         }
     }
 
@@ -55,7 +60,10 @@ impl Ticker {
         let second = Duration::from_secs(1);
         let mut interval = tokio::time::interval_at(self.start + second, second);
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut timeline = Vec::new();
+        // One point a second: reserved for the plan's length (up to an hour) so that the
+        // timeline does not reallocate as it grows.
+        let planned_s = self.schedule.curve().duration().as_secs().min(3600) as usize;
+        let mut timeline = Vec::with_capacity(planned_s + 2);
         let mut prev = Counts::default();
         let mut prev_at = self.start;
         loop {
@@ -80,7 +88,7 @@ impl Ticker {
                 prev = counts;
                 prev_at = now;
             }
-            self.shared.pool.sweep();
+            self.shared.sweep.notify_waiters();
             self.shared.metrics.upkeep();
             if last {
                 self.display.finish();
@@ -93,20 +101,21 @@ impl Ticker {
         let s = &self.shared.stats;
         Counts {
             sent: s.sent_total(),
-            completed: s.completed.load(Ordering::Relaxed),
-            errors: s.errors.load(Ordering::Relaxed),
+            completed: s.completed_total(),
+            errors: s.errors_total(),
             dropped: s.dropped_total(),
         }
     }
 
-    fn point(&self, now: Instant, dt: f64, prev: Counts, c: Counts) -> TimelinePoint {
+    fn point(&mut self, now: Instant, dt: f64, prev: Counts, c: Counts) -> TimelinePoint {
         let stats = &self.shared.stats;
         let elapsed = now.saturating_duration_since(self.start);
-        let window = std::mem::replace(&mut stats.lock().window, histogram());
+        stats.take_window(&mut self.window);
+        let window = &self.window;
         let q = |q: f64| {
             (!window.is_empty()).then(|| round3(window.value_at_quantile(q) as f64 / 1000.0))
         };
-        let lag_us = stats.window_max_lag.swap(0, Ordering::Relaxed);
+        let lag_us = stats.take_max_lag();
         let elapsed_ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         let sent = c.sent - prev.sent;
         TimelinePoint {

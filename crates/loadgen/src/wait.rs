@@ -11,7 +11,7 @@ use http_body_util::Full;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{Failure, Pool, Target};
+use crate::client::{Conn, Connector, Exchange, Failure, SendError, Target};
 use crate::{Error, Result};
 
 /// Each readiness poll and each start-up request gives up after this.
@@ -36,14 +36,40 @@ fn describe(f: Failure) -> String {
     }
 }
 
-/// One connection must open, or the run stops at once with the address in the message.
-pub(crate) async fn reachable(url: &str, pool: &Pool) -> Result<()> {
+/// One exchange on `conn`, or on a new connection when there is none.
+async fn fetch(
+    connector: &Connector,
+    conn: &mut Option<Conn>,
+    req: Request<Full<Bytes>>,
+    keep_body: bool,
+) -> Result<Exchange, Failure> {
+    if !conn.as_mut().is_some_and(|c| c.usable(Duration::MAX)) {
+        *conn = Some(connector.dial().await?);
+    }
+    let Some(c) = conn.as_mut() else {
+        return Err(Failure::Io("no connection".into()));
+    };
+    match c.exchange(req, keep_body).await {
+        Ok(ex) => Ok(ex),
+        Err(e) => {
+            *conn = None;
+            Err(match e {
+                SendError::NotSent(_) => Failure::Io("connection closed before the request".into()),
+                SendError::Failed(f) => f,
+            })
+        }
+    }
+}
+
+/// One connection must open, or the run stops at once with the address in the message. The
+/// connection is returned for the load to use.
+pub(crate) async fn reachable(url: &str, connector: &Connector) -> Result<Conn> {
     let down = |reason: String| Error::TargetDown {
         target: url.to_string(),
         reason,
     };
-    match tokio::time::timeout(ATTEMPT_TIMEOUT, pool.probe()).await {
-        Ok(Ok(())) => Ok(()),
+    match tokio::time::timeout(ATTEMPT_TIMEOUT, connector.dial()).await {
+        Ok(Ok(conn)) => Ok(conn),
         Ok(Err(f)) => Err(down(describe(f))),
         Err(_) => Err(down(format!("no connection within {ATTEMPT_TIMEOUT:?}"))),
     }
@@ -57,14 +83,15 @@ pub(crate) async fn ready(
     limit: Duration,
     stop: &CancellationToken,
 ) -> Result<()> {
-    // A fresh connection for every poll: the name may only start resolving later.
-    let pool = Pool::new(target.clone(), 1, Duration::ZERO);
+    // Its own connector (these polls are not load) and a fresh connection for every poll:
+    // the name may only start resolving later.
+    let connector = Connector::new(target.clone());
     let deadline = Instant::now() + limit;
     let mut announced = false;
     loop {
         let attempt = tokio::time::timeout(
             ATTEMPT_TIMEOUT.min(limit.max(Duration::from_millis(100))),
-            pool.exchange(get(target, routes::READYZ), false),
+            fetch(&connector, &mut None, get(target, routes::READYZ), false),
         )
         .await;
         let last = match attempt {
@@ -97,10 +124,10 @@ pub(crate) async fn ready(
 }
 
 /// The showtime ids the target lists, to book real ones; empty when it lists none (the
-/// workload then uses a small default set).
-pub(crate) async fn showtimes(pool: &Pool) -> Vec<u32> {
-    let req = get(pool.target(), routes::SHOWTIMES);
-    match tokio::time::timeout(ATTEMPT_TIMEOUT, pool.exchange(req, true)).await {
+/// workload then uses a small default set). Uses `conn` (or opens one and leaves it there).
+pub(crate) async fn showtimes(connector: &Connector, conn: &mut Option<Conn>) -> Vec<u32> {
+    let req = get(connector.target(), routes::SHOWTIMES);
+    match tokio::time::timeout(ATTEMPT_TIMEOUT, fetch(connector, conn, req, true)).await {
         Ok(Ok(ex)) if ex.status.is_success() => {
             match serde_json::from_slice::<Vec<Showtime>>(&ex.body) {
                 Ok(list) => list.into_iter().map(|s| s.id).collect(),
@@ -110,6 +137,11 @@ pub(crate) async fn showtimes(pool: &Pool) -> Vec<u32> {
                 }
             }
         }
-        _ => Vec::new(),
+        Ok(_) => Vec::new(),
+        Err(_) => {
+            // Timed out mid-exchange: the connection is in an unknown state.
+            *conn = None;
+            Vec::new()
+        }
     }
 }

@@ -1,8 +1,10 @@
-//! The HTTP client side: where the target is ([`Target`]) and how requests reach it
-//! ([`Pool`]: bounded, aged HTTP/1.1 keep-alive connections).
+//! The HTTP client side: what the target is ([`Target`]), how connections to it open
+//! ([`Connector`]: fresh DNS, rotating addresses) and one keep-alive connection ([`Conn`]).
 
-mod pool;
+mod conn;
+mod connector;
 mod target;
 
-pub(crate) use pool::{Failure, Pool};
+pub(crate) use conn::{Conn, Exchange, Failure, Parked, SendError};
+pub(crate) use connector::Connector;
 pub(crate) use target::Target;

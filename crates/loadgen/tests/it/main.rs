@@ -3,6 +3,7 @@
 
 mod binary;
 mod cli;
+mod connections;
 mod helpers;
 mod metrics;
 mod runs;

@@ -1,5 +1,6 @@
-//! A tiny HTTP/1.1 server on 127.0.0.1:0 for the tests: it counts connections, requests and
-//! concurrency, remembers arrivals, and answers through a closure that may ask for a delay.
+//! A tiny HTTP/1.1 server on 127.0.0.1:0 for the tests: it counts connections (opened and
+//! closed), requests and concurrency, remembers arrivals, and answers through a closure that
+//! may ask for a delay or for the connection to be closed.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +33,8 @@ pub(crate) struct Reply {
     pub(crate) status: u16,
     pub(crate) body: String,
     pub(crate) delay: Duration,
+    /// Answer with `Connection: close`, so the connection ends after this response.
+    pub(crate) close: bool,
 }
 
 impl Reply {
@@ -43,10 +46,15 @@ impl Reply {
             status,
             body: body.to_string(),
             delay: Duration::ZERO,
+            close: false,
         }
     }
     pub(crate) fn after(mut self, delay: Duration) -> Self {
         self.delay = delay;
+        self
+    }
+    pub(crate) fn closing(mut self) -> Self {
+        self.close = true;
         self
     }
 }
@@ -56,6 +64,8 @@ type Handler = dyn Fn(&Seen) -> Reply + Send + Sync;
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) connections: AtomicU64,
+    /// Connections that ended (closed by either side).
+    pub(crate) closed: AtomicU64,
     pub(crate) requests: AtomicU64,
     pub(crate) in_flight: AtomicU64,
     pub(crate) max_in_flight: AtomicU64,
@@ -90,11 +100,13 @@ impl Server {
                 };
                 st.connections.fetch_add(1, Ordering::SeqCst);
                 let (st2, h) = (st.clone(), handler.clone());
+                let ended = st.clone();
                 let conn = tokio::spawn(async move {
                     let svc = service_fn(move |req| serve(st2.clone(), h.clone(), req));
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
                         .await;
+                    ended.closed.fetch_add(1, Ordering::SeqCst);
                 });
                 st.tasks.lock().unwrap().push(conn.abort_handle());
             }
@@ -178,5 +190,11 @@ async fn serve(
     st.in_flight.fetch_sub(1, Ordering::SeqCst);
     let mut resp = Response::new(Full::new(Bytes::from(reply.body)));
     *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap();
+    if reply.close {
+        resp.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
     Ok(resp)
 }

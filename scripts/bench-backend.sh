@@ -11,7 +11,7 @@
 # between the two servers for BENCH_ROUNDS rounds and the best run of each is compared.
 #
 # Usage: scripts/bench-backend.sh   (env: BENCH_DURATION=10s BENCH_CONNECTIONS=64
-#                                    BENCH_THREADS=2 BENCH_ROUNDS=3 BENCH_PORT_BASE=18480)
+#                                    BENCH_THREADS=2 BENCH_ROUNDS=5 BENCH_PORT_BASE=18480)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -19,7 +19,7 @@ source scripts/lib.sh
 duration=${BENCH_DURATION:-10s}
 connections=${BENCH_CONNECTIONS:-64}
 threads=${BENCH_THREADS:-2}
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-5}
 port_base=${BENCH_PORT_BASE:-18480}
 backend_addr="127.0.0.1:${port_base}"
 bare_addr="127.0.0.1:$((port_base + 1))"

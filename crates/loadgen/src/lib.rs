@@ -121,7 +121,7 @@ pub struct Config {
     /// Upper bound on open connections to the target.
     pub connections: usize,
     /// Sending threads, each with its own share of the schedule and of the connections;
-    /// None for one per available core.
+    /// None for one per 20k rps of the plan's peak rate, at most one per core.
     pub threads: Option<usize>,
     /// Requests allowed in flight (queued for a connection included); a slot that finds the
     /// cap reached is dropped, never delayed.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use bytes::Bytes;
+use common::exposition::{self, Sample};
 use demo_backend::App;
 use demo_backend::{AppState, Config};
 use http::{HeaderMap, Method, Request, StatusCode};
@@ -166,54 +167,37 @@ pub(crate) fn client() -> reqwest::Client {
 /// `GET /metrics` parsed back.
 pub(crate) struct Metrics {
     pub(crate) text: String,
-    pub(crate) scrape: prometheus_parse::Scrape,
-}
-
-/// prometheus-parse 0.2's sample regex stops a label set at the first `}`, so it silently
-/// drops valid samples whose label values contain braces (the route template
-/// `/api/tickets/{id}`). The page is parsed with `{id}` spelled `<id>`, and queries are
-/// translated the same way; the raw text keeps the real label (checked by the tests).
-fn parseable(s: &str) -> String {
-    s.replace("{id}", "<id>")
+    pub(crate) samples: Vec<Sample>,
 }
 
 impl Metrics {
     pub(crate) fn parse(text: String) -> Self {
-        let lines = text.lines().map(|l| Ok(parseable(l))).collect::<Vec<_>>();
-        let scrape = prometheus_parse::Scrape::parse(lines.into_iter()).expect("parsable /metrics");
-        Self { text, scrape }
+        let samples = exposition::parse(&text).expect("parsable /metrics");
+        Self { text, samples }
     }
 
-    /// The value of the sample `name` whose labels include all of `labels`; 0 if absent.
+    /// The sum of the samples `name` whose labels include all of `labels`; 0 if absent.
     pub(crate) fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        self.scrape
-            .samples
+        self.matching(name, labels).map(|s| s.value).sum()
+    }
+
+    /// The samples `name` whose labels include all of `labels`.
+    pub(crate) fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(&str, &str)],
+    ) -> impl Iterator<Item = &'a Sample> {
+        self.samples
             .iter()
-            .filter(|s| s.metric == name)
-            .filter(|s| {
-                labels
-                    .iter()
-                    .all(|(k, v)| s.labels.get(k) == Some(parseable(v).as_str()))
-            })
-            .map(|s| match &s.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => *v,
-                prometheus_parse::Value::Histogram(buckets) => {
-                    buckets.iter().map(|b| b.count).fold(0.0, f64::max)
-                }
-                prometheus_parse::Value::Summary(_) => panic!("{name} is a summary"),
-            })
-            .sum()
+            .filter(move |s| s.name == name && labels.iter().all(|(k, v)| s.label(k) == Some(v)))
     }
 
     pub(crate) fn label_values(&self, name: &str, label: &str) -> Vec<String> {
         let mut v: Vec<String> = self
-            .scrape
             .samples
             .iter()
-            .filter(|s| s.metric == name)
-            .filter_map(|s| s.labels.get(label).map(|v| v.replace("<id>", "{id}")))
+            .filter(|s| s.name == name)
+            .filter_map(|s| s.label(label).map(str::to_owned))
             .collect();
         v.sort();
         v.dedup();

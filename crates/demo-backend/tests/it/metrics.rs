@@ -112,26 +112,37 @@ async fn counters_match_the_requests_sent_and_promtool_accepts_the_page() {
     );
 
     // A real histogram with exactly the shared buckets, counting the same requests.
-    let histogram = m
-        .scrape
-        .samples
-        .iter()
-        .find(|s| {
-            s.metric == names::HTTP_REQUEST_DURATION_SECONDS
-                && s.labels.get(label::ROUTE) == Some(routes::TICKETS)
-                && s.labels.get(label::STATUS) == Some("201")
+    let bucket_name = format!("{}_bucket", names::HTTP_REQUEST_DURATION_SECONDS);
+    let mut buckets: Vec<(f64, f64)> = m
+        .matching(
+            &bucket_name,
+            &[(label::ROUTE, routes::TICKETS), (label::STATUS, "201")],
+        )
+        .map(|s| {
+            let le = s.label("le").expect("a bucket has `le`");
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().expect("numeric le")
+            };
+            (le, s.value)
         })
-        .expect("a latency histogram for POST /api/tickets 201");
-    let prometheus_parse::Value::Histogram(buckets) = &histogram.value else {
-        panic!("not a histogram: {:?}", histogram.value);
-    };
+        .collect();
+    assert!(
+        !buckets.is_empty(),
+        "a latency histogram for POST /api/tickets 201"
+    );
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
     let les: Vec<f64> = buckets
         .iter()
-        .map(|b| b.less_than)
+        .map(|b| b.0)
         .filter(|le| le.is_finite())
         .collect();
     assert_eq!(les, names::HTTP_LATENCY_BUCKETS);
-    assert_eq!(buckets.last().map(|b| b.count), Some(books as f64));
+    assert_eq!(
+        buckets.last().map(|b| (b.0, b.1)),
+        Some((f64::INFINITY, books as f64))
+    );
     let count_name = format!("{}_count", names::HTTP_REQUEST_DURATION_SECONDS);
     assert_eq!(
         m.value(

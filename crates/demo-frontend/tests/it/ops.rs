@@ -112,20 +112,12 @@ async fn metrics_count_polls_and_pass_promtool() {
     .await;
     fe.wait_for("a few polls", |s| s.polls >= 3).await;
     let text = fe.get(routes::METRICS).await.text().await.unwrap();
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
+    let samples = common::exposition::parse(&text).unwrap();
     let value = |name: &str, outcome: Option<&str>| {
-        scrape
-            .samples
+        samples
             .iter()
-            .find(|s| {
-                s.metric == name && outcome.is_none_or(|o| s.labels.get("outcome") == Some(o))
-            })
-            .map(|s| match s.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => v,
-                _ => f64::NAN,
-            })
+            .find(|s| s.name == name && outcome.is_none_or(|o| s.label("outcome") == Some(o)))
+            .map(|s| s.value)
             .unwrap_or_else(|| panic!("{name} {outcome:?} missing from:\n{text}"))
     };
     use demo_frontend::metrics::*;

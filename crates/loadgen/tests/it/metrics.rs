@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::api::Action;
+use common::exposition::{self, Sample};
 use common::names::{self, LG_LATENCY_BUCKETS, error_kind};
-use prometheus_parse::{Scrape, Value};
 use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{config, scrape};
@@ -43,19 +43,35 @@ pub(crate) fn backend() -> impl Fn(&Seen) -> Reply + Send + Sync + 'static {
     }
 }
 
-fn parse(page: &str) -> Scrape {
-    Scrape::parse(page.lines().map(|l| Ok(l.to_string()))).unwrap()
+fn parse(page: &str) -> Vec<Sample> {
+    exposition::parse(page).unwrap_or_else(|e| panic!("unparsable /metrics ({e}):\n{page}"))
 }
 
-fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    scrape
-        .samples
+fn value(samples: &[Sample], metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
         .iter()
-        .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-        .and_then(|s| match &s.value {
-            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => Some(*v),
-            _ => None,
+        .find(|s| s.name == metric && labels.iter().all(|(k, v)| s.label(k) == Some(*v)))
+        .map(|s| s.value)
+}
+
+/// The `(le, count)` buckets of histogram `metric` for `action`, in bucket order.
+fn buckets(samples: &[Sample], metric: &str, action: &str) -> Vec<(f64, f64)> {
+    let name = format!("{metric}_bucket");
+    let mut b: Vec<(f64, f64)> = samples
+        .iter()
+        .filter(|s| s.name == name && s.label("action") == Some(action))
+        .filter_map(|s| {
+            let le = s.label("le")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, s.value))
         })
+        .collect();
+    b.sort_by(|x, y| x.0.total_cmp(&y.0));
+    b
 }
 
 async fn promtool_check(page: &str) {
@@ -128,24 +144,13 @@ async fn metrics_page_has_every_series_and_passes_promtool() {
             let e = value(&s, names::LG_ERRORS_TOTAL, &[("action", a), ("kind", kind)]);
             assert_eq!(e, Some(0.0), "lg_errors_total{{{a},{kind}}}");
         }
-        let buckets = s
-            .samples
-            .iter()
-            .find_map(|x| match &x.value {
-                Value::Histogram(b)
-                    if x.metric == names::LG_REQUEST_DURATION_SECONDS
-                        && x.labels.get("action") == Some(a) =>
-                {
-                    Some(b.clone())
-                }
-                _ => None,
-            })
-            .unwrap_or_else(|| panic!("no histogram for {a}"));
-        let les: Vec<f64> = buckets.iter().map(|b| b.less_than).collect();
+        let buckets = buckets(&s, names::LG_REQUEST_DURATION_SECONDS, a);
+        assert!(!buckets.is_empty(), "no histogram for {a}");
+        let les: Vec<f64> = buckets.iter().map(|b| b.0).collect();
         let mut want = LG_LATENCY_BUCKETS.to_vec();
         want.push(f64::INFINITY);
         assert_eq!(les, want, "bucket boundaries of {a}");
-        assert!(buckets.last().unwrap().count > 0.0);
+        assert!(buckets.last().is_some_and(|b| b.1 > 0.0));
     }
     assert!(sent >= 160.0, "sent {sent}");
     assert_eq!(value(&s, names::LG_TARGET_RPS, &[]), Some(100.0));

@@ -246,3 +246,36 @@ impl Metrics {
         self.handle.run_upkeep();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Method;
+    use common::exposition;
+
+    use super::*;
+    use crate::middleware::RouteTag;
+
+    /// Statuses outside the lock-free table (none the backend answers today) still get
+    /// their own series.
+    #[test]
+    fn a_status_outside_the_table_is_counted_under_its_own_label() {
+        let metrics = Metrics::new();
+        let route = RouteTag::classify(&Method::GET, common::api::routes::HEALTHZ);
+        let method = MethodLabel::of(&Method::GET);
+        for status in [200, 418, 418] {
+            metrics.http(method, route, status, Duration::from_millis(3));
+        }
+        let page = metrics.render();
+        let samples = exposition::parse(&page).unwrap();
+        let count = |status: &str| {
+            samples
+                .iter()
+                .find(|s| {
+                    s.name == names::HTTP_REQUESTS_TOTAL && s.label(label::STATUS) == Some(status)
+                })
+                .map(|s| s.value)
+        };
+        assert_eq!(count("418"), Some(2.0), "{page}");
+        assert_eq!(count("200"), Some(1.0), "{page}");
+    }
+}

@@ -155,8 +155,8 @@ fn template_matches(template: &str, path: &str) -> bool {
 pub(crate) struct Shed;
 
 /// The backend's HTTP service: the router inside the observing layer. Built by
-/// [`crate::app`]; serve it with `axum::serve(listener, app.into_make_service())` or call
-/// it directly (`tower::ServiceExt::oneshot`).
+/// [`crate::app`]; [`crate::run`] serves it, tests call it directly
+/// (`tower::ServiceExt::oneshot`).
 #[derive(Debug, Clone)]
 pub struct App {
     router: Router,

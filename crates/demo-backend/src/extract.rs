@@ -1,9 +1,13 @@
 //! Extractors that turn axum's plain-text rejections into [`ApiError`] JSON: a JSON body
 //! (400 malformed or wrong types, 413 too large), path ids, and the `?mode=` query.
 
-use axum::extract::{FromRequest, Request};
+use axum::body::{Body, HttpBody};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
-use http_body_util::LengthLimitError;
+use axum::http::request::Parts;
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use percent_encoding::percent_decode_str;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
@@ -21,32 +25,68 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let limit = state.inner.config.max_body;
-        let bytes = axum::body::to_bytes(req.into_body(), limit)
-            .await
-            .map_err(|e| {
-                if is_over_limit(&e) {
-                    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
-                        .with_detail(format!(
-                            "send at most {limit} bytes (the limit is set by --max-body)"
-                        ))
-                } else {
-                    ApiError::bad_request("cannot read the request body").with_detail(e.to_string())
-                }
-            })?;
+        let bytes = read_body(req.into_body(), state.inner.config.max_body).await?;
         parse_json(&bytes).map(JsonBody)
     }
 }
 
-fn is_over_limit(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if e.is::<LengthLimitError>() {
-            return true;
-        }
-        source = e.source();
+/// Reads a whole body of at most `limit` bytes. A body that arrives in one frame (any small
+/// request) is kept as received, without the copy a general collector makes.
+async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    if body.size_hint().lower() > limit as u64 {
+        return Err(too_large(limit));
     }
-    false
+    let mut first: Option<Bytes> = None;
+    let mut joined = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::bad_request("cannot read the request body").with_detail(e.to_string())
+        })?;
+        // Trailers carry nothing a JSON body needs.
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let total = first.as_ref().map_or(0, Bytes::len) + joined.len() + data.len();
+        if total > limit {
+            return Err(too_large(limit));
+        }
+        match first.take() {
+            None if joined.is_empty() => first = Some(data),
+            None => joined.extend_from_slice(&data),
+            Some(earlier) => {
+                joined.reserve(total);
+                joined.extend_from_slice(&earlier);
+                joined.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| joined.freeze()))
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large").with_detail(format!(
+        "send at most {limit} bytes (the limit is set by --max-body)"
+    ))
+}
+
+/// The `{id}` of a route whose template ends with it (the last path segment),
+/// percent-decoded. The route table has already checked that the segment is not empty.
+#[derive(Debug)]
+pub(crate) struct PathId(pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.path().rsplit('/').next().unwrap_or_default();
+        percent_decode_str(raw)
+            .decode_utf8()
+            .map(|id| PathId(id.into_owned()))
+            .map_err(|e| {
+                ApiError::bad_request("invalid id in the path")
+                    .with_detail(format!("the percent-decoded id is not UTF-8: {e}"))
+            })
+    }
 }
 
 /// Parses `bytes` as JSON into `T`, telling malformed JSON apart from wrong fields or types.

@@ -6,7 +6,7 @@
 //! much. Everything is per instance (state, metrics recorder), so several replicas can run
 //! in one process.
 //!
-//! Where to start reading: [`server::run`] (lifecycle), [`routes::app`] (the router),
+//! Where to start reading: [`server::run`] (lifecycle), `routes/mod.rs` (the route table and dispatch),
 //! `routes/actions.rs` (the three user actions) and `capacity.rs` (the capacity model).
 
 mod capacity;

@@ -189,9 +189,9 @@ impl Metrics {
     ) {
         let slot = STATUSES.iter().position(|&s| s == status).and_then(|s| {
             self.http
-                .get((route.index * METHODS.len() + method.0) * STATUSES.len() + s)
+                .get((route.slot() * METHODS.len() + method.0) * STATUSES.len() + s)
         });
-        let key = (method.as_str(), route.route, status);
+        let key = (method.as_str(), route.label(), status);
         let (counter, histogram) = match slot {
             Some(cell) => cell.get_or_init(|| self.register_http(key)),
             None => &self.other_status(key),

@@ -2,8 +2,7 @@
 //! status route. Input is validated before admission, so bad requests never take a worker.
 
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use common::api::{
@@ -14,16 +13,12 @@ use common::names::outcome;
 use super::work::{Done, execute, reject};
 use crate::config::Mode;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, mode_from_query};
+use crate::extract::{JsonBody, PathId, mode_from_query};
 use crate::state::AppState;
 use crate::store::{BookError, JOB_CAP, MAX_SEATS_PER_BOOKING};
 
 /// Longest ticket or job id looked up; longer ones cannot exist.
 const MAX_ID_LEN: usize = 128;
-
-fn path_error(rejection: PathRejection) -> ApiError {
-    ApiError::bad_request("invalid id in the path").with_detail(rejection.body_text())
-}
 
 /// The processing mode of this request (`?mode=`, else `--mode`) and its parsed input:
 /// every action checks both before it may take a worker.
@@ -87,10 +82,10 @@ pub(crate) async fn book_ticket(
 pub(crate) async fn cancel_ticket(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-    id: Result<Path<String>, PathRejection>,
+    id: Result<PathId, ApiError>,
 ) -> Response {
     let action = Action::CancelTicket;
-    let (mode, Path(id)) = match mode_and_input(&state, query.as_deref(), id.map_err(path_error)) {
+    let (mode, PathId(id)) = match mode_and_input(&state, query.as_deref(), id) {
         Ok(checked) => checked,
         Err(e) => return reject(&state, action, e),
     };
@@ -155,11 +150,11 @@ pub(crate) async fn give_feedback(
 /// `GET /api/jobs/{id}`.
 pub(crate) async fn job_status(
     State(state): State<AppState>,
-    id: Result<Path<String>, PathRejection>,
+    id: Result<PathId, ApiError>,
 ) -> Response {
     let id = match id {
-        Ok(Path(id)) => id,
-        Err(e) => return path_error(e).into_response(),
+        Ok(PathId(id)) => id,
+        Err(e) => return e.into_response(),
     };
     let job = (id.len() <= MAX_ID_LEN)
         .then(|| state.store().job(&id))

@@ -63,6 +63,24 @@ async fn booking_and_cancelling_a_ticket_moves_seats() {
     assert!(r.body.is_empty());
     let r = call(&app, Method::GET, routes::SHOWTIMES, "").await;
     assert_eq!(seats_left(&r.body), 0);
+    // Path ids are percent-decoded: a ticket booked again and cancelled by its escaped id.
+    let r = call(
+        &app,
+        Method::POST,
+        routes::TICKETS,
+        r#"{"showtime_id":2,"seats":2}"#,
+    )
+    .await;
+    let ticket: Ticket = serde_json::from_slice(&r.body).unwrap();
+    let escaped = ticket.id.replace('-', "%2D");
+    let r = call(&app, Method::DELETE, &format!("/api/tickets/{escaped}"), "").await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = call(&app, Method::GET, routes::SHOWTIMES, "").await;
+    assert_eq!(
+        seats_left(&r.body),
+        0,
+        "cancelling by the escaped id freed the seats"
+    );
     // Idempotent: a second cancel and an unknown id are 204 too.
     assert_eq!(
         call(&app, Method::DELETE, &uri, "").await.status,

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use axum::body::Body;
 use common::api::{MAX_COMMENT_CHARS, Showtime, StatsResponse, routes};
 use demo_backend::{Config, MAX_SEATS_PER_BOOKING};
 use http::{Method, StatusCode, header};
@@ -149,6 +150,55 @@ async fn a_body_over_the_limit_is_413() {
     let r = call(&app, Method::POST, routes::FEEDBACK, body).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(r.error().contains("too large"));
+}
+
+/// A body streamed in several chunks (no Content-Length) is read whole, and the limit
+/// counts all of it.
+#[tokio::test]
+async fn a_chunked_body_is_read_whole_and_limited_as_a_whole() {
+    let (app, _) = app_with(Config {
+        max_body: 64,
+        ..config()
+    });
+    let chunked = |parts: &[&str]| {
+        let chunks: Vec<Result<String, std::io::Error>> =
+            parts.iter().map(|p| Ok((*p).to_owned())).collect();
+        Body::from_stream(futures::stream::iter(chunks))
+    };
+    let r = call(
+        &app,
+        Method::POST,
+        routes::FEEDBACK,
+        chunked(&[r#"{"rat"#, r#"ing":4,"#, r#""comment":"in parts"}"#]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    // Each chunk is under the limit, together they are over it.
+    let part = format!(r#""{}","#, "x".repeat(40));
+    let r = call(
+        &app,
+        Method::POST,
+        routes::FEEDBACK,
+        chunked(&[r#"{"rating":4,"comment":"#, &part, &part]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.error().contains("too large"));
+}
+
+#[tokio::test]
+async fn a_path_id_that_is_not_utf8_once_decoded_is_a_400() {
+    let (app, _) = app_with(config());
+    for uri in ["/api/tickets/%FF", "/api/jobs/a%C3"] {
+        let method = if uri.contains("tickets") {
+            Method::DELETE
+        } else {
+            Method::GET
+        };
+        let r = call(&app, method, uri, "").await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(r.error().contains("invalid id in the path"), "{uri}");
+    }
 }
 
 #[tokio::test]

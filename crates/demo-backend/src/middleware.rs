@@ -18,6 +18,7 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use hyper::body::Incoming;
 use tokio::time::{Sleep, sleep_until};
 use tower::{BoxError, Service};
 
@@ -76,22 +77,12 @@ impl App {
     pub(crate) fn new(state: AppState) -> Self {
         Self { state }
     }
-}
 
-impl<B> Service<Request<B>> for App
-where
-    B: HttpBody<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Observed;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<B>) -> Observed {
+    fn observe<B>(&self, req: Request<B>) -> Observed
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
         let start = Instant::now();
         let method = MethodLabel::of(req.method());
         let tag = RouteTag::classify(req.method(), req.uri().path());
@@ -111,6 +102,36 @@ where
             method,
             tag,
         }
+    }
+}
+
+/// How the server calls it: by reference, so a request costs no clone of the service.
+impl hyper::service::Service<Request<Incoming>> for App {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Observed;
+
+    fn call(&self, req: Request<Incoming>) -> Observed {
+        self.observe(req)
+    }
+}
+
+/// How tests call it (`tower::ServiceExt::oneshot`), with any body.
+impl<B> Service<Request<B>> for App
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Observed;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Observed {
+        self.observe(req)
     }
 }
 

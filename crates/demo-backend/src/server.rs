@@ -10,7 +10,6 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
@@ -114,13 +113,10 @@ pub async fn run(
 /// One HTTP/1.1 keep-alive connection. hyper's own connection rather than `axum::serve`:
 /// its HTTP/2 detection and extra service layers cost a fifth of the backend's CPU per
 /// request in the benchmark, and nothing talks HTTP/2 to the backend.
-fn serve_connection(
-    stream: TcpStream,
-    app: App,
-) -> http1::Connection<TokioIo<TcpStream>, TowerToHyperService<App>> {
+fn serve_connection(stream: TcpStream, app: App) -> http1::Connection<TokioIo<TcpStream>, App> {
     // Small JSON answers must not wait for Nagle's algorithm.
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(error = %e, "cannot set TCP_NODELAY");
     }
-    http1::Builder::new().serve_connection(TokioIo::new(stream), TowerToHyperService::new(app))
+    http1::Builder::new().serve_connection(TokioIo::new(stream), app)
 }

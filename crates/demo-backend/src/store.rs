@@ -54,17 +54,19 @@ struct Feedback {
     comment: Option<String>,
 }
 
-/// Unique ids: a random per-instance prefix (replicas never collide) and a sequence.
+/// Unique ids: a random per-instance part (replicas never collide) and a sequence.
 #[derive(Debug)]
 pub(crate) struct Ids {
-    salt: u32,
+    /// `-{a random u32 as 8 hex digits}-`, written once.
+    infix: String,
     next: AtomicU64,
 }
 
 impl Ids {
     pub(crate) fn new() -> Self {
+        let salt: u32 = rand::random();
         Self {
-            salt: rand::random(),
+            infix: format!("-{salt:08x}-"),
             next: AtomicU64::new(1),
         }
     }
@@ -73,26 +75,22 @@ impl Ids {
     /// one, and `format!` costs several times as much.
     pub(crate) fn next(&self, prefix: &str) -> String {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut id = String::with_capacity(prefix.len() + 30);
-        id.push_str(prefix);
-        id.push('-');
-        for shift in (0..8).rev() {
-            let digit = (self.salt >> (shift * 4)) & 0xf;
-            id.push(char::from_digit(digit, 16).unwrap_or('0'));
-        }
-        id.push('-');
         let mut digits = [0u8; 20];
-        let mut len = 0;
+        let mut start = digits.len();
         let mut rest = n;
         loop {
-            digits[len] = b'0' + (rest % 10) as u8;
-            len += 1;
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
             rest /= 10;
             if rest == 0 {
                 break;
             }
         }
-        id.extend(digits[..len].iter().rev().map(|&d| char::from(d)));
+        let digits = &digits[start..];
+        let mut id = String::with_capacity(prefix.len() + self.infix.len() + digits.len());
+        id.push_str(prefix);
+        id.push_str(&self.infix);
+        id.extend(digits.iter().map(|&d| char::from(d)));
         id
     }
 }
@@ -264,11 +262,21 @@ mod tests {
     #[test]
     fn ids_are_the_prefix_the_salt_in_hex_and_a_counter() {
         let ids = Ids::new();
-        let salt = ids.salt;
-        assert_eq!(ids.next("fb"), format!("fb-{salt:08x}-1"));
-        assert_eq!(ids.next("tkt"), format!("tkt-{salt:08x}-2"));
+        let first = ids.next("fb");
+        let salt = first
+            .strip_prefix("fb-")
+            .and_then(|rest| rest.strip_suffix("-1"))
+            .unwrap_or_else(|| panic!("{first}"));
+        assert!(
+            salt.len() == 8 && salt.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{first}"
+        );
+        assert_eq!(ids.next("tkt"), format!("tkt-{salt}-2"));
+        ids.next.store(9, Ordering::Relaxed);
+        assert_eq!(ids.next("t"), format!("t-{salt}-9"));
         ids.next.store(u64::MAX, Ordering::Relaxed);
-        assert_eq!(ids.next("job"), format!("job-{salt:08x}-{}", u64::MAX));
+        assert_eq!(ids.next("job"), format!("job-{salt}-{}", u64::MAX));
+        assert_ne!(Ids::new().next("fb"), Ids::new().next("fb"), "salts differ");
     }
 
     fn total_available(store: &Store) -> u32 {

@@ -1,6 +1,8 @@
 //! The three user actions (book_ticket, cancel_ticket, give_feedback) and the async job
 //! status route. Input is validated before admission, so bad requests never take a worker.
 
+use std::future::ready;
+
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
@@ -52,10 +54,10 @@ pub(crate) async fn book_ticket(
             )),
         );
     }
-    execute(state, Some(action), mode, move |state| async move {
+    execute(state, Some(action), mode, move |state| {
         let id = state.inner.ids.next("tkt");
         let booked = state.store().book(id, request.showtime_id, request.seats);
-        match booked {
+        ready(match booked {
             Ok(ticket) => Done::json(StatusCode::CREATED, &ticket, outcome::OK),
             Err(BookError::UnknownShowtime(id)) => Done::error(
                 StatusCode::NOT_FOUND,
@@ -73,7 +75,7 @@ pub(crate) async fn book_ticket(
                 ),
                 outcome::SOLD_OUT,
             ),
-        }
+        })
     })
     .await
 }
@@ -89,14 +91,14 @@ pub(crate) async fn cancel_ticket(
         Ok(checked) => checked,
         Err(e) => return reject(&state, action, e),
     };
-    execute(state, Some(action), mode, move |state| async move {
+    execute(state, Some(action), mode, move |state| {
         let existed = id.len() <= MAX_ID_LEN && state.store().cancel(&id);
         let outcome = if existed {
             outcome::OK
         } else {
             outcome::NOT_FOUND
         };
-        Done::empty(StatusCode::NO_CONTENT, outcome)
+        ready(Done::empty(StatusCode::NO_CONTENT, outcome))
     })
     .await
 }
@@ -136,13 +138,13 @@ pub(crate) async fn give_feedback(
             );
         }
     }
-    execute(state, Some(action), mode, move |state| async move {
+    execute(state, Some(action), mode, move |state| {
         let receipt = FeedbackReceipt {
             id: state.inner.ids.next("fb"),
         };
         let done = Done::json(StatusCode::CREATED, &receipt, outcome::OK);
         state.store().add_feedback(receipt.id, request);
-        done
+        ready(done)
     })
     .await
 }

@@ -83,20 +83,20 @@ impl Done {
 }
 
 /// An action request under way; counted with outcome `error` if dropped unfinished.
-struct Pending {
-    state: AppState,
+struct Pending<'a> {
+    state: &'a AppState,
     action: Action,
     finished: bool,
 }
 
-impl Pending {
+impl Pending<'_> {
     fn finish(mut self, outcome: &'static str, success: bool) {
         self.state.count_action(self.action, outcome, success);
         self.finished = true;
     }
 }
 
-impl Drop for Pending {
+impl Drop for Pending<'_> {
     fn drop(&mut self) {
         if !self.finished {
             self.state.count_action(self.action, outcome::ERROR, false);
@@ -167,7 +167,9 @@ fn delay(state: &AppState) -> Option<Duration> {
     Some(rand::rng().random_range(range.min..=range.max))
 }
 
-/// Runs `work` for an action request through the capacity model and answers it.
+/// Runs `work` for an action request through the capacity model and answers it. `work`
+/// gets the state by reference (the synchronous actions need no clone of it) and returns
+/// what it still has to wait for.
 pub(crate) async fn execute<F, Fut>(
     state: AppState,
     action: Option<Action>,
@@ -175,7 +177,7 @@ pub(crate) async fn execute<F, Fut>(
     work: F,
 ) -> Response
 where
-    F: FnOnce(AppState) -> Fut + Send + 'static,
+    F: FnOnce(&AppState) -> Fut + Send + 'static,
     Fut: Future<Output = Done> + Send + 'static,
 {
     if state.is_draining() {
@@ -215,7 +217,7 @@ where
                         .store()
                         .update_job(&task_id, JobState::Running, None);
                     simulate(&task_state).await;
-                    let done = work(task_state.clone()).await;
+                    let done = work(&task_state).await;
                     drop(worker);
                     done
                 };
@@ -246,7 +248,7 @@ where
         _ => {
             // A request dropped midway (timeout, client gone) still counts, as an error.
             let pending = action.map(|action| Pending {
-                state: state.clone(),
+                state: &state,
                 action,
                 finished: false,
             });
@@ -254,7 +256,7 @@ where
                 return ApiError::unavailable("no worker available").into_response();
             };
             simulate(&state).await;
-            let done = work(state.clone()).await;
+            let done = work(&state).await;
             drop(worker);
             if let Some(pending) = pending {
                 pending.finish(done.outcome, done.succeeded());

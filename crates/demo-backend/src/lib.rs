@@ -10,6 +10,7 @@
 //! `routes/actions.rs` (the three user actions) and `capacity.rs` (the capacity model).
 
 mod capacity;
+mod close;
 mod config;
 mod error;
 mod extract;

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+use crate::close::CloseSignal;
 use crate::config::Config;
 use crate::middleware::App;
 use crate::state::AppState;
@@ -77,7 +77,7 @@ pub async fn run(
 
     tokio::pin!(drained);
     let app = crate::app(state.clone());
-    let graceful = GracefulShutdown::new();
+    let close = CloseSignal::default();
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -85,7 +85,7 @@ pub async fn run(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let conn = serve_connection(stream, app.clone());
-                    connections.spawn(graceful.watch(conn));
+                    connections.spawn(close.watch(conn));
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: the next accept may succeed.
@@ -99,10 +99,9 @@ pub async fn run(
     }
     drop(listener);
     // Idle keep-alive connections close now; busy ones after their response.
-    if tokio::time::timeout(CLOSE_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    close.close();
+    let all_closed = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(CLOSE_GRACE, all_closed).await.is_err() {
         tracing::warn!("connections still open after the drain: closing them");
     }
     connections.abort_all();

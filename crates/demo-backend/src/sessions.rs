@@ -7,14 +7,16 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
+use axum::http::{HeaderMap, HeaderName};
 use common::api::SESSION_HEADER;
 
 /// How long a session counts as active after its last request.
 pub(crate) const SESSION_WINDOW: Duration = Duration::from_secs(60);
 /// Most sessions tracked at once; beyond that new ids are not counted until old ones expire.
 pub(crate) const MAX_TRACKED: usize = 100_000;
+/// The header, parsed once rather than on every lookup.
+const SESSION: HeaderName = HeaderName::from_static(SESSION_HEADER);
 /// Cookie names read when the header is absent.
 const COOKIE_NAMES: [&str; 2] = ["session_id", "session"];
 
@@ -55,7 +57,7 @@ impl Hasher for PassThrough {
 
 /// The session id of a request: the header first, else the cookie.
 pub(crate) fn session_id(headers: &HeaderMap) -> Option<&[u8]> {
-    if let Some(v) = headers.get(SESSION_HEADER) {
+    if let Some(v) = headers.get(&SESSION) {
         let bytes = v.as_bytes();
         return (!bytes.is_empty()).then_some(bytes);
     }

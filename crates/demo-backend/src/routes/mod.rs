@@ -123,13 +123,24 @@ impl Route {
     /// The route whose template `path` matches (a `{param}` segment takes one non-empty
     /// segment, nothing else is a wildcard, no decoding), if any.
     pub(crate) fn find(path: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|&route| {
-            if HAS_PARAM[route.index()] {
-                template_matches(route.template(), path)
-            } else {
-                route.template() == path
+        // A `match` on the fixed paths compiles to a length switch and one comparison.
+        let fixed = match path {
+            routes::HEALTHZ => Self::Healthz,
+            routes::READYZ => Self::Readyz,
+            routes::METRICS => Self::Metrics,
+            routes::TICKETS => Self::Tickets,
+            routes::FEEDBACK => Self::Feedback,
+            routes::SHOWTIMES => Self::Showtimes,
+            routes::STATS => Self::Stats,
+            routes::STRESS_CPU => Self::StressCpu,
+            routes::STRESS_MEMORY => Self::StressMemory,
+            _ => {
+                return [Self::Ticket, Self::Job]
+                    .into_iter()
+                    .find(|route| template_matches(route.template(), path));
             }
-        })
+        };
+        Some(fixed)
     }
 
     pub(crate) fn serves(self, method: &Method) -> bool {
@@ -157,22 +168,6 @@ impl Route {
         }
     }
 }
-
-/// Which templates hold a `{param}` (the others match by plain comparison), by route index.
-const HAS_PARAM: [bool; Route::ALL.len()] = {
-    let mut has = [false; Route::ALL.len()];
-    let mut i = 0;
-    while i < Route::ALL.len() {
-        let bytes = Route::ALL[i].template().as_bytes();
-        let mut j = 0;
-        while j < bytes.len() {
-            has[i] |= bytes[j] == b'{';
-            j += 1;
-        }
-        i += 1;
-    }
-    has
-};
 
 /// Byte by byte, since this runs on every request: a `{param}` takes one non-empty segment.
 fn template_matches(template: &str, path: &str) -> bool {

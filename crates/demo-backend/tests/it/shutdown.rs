@@ -111,3 +111,39 @@ async fn the_drain_timeout_bounds_the_stop() {
     );
     stuck.abort();
 }
+
+/// An idle keep-alive connection is closed by the server at shutdown (not left to the
+/// half-second grace after which connections are dropped), and `run` returns at once.
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_at_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut server = Server::start(config()).await;
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = stream.read(&mut answer).await.unwrap();
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        &answer[..n]
+    );
+
+    let started = Instant::now();
+    server.signal_shutdown();
+    let result = tokio::time::timeout(Duration::from_secs(5), &mut server.task)
+        .await
+        .expect("run returned")
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(450), "{took:?}");
+    let eof = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("the connection was closed");
+    assert_eq!(eof.unwrap_or(0), 0);
+}

@@ -7,8 +7,9 @@
 # The backend runs with --service-time 0 --workers 1024 --queue 4096, so the figures measure
 # its overhead, not the simulated work. Not part of the tests: run it by hand.
 #
-# On a shared machine other processes steal CPU at random, so each wrk run alternates
-# between the two servers for BENCH_ROUNDS rounds and the best run of each is compared.
+# On a shared machine other processes steal CPU at random, so the wrk runs alternate
+# between the two servers for BENCH_ROUNDS rounds, and two estimates are printed: the best
+# run of each, and the median of the rounds' paired ratios. The target holds when both do.
 #
 # Usage: scripts/bench-backend.sh   (env: BENCH_DURATION=10s BENCH_CONNECTIONS=64
 #                                    BENCH_THREADS=2 BENCH_ROUNDS=5 BENCH_PORT_BASE=18480)
@@ -88,22 +89,34 @@ rps() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
 
-# compare PATH [SCRIPT]: alternates wrk runs on the backend and the bare server; sets
-# best_backend, best_bare and best_ratio.
+# compare PATH [SCRIPT]: alternates wrk runs on the backend and the bare server, swapping
+# which goes first every round so a drift in the machine's speed favours neither; sets
+# best_backend, best_bare, best_ratio (best run of each) and median_ratio (the median of
+# the rounds' own ratios, which one lucky run cannot move).
 compare() {
   local round backend bare
+  local ratios=()
   best_backend=0
   best_bare=0
   for round in $(seq 1 "${rounds}"); do
-    backend=$(rps "${backend_addr}" "$1" "${2:-}")
-    bare=$(rps "${bare_addr}" "$1" "${2:-}")
-    printf 'round %s: backend %10s req/s   bare %10s req/s\n' "${round}" "${backend}" "${bare}"
+    if ((round % 2)); then
+      backend=$(rps "${backend_addr}" "$1" "${2:-}")
+      bare=$(rps "${bare_addr}" "$1" "${2:-}")
+    else
+      bare=$(rps "${bare_addr}" "$1" "${2:-}")
+      backend=$(rps "${backend_addr}" "$1" "${2:-}")
+    fi
+    ratios+=("$(ratio "${backend}" "${bare}")")
+    printf 'round %s: backend %10s req/s   bare %10s req/s   ratio %s\n' \
+      "${round}" "${backend}" "${bare}" "${ratios[-1]}"
     best_backend=$(max "${best_backend}" "${backend}")
     best_bare=$(max "${best_bare}" "${bare}")
   done
   best_ratio=$(ratio "${best_backend}" "${best_bare}")
-  printf 'best:    backend %10s req/s   bare %10s req/s   ratio %s\n' \
-    "${best_backend}" "${best_bare}" "${best_ratio}"
+  median_ratio=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 }
+    END { if (NR % 2) print r[(NR + 1) / 2]; else printf "%.3f\n", (r[NR / 2] + r[NR / 2 + 1]) / 2 }')
+  printf 'best:    backend %10s req/s   bare %10s req/s   ratio %s (median of the rounds %s)\n' \
+    "${best_backend}" "${best_bare}" "${best_ratio}" "${median_ratio}"
 }
 
 section "wrk -t${threads} -c${connections} -d${duration}: POST /api/feedback (${rounds} rounds)"
@@ -112,10 +125,12 @@ wrk -t1 -c8 -d1s -s "${workdir}/feedback.lua" "http://${backend_addr}/api/feedba
 wrk -t1 -c8 -d1s -s "${workdir}/feedback.lua" "http://${bare_addr}/api/feedback" >/dev/null
 compare /api/feedback "${workdir}/feedback.lua"
 backend_post=${best_backend} bare_post=${best_bare} post_ratio=${best_ratio}
+post_median=${median_ratio}
 
 section "wrk -t${threads} -c${connections} -d${duration}: GET /healthz (${rounds} rounds)"
 compare /healthz
 backend_get=${best_backend} bare_get=${best_bare} get_ratio=${best_ratio}
+get_median=${median_ratio}
 
 section "populating every series"
 base="http://${backend_addr}"
@@ -176,12 +191,13 @@ printf 'in process (%s samples): mean %s ms, p99 %s ms, max %s ms\n' \
 
 section "summary"
 printf '| measurement | demo-backend | bare hyper | ratio |\n|---|---|---|---|\n'
-printf '| POST /api/feedback req/s (best of %s) | %s | %s | %s |\n' "${rounds}" "${backend_post}" "${bare_post}" "${post_ratio}"
-printf '| GET /healthz req/s (best of %s) | %s | %s | %s |\n' "${rounds}" "${backend_get}" "${bare_get}" "${get_ratio}"
+printf '| POST /api/feedback req/s (best of %s; median round ratio %s) | %s | %s | %s |\n' "${rounds}" "${post_median}" "${backend_post}" "${bare_post}" "${post_ratio}"
+printf '| GET /healthz req/s (best of %s; median round ratio %s) | %s | %s | %s |\n' "${rounds}" "${get_median}" "${backend_get}" "${bare_get}" "${get_ratio}"
 printf '| GET /metrics (%s samples), client mean / p99 | %s ms / %s ms | | |\n' "${series}" "${metrics_mean}" "${metrics_p99}"
 printf '| GET /metrics, server mean / p99 bucket | %s ms / <= %s ms | | |\n' "${server_mean}" "${server_p99}"
 printf '| GET /metrics in process (%s samples), mean / p99 | %s ms / %s ms | | |\n' "${render_samples}" "${render_mean}" "${render_p99}"
-awk -v r="${post_ratio}" 'BEGIN { exit !(r >= 0.85) }' && echo "POST ratio ${post_ratio} >= 0.85: ok" ||
-  echo "POST ratio ${post_ratio} is below the 0.85 target"
+awk -v r="${post_ratio}" -v m="${post_median}" 'BEGIN { exit !(r >= 0.85 && m >= 0.85) }' &&
+  echo "POST ratio ${post_ratio} (median ${post_median}) >= 0.85: ok" ||
+  echo "POST ratio ${post_ratio} (median ${post_median}): below the 0.85 target"
 awk -v p="${render_p99}" 'BEGIN { exit !(p < 5) }' && echo "/metrics in-process p99 ${render_p99} ms < 5 ms: ok" ||
   echo "/metrics in-process p99 ${render_p99} ms is above the 5 ms target"

@@ -89,7 +89,7 @@ impl App {
         if let Some(id) = session_id(req.headers()) {
             self.state.inner.sessions.touch(id, start);
         }
-        let busy = self.state.busy(true);
+        let busy = self.state.busy(false);
         let answer = match tag.route {
             Some(route) => route.call(req.map(Body::new), self.state.clone()),
             None => routes::ready(routes::not_found(req.uri().path())),

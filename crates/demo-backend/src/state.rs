@@ -59,8 +59,10 @@ pub(crate) struct Inner {
 #[derive(Debug, Default)]
 pub(crate) struct Lifecycle {
     draining: AtomicBool,
+    /// Requests and background jobs running.
     busy: AtomicUsize,
-    in_flight_http: AtomicUsize,
+    /// Background jobs among them: a request pays for one shared counter, not two.
+    jobs: AtomicUsize,
     idle: Notify,
 }
 
@@ -68,7 +70,7 @@ pub(crate) struct Lifecycle {
 #[derive(Debug)]
 pub(crate) struct BusyGuard {
     state: AppState,
-    http: bool,
+    job: bool,
 }
 
 impl BusyGuard {
@@ -80,11 +82,8 @@ impl BusyGuard {
 impl Drop for BusyGuard {
     fn drop(&mut self) {
         let inner = &self.state.inner;
-        if self.http {
-            inner
-                .lifecycle
-                .in_flight_http
-                .fetch_sub(1, Ordering::AcqRel);
+        if self.job {
+            inner.lifecycle.jobs.fetch_sub(1, Ordering::AcqRel);
         }
         if inner.lifecycle.busy.fetch_sub(1, Ordering::AcqRel) == 1 {
             inner.lifecycle.idle.notify_waiters();
@@ -99,6 +98,13 @@ impl Lifecycle {
 
     pub(crate) fn start_draining(&self) {
         self.draining.store(true, Ordering::Release);
+    }
+
+    /// HTTP requests being answered now. Read as two counters, so it may be off by one for
+    /// an instant while a job starts or ends.
+    pub(crate) fn in_flight_http(&self) -> usize {
+        let jobs = self.jobs.load(Ordering::Acquire);
+        self.busy.load(Ordering::Acquire).saturating_sub(jobs)
     }
 
     /// Resolves when no request or job is running, or after `timeout`; true if idle.
@@ -175,18 +181,17 @@ impl AppState {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub(crate) fn busy(&self, http: bool) -> BusyGuard {
-        let inner = &self.inner;
-        inner.lifecycle.busy.fetch_add(1, Ordering::AcqRel);
-        if http {
-            inner
-                .lifecycle
-                .in_flight_http
-                .fetch_add(1, Ordering::AcqRel);
+    /// Counts an HTTP request, or with `job` a background job, as running until the guard
+    /// is dropped.
+    pub(crate) fn busy(&self, job: bool) -> BusyGuard {
+        let lifecycle = &self.inner.lifecycle;
+        if job {
+            lifecycle.jobs.fetch_add(1, Ordering::AcqRel);
         }
+        lifecycle.busy.fetch_add(1, Ordering::AcqRel);
         BusyGuard {
             state: self.clone(),
-            http,
+            job,
         }
     }
 
@@ -207,7 +212,7 @@ impl AppState {
         let inner = &self.inner;
         let active = inner.sessions.active(now);
         inner.metrics.set_active_sessions(active);
-        let in_flight = inner.lifecycle.in_flight_http.load(Ordering::Acquire);
+        let in_flight = inner.lifecycle.in_flight_http();
         inner.metrics.set_in_flight(in_flight);
         active
     }
@@ -236,8 +241,7 @@ impl AppState {
             shed_total: inner.shed_total.load(Ordering::Relaxed),
             active_sessions: active as u64,
             // Not counting the stats request asking.
-            in_flight: (inner.lifecycle.in_flight_http.load(Ordering::Acquire) as u64)
-                .saturating_sub(1),
+            in_flight: (inner.lifecycle.in_flight_http() as u64).saturating_sub(1),
             queue_depth: inner.capacity.queue_depth() as u64,
             workers: inner.capacity.workers() as u64,
             latency_p50_ms: q.p50_ms,

@@ -207,7 +207,7 @@ where
             state.store().add_job(job_id.clone(), action);
             let task_state = state.clone();
             let task_id = job_id.clone();
-            let busy = state.busy(false);
+            let busy = state.busy(true);
             tokio::spawn(async move {
                 let _busy = busy;
                 let limit = task_state.inner.config.request_timeout;

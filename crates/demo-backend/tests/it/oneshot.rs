@@ -267,3 +267,28 @@ async fn stats_count_requests_actions_and_sessions() {
     assert!(stats.latency_p50_ms > 0.0 && stats.latency_p95_ms >= stats.latency_p50_ms);
     assert!(stats.uptime_seconds >= 0.0);
 }
+
+/// A background job is running work, not an HTTP request in flight: /api/stats does not
+/// count it in `in_flight`.
+#[tokio::test]
+async fn a_running_job_is_not_an_http_request_in_flight() {
+    let (app, _) = app_with(Config {
+        service_time: Duration::from_secs(2),
+        ..config()
+    });
+    let r = call(
+        &app,
+        Method::POST,
+        "/api/feedback?mode=async",
+        r#"{"rating":4}"#,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let location = r.headers[header::LOCATION].to_str().unwrap().to_owned();
+    let r = call(&app, Method::GET, routes::STATS, "").await;
+    let stats: StatsResponse = serde_json::from_slice(&r.body).unwrap();
+    let r = call(&app, Method::GET, &location, "").await;
+    let job: JobStatus = serde_json::from_slice(&r.body).unwrap();
+    assert_ne!(job.state, JobState::Succeeded, "the job is still running");
+    assert_eq!(stats.in_flight, 0, "{stats:?}");
+}

@@ -6,8 +6,8 @@
 //! [`Handler::call`] rather than an `axum::Router`: the observing layer has to know the route
 //! template before the answer anyway (for the `route` label), so one lookup serves both, and
 //! the router's per-request costs (its path matcher, a URL-parameter map in the request's
-//! extensions, a cloned boxed service) were a tenth of the backend's CPU per request in the
-//! benchmark against a bare hyper server.
+//! extensions, a cloned boxed service) were a tenth of the backend's instructions per request
+//! in the benchmark against a bare hyper server.
 
 mod actions;
 mod ops;
@@ -53,7 +53,7 @@ pub(crate) enum Route {
 }
 
 impl Route {
-    /// In the order paths are matched; [`Route::index`] is the position here.
+    /// Every route; [`Route::index`] is the position here (the metric handle table's order).
     pub(crate) const ALL: [Self; 11] = [
         Self::Healthz,
         Self::Readyz,

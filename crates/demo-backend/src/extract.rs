@@ -25,9 +25,20 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let bytes = read_body(req.into_body(), state.inner.config.max_body).await?;
-        parse_json(&bytes).map(JsonBody)
+        json_body(req.into_body(), state.inner.config.max_body)
+            .await
+            .map(JsonBody)
     }
+}
+
+/// A JSON body of at most `limit` bytes, parsed into `T`: what [`JsonBody`] extracts, for
+/// handlers that take the request as it is.
+pub(crate) async fn json_body<T: DeserializeOwned>(
+    body: Body,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let bytes = read_body(body, limit).await?;
+    parse_json(&bytes)
 }
 
 /// Reads a whole body of at most `limit` bytes. A body that arrives in one frame (any small
@@ -78,15 +89,20 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let raw = parts.uri.path().rsplit('/').next().unwrap_or_default();
-        percent_decode_str(raw)
-            .decode_utf8()
-            .map(|id| PathId(id.into_owned()))
-            .map_err(|e| {
-                ApiError::bad_request("invalid id in the path")
-                    .with_detail(format!("the percent-decoded id is not UTF-8: {e}"))
-            })
+        path_id(parts.uri.path()).map(PathId)
     }
+}
+
+/// The last segment of `path`, percent-decoded: what [`PathId`] extracts.
+pub(crate) fn path_id(path: &str) -> Result<String, ApiError> {
+    let raw = path.rsplit('/').next().unwrap_or_default();
+    percent_decode_str(raw)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|e| {
+            ApiError::bad_request("invalid id in the path")
+                .with_detail(format!("the percent-decoded id is not UTF-8: {e}"))
+        })
 }
 
 /// Parses `bytes` as JSON into `T`, telling malformed JSON apart from wrong fields or types.

@@ -1,46 +1,50 @@
 //! The three user actions (book_ticket, cancel_ticket, give_feedback) and the async job
 //! status route. Input is validated before admission, so bad requests never take a worker.
+//!
+//! The actions are the hot path of every load test, so they are plain async functions over
+//! the request rather than axum extractor handlers: the extractors split and rebuild the
+//! request, clone the state and box the handler once more, on every request.
 
 use std::future::ready;
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use common::api::{
-    Action, BookTicketRequest, FeedbackReceipt, FeedbackRequest, MAX_COMMENT_CHARS, RATING_RANGE,
-};
+use common::api::{Action, BookTicketRequest, FeedbackRequest, MAX_COMMENT_CHARS, RATING_RANGE};
 use common::names::outcome;
 
 use super::work::{Done, execute, reject};
 use crate::config::Mode;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, PathId, mode_from_query};
+use crate::extract::{PathId, json_body, mode_from_query, path_id};
 use crate::state::AppState;
 use crate::store::{BookError, JOB_CAP, MAX_SEATS_PER_BOOKING};
 
 /// Longest ticket or job id looked up; longer ones cannot exist.
 const MAX_ID_LEN: usize = 128;
 
-/// The processing mode of this request (`?mode=`, else `--mode`) and its parsed input:
-/// every action checks both before it may take a worker.
-fn mode_and_input<T>(
+/// The processing mode of this request (`?mode=`, else `--mode`), checked before its input.
+fn mode(state: &AppState, req: &Request) -> Result<Mode, ApiError> {
+    Ok(mode_from_query(req.uri().query())?.unwrap_or(state.inner.config.mode))
+}
+
+/// The processing mode and the JSON body of an action request: every action checks both
+/// before it may take a worker. The body is read even when the mode is wrong, so the
+/// connection stays usable.
+async fn mode_and_body<T: serde::de::DeserializeOwned>(
     state: &AppState,
-    query: Option<&str>,
-    input: Result<T, ApiError>,
+    req: Request,
 ) -> Result<(Mode, T), ApiError> {
-    let mode = mode_from_query(query)?.unwrap_or(state.inner.config.mode);
-    Ok((mode, input?))
+    let mode = mode(state, &req);
+    let body = json_body(req.into_body(), state.inner.config.max_body).await;
+    Ok((mode?, body?))
 }
 
 /// `POST /api/tickets`.
-pub(crate) async fn book_ticket(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    body: Result<JsonBody<BookTicketRequest>, ApiError>,
-) -> Response {
+pub(crate) async fn book_ticket(state: AppState, req: Request) -> Response {
     let action = Action::BookTicket;
-    let (mode, JsonBody(request)) = match mode_and_input(&state, query.as_deref(), body) {
+    let (mode, request) = match mode_and_body::<BookTicketRequest>(&state, req).await {
         Ok(checked) => checked,
         Err(e) => return reject(&state, action, e),
     };
@@ -81,13 +85,10 @@ pub(crate) async fn book_ticket(
 }
 
 /// `DELETE /api/tickets/{id}`: idempotent, 204 whether or not the ticket existed.
-pub(crate) async fn cancel_ticket(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    id: Result<PathId, ApiError>,
-) -> Response {
+pub(crate) async fn cancel_ticket(state: AppState, req: Request) -> Response {
     let action = Action::CancelTicket;
-    let (mode, PathId(id)) = match mode_and_input(&state, query.as_deref(), id) {
+    let checked = mode(&state, &req).and_then(|mode| Ok((mode, path_id(req.uri().path())?)));
+    let (mode, id) = match checked {
         Ok(checked) => checked,
         Err(e) => return reject(&state, action, e),
     };
@@ -104,13 +105,9 @@ pub(crate) async fn cancel_ticket(
 }
 
 /// `POST /api/feedback`.
-pub(crate) async fn give_feedback(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    body: Result<JsonBody<FeedbackRequest>, ApiError>,
-) -> Response {
+pub(crate) async fn give_feedback(state: AppState, req: Request) -> Response {
     let action = Action::GiveFeedback;
-    let (mode, JsonBody(request)) = match mode_and_input(&state, query.as_deref(), body) {
+    let (mode, request) = match mode_and_body::<FeedbackRequest>(&state, req).await {
         Ok(checked) => checked,
         Err(e) => return reject(&state, action, e),
     };
@@ -139,11 +136,9 @@ pub(crate) async fn give_feedback(
         }
     }
     execute(state, Some(action), mode, move |state| {
-        let receipt = FeedbackReceipt {
-            id: state.inner.ids.next("fb"),
-        };
-        let done = Done::json(StatusCode::CREATED, &receipt, outcome::OK);
-        state.store().add_feedback(receipt.id, request);
+        let id = state.inner.ids.next("fb");
+        let done = Done::created_with_id(&id, outcome::OK);
+        state.store().add_feedback(id, request);
         ready(done)
     })
     .await

@@ -2,13 +2,15 @@
 # Benchmarks demo-backend against a bare hyper server with the same load tool (wrk):
 #   1. requests/s of POST /api/feedback (an action route, through the capacity limiter, with
 #      metrics on) and of GET /healthz, backend vs. bare server, and their ratio (target >= 0.85);
+#      for POST also against the bare server in its `--json` mode (serde parse of the same body,
+#      a JSON receipt), which tells the cost of the JSON work itself from the backend's own;
 #   2. the time to render /metrics with every series populated (target < 5 ms), over 200 GETs:
 #      seen by curl, by the server's own histogram, and in process (examples/metrics_render.rs).
 # The backend runs with --service-time 0 --workers 1024 --queue 4096, so the figures measure
 # its overhead, not the simulated work. Not part of the tests: run it by hand.
 #
 # On a shared machine other processes steal CPU at random, so the wrk runs alternate
-# between the two servers for BENCH_ROUNDS rounds, and two estimates are printed: the best
+# between the servers for BENCH_ROUNDS rounds, and two estimates are printed: the best
 # run of each, and the median of the rounds' paired ratios. The target holds when both do.
 #
 # Usage: scripts/bench-backend.sh   (env: BENCH_DURATION=10s BENCH_CONNECTIONS=64
@@ -24,6 +26,7 @@ rounds=${BENCH_ROUNDS:-5}
 port_base=${BENCH_PORT_BASE:-18480}
 backend_addr="127.0.0.1:${port_base}"
 bare_addr="127.0.0.1:$((port_base + 1))"
+json_addr="127.0.0.1:$((port_base + 2))"
 
 command -v wrk >/dev/null 2>&1 || die "wrk is not installed: apt-get install wrk"
 command -v curl >/dev/null 2>&1 || die "curl is not installed: apt-get install curl"
@@ -63,6 +66,8 @@ RUST_LOG=warn "${backend_bin}" --listen "${backend_addr}" --service-time 0 --wor
 pids+=($!)
 "${bare_bin}" "${bare_addr}" >"${workdir}/bare.log" 2>&1 &
 pids+=($!)
+"${bare_bin}" "${json_addr}" --json >"${workdir}/bare-json.log" 2>&1 &
+pids+=($!)
 wait_up "http://${backend_addr}/readyz"
 wait_up "http://${bare_addr}/"
 
@@ -89,46 +94,70 @@ rps() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
 
-# compare PATH [SCRIPT]: alternates wrk runs on the backend and the bare server, swapping
-# which goes first every round so a drift in the machine's speed favours neither; sets
-# best_backend, best_bare, best_ratio (best run of each) and median_ratio (the median of
-# the rounds' own ratios, which one lucky run cannot move).
+# median: the median of its arguments.
+median() {
+  printf '%s\n' "$@" | sort -n | awk '{ r[NR] = $1 }
+    END { if (NR % 2) print r[(NR + 1) / 2]; else printf "%.3f\n", (r[NR / 2] + r[NR / 2 + 1]) / 2 }'
+}
+
+# compare PATH SCRIPT [JSON_ADDR]: alternates wrk runs on the backend and the bare server
+# (and the bare server's --json mode at JSON_ADDR, if given), reversing the order every round
+# so a drift in the machine's speed favours none; sets best_backend, best_bare, best_ratio
+# (best run of each) and median_ratio (the median of the rounds' own ratios, which one lucky
+# run cannot move), and with JSON_ADDR best_json, json_median (bare --json / bare) and
+# own_median (backend / bare --json).
 compare() {
-  local round backend bare
-  local ratios=()
+  local round backend bare json=""
+  local ratios=() json_ratios=() own_ratios=()
   best_backend=0
   best_bare=0
+  best_json=0
   for round in $(seq 1 "${rounds}"); do
     if ((round % 2)); then
-      backend=$(rps "${backend_addr}" "$1" "${2:-}")
-      bare=$(rps "${bare_addr}" "$1" "${2:-}")
+      backend=$(rps "${backend_addr}" "$1" "$2")
+      bare=$(rps "${bare_addr}" "$1" "$2")
+      [ -n "${3:-}" ] && json=$(rps "$3" "$1" "$2")
     else
-      bare=$(rps "${bare_addr}" "$1" "${2:-}")
-      backend=$(rps "${backend_addr}" "$1" "${2:-}")
+      [ -n "${3:-}" ] && json=$(rps "$3" "$1" "$2")
+      bare=$(rps "${bare_addr}" "$1" "$2")
+      backend=$(rps "${backend_addr}" "$1" "$2")
     fi
     ratios+=("$(ratio "${backend}" "${bare}")")
-    printf 'round %s: backend %10s req/s   bare %10s req/s   ratio %s\n' \
+    printf 'round %s: backend %10s req/s   bare %10s req/s   ratio %s' \
       "${round}" "${backend}" "${bare}" "${ratios[-1]}"
+    if [ -n "${json}" ]; then
+      json_ratios+=("$(ratio "${json}" "${bare}")")
+      own_ratios+=("$(ratio "${backend}" "${json}")")
+      printf '   bare --json %10s req/s (%s of bare)' "${json}" "${json_ratios[-1]}"
+      best_json=$(max "${best_json}" "${json}")
+    fi
+    printf '\n'
     best_backend=$(max "${best_backend}" "${backend}")
     best_bare=$(max "${best_bare}" "${bare}")
   done
   best_ratio=$(ratio "${best_backend}" "${best_bare}")
-  median_ratio=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ r[NR] = $1 }
-    END { if (NR % 2) print r[(NR + 1) / 2]; else printf "%.3f\n", (r[NR / 2] + r[NR / 2 + 1]) / 2 }')
+  median_ratio=$(median "${ratios[@]}")
   printf 'best:    backend %10s req/s   bare %10s req/s   ratio %s (median of the rounds %s)\n' \
     "${best_backend}" "${best_bare}" "${best_ratio}" "${median_ratio}"
+  if [ -n "${3:-}" ]; then
+    json_median=$(median "${json_ratios[@]}")
+    own_median=$(median "${own_ratios[@]}")
+    printf 'bare --json: best %s req/s; median of the rounds: %s of bare; backend at %s of it\n' \
+      "${best_json}" "${json_median}" "${own_median}"
+  fi
 }
 
 section "wrk -t${threads} -c${connections} -d${duration}: POST /api/feedback (${rounds} rounds)"
 # Warm both up briefly so the first run does not pay for cold caches.
 wrk -t1 -c8 -d1s -s "${workdir}/feedback.lua" "http://${backend_addr}/api/feedback" >/dev/null
 wrk -t1 -c8 -d1s -s "${workdir}/feedback.lua" "http://${bare_addr}/api/feedback" >/dev/null
-compare /api/feedback "${workdir}/feedback.lua"
+compare /api/feedback "${workdir}/feedback.lua" "${json_addr}"
 backend_post=${best_backend} bare_post=${best_bare} post_ratio=${best_ratio}
 post_median=${median_ratio}
+post_json=${best_json} post_json_median=${json_median} post_own_median=${own_median}
 
 section "wrk -t${threads} -c${connections} -d${duration}: GET /healthz (${rounds} rounds)"
-compare /healthz
+compare /healthz ""
 backend_get=${best_backend} bare_get=${best_bare} get_ratio=${best_ratio}
 get_median=${median_ratio}
 
@@ -192,6 +221,8 @@ printf 'in process (%s samples): mean %s ms, p99 %s ms, max %s ms\n' \
 section "summary"
 printf '| measurement | demo-backend | bare hyper | ratio |\n|---|---|---|---|\n'
 printf '| POST /api/feedback req/s (best of %s; median round ratio %s) | %s | %s | %s |\n' "${rounds}" "${post_median}" "${backend_post}" "${bare_post}" "${post_ratio}"
+printf '| POST /api/feedback req/s, bare server `--json` (best of %s; median round ratio to bare) | | %s | %s |\n' "${rounds}" "${post_json}" "${post_json_median}"
+printf '| POST /api/feedback, backend / bare server `--json` (median round ratio) | | | %s |\n' "${post_own_median}"
 printf '| GET /healthz req/s (best of %s; median round ratio %s) | %s | %s | %s |\n' "${rounds}" "${get_median}" "${backend_get}" "${bare_get}" "${get_ratio}"
 printf '| GET /metrics (%s samples), client mean / p99 | %s ms / %s ms | | |\n' "${series}" "${metrics_mean}" "${metrics_p99}"
 printf '| GET /metrics, server mean / p99 bucket | %s ms / <= %s ms | | |\n' "${server_mean}" "${server_p99}"

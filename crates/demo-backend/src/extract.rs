@@ -1,7 +1,7 @@
 //! Extractors that turn axum's plain-text rejections into [`ApiError`] JSON: a JSON body
 //! (400 malformed or wrong types, 413 too large), path ids, and the `?mode=` query.
 
-use axum::body::{Body, HttpBody};
+use axum::body::HttpBody;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -14,6 +14,20 @@ use serde_json::error::Category;
 use crate::config::Mode;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// A request body the backend reads: hyper's own, as the server receives it (the action
+/// routes read it as it is, without boxing it into an axum `Body`), or any body in tests.
+pub(crate) trait RequestBody:
+    HttpBody<Data = Bytes, Error: Into<tower::BoxError>> + Send + 'static
+{
+}
+
+impl<B> RequestBody for B
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<tower::BoxError>,
+{
+}
 
 /// A JSON request body of at most `--max-body` bytes. Unlike `axum::Json` it does not
 /// insist on a Content-Type: clients of a demo send JSON, and a wrong body still gets a
@@ -34,7 +48,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 /// A JSON body of at most `limit` bytes, parsed into `T`: what [`JsonBody`] extracts, for
 /// handlers that take the request as it is.
 pub(crate) async fn json_body<T: DeserializeOwned>(
-    body: Body,
+    body: impl RequestBody,
     limit: usize,
 ) -> Result<T, ApiError> {
     let bytes = read_body(body, limit).await?;
@@ -43,15 +57,16 @@ pub(crate) async fn json_body<T: DeserializeOwned>(
 
 /// Reads a whole body of at most `limit` bytes. A body that arrives in one frame (any small
 /// request) is kept as received, without the copy a general collector makes.
-async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+async fn read_body(body: impl RequestBody, limit: usize) -> Result<Bytes, ApiError> {
     if body.size_hint().lower() > limit as u64 {
         return Err(too_large(limit));
     }
+    let mut body = std::pin::pin!(body);
     let mut first: Option<Bytes> = None;
     let mut joined = BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
-            ApiError::bad_request("cannot read the request body").with_detail(e.to_string())
+            ApiError::bad_request("cannot read the request body").with_detail(e.into().to_string())
         })?;
         // Trailers carry nothing a JSON body needs.
         let Ok(data) = frame.into_data() else {

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes, HttpBody};
+use axum::body::{Bytes, HttpBody};
 use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -91,7 +91,7 @@ impl App {
         }
         let busy = self.state.busy(false);
         let answer = match tag.route {
-            Some(route) => route.call(req.map(Body::new), self.state.clone()),
+            Some(route) => route.call(req, self.state.clone()),
             None => routes::ready(routes::not_found(req.uri().path())),
         };
         Observed {

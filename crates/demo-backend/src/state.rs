@@ -85,8 +85,14 @@ impl Drop for BusyGuard {
         if self.job {
             inner.lifecycle.jobs.fetch_sub(1, Ordering::AcqRel);
         }
-        if inner.lifecycle.busy.fetch_sub(1, Ordering::AcqRel) == 1 {
-            inner.lifecycle.idle.notify_waiters();
+        // Only a drain waits for idle, and waking waiters takes a lock: skip it otherwise.
+        // SeqCst pairs with `wait_idle`: either this sees the drain started or the drain's
+        // check sees this count.
+        let lifecycle = &inner.lifecycle;
+        if lifecycle.busy.fetch_sub(1, Ordering::SeqCst) == 1
+            && lifecycle.draining.load(Ordering::SeqCst)
+        {
+            lifecycle.idle.notify_waiters();
         }
     }
 }
@@ -97,7 +103,7 @@ impl Lifecycle {
     }
 
     pub(crate) fn start_draining(&self) {
-        self.draining.store(true, Ordering::Release);
+        self.draining.store(true, Ordering::SeqCst);
     }
 
     /// HTTP requests being answered now. Read as two counters, so it may be off by one for
@@ -107,15 +113,17 @@ impl Lifecycle {
         self.busy.load(Ordering::Acquire).saturating_sub(jobs)
     }
 
-    /// Resolves when no request or job is running, or after `timeout`; true if idle.
+    /// Resolves when no request or job is running, or after `timeout`; true if idle. Starts
+    /// the drain if it has not started: work finishing only wakes a draining instance.
     pub(crate) async fn wait_idle(&self, timeout: Duration) -> bool {
+        self.start_draining();
         let wait = async {
             loop {
                 let notified = self.idle.notified();
                 tokio::pin!(notified);
                 // Register before checking, so a drop to zero in between is not missed.
                 notified.as_mut().enable();
-                if self.busy.load(Ordering::Acquire) == 0 {
+                if self.busy.load(Ordering::SeqCst) == 0 {
                     return;
                 }
                 notified.await;
@@ -255,5 +263,58 @@ pub(crate) fn action_index(action: Action) -> usize {
         Action::BookTicket => 0,
         Action::CancelTicket => 1,
         Action::GiveFeedback => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_last_request_to_finish_wakes_the_drain() {
+        let state = AppState::new(Config::default());
+        let request = state.busy(false);
+        let job = state.busy(true);
+        let drain_state = state.clone();
+        // A waiter nobody wakes would sit out its 30 s; the test allows it 2 s.
+        let drain = tokio::spawn(async move {
+            drain_state
+                .inner
+                .lifecycle
+                .wait_idle(Duration::from_secs(30))
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(state.is_draining(), "waiting for idle starts the drain");
+        drop(request);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!drain.is_finished(), "a job is still running");
+        drop(job);
+        let woken = tokio::time::timeout(Duration::from_secs(2), drain).await;
+        assert!(matches!(woken, Ok(Ok(true))), "{woken:?}");
+    }
+
+    #[tokio::test]
+    async fn an_idle_instance_drains_at_once_and_a_busy_one_times_out() {
+        let state = AppState::new(Config::default());
+        let started = Instant::now();
+        assert!(
+            state
+                .inner
+                .lifecycle
+                .wait_idle(Duration::from_secs(30))
+                .await
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let _stuck = state.busy(false);
+        let started = Instant::now();
+        assert!(
+            !state
+                .inner
+                .lifecycle
+                .wait_idle(Duration::from_millis(200))
+                .await
+        );
+        assert!(started.elapsed() >= Duration::from_millis(200));
     }
 }

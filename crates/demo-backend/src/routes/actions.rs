@@ -8,7 +8,8 @@
 use std::future::ready;
 
 use axum::Json;
-use axum::extract::{Request, State};
+use axum::extract::State;
+use axum::http::Request;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use common::api::{Action, BookTicketRequest, FeedbackRequest, MAX_COMMENT_CHARS, RATING_RANGE};
@@ -17,7 +18,7 @@ use common::names::outcome;
 use super::work::{Done, execute, reject};
 use crate::config::Mode;
 use crate::error::ApiError;
-use crate::extract::{PathId, json_body, mode_from_query, path_id};
+use crate::extract::{PathId, RequestBody, json_body, mode_from_query, path_id};
 use crate::state::AppState;
 use crate::store::{BookError, JOB_CAP, MAX_SEATS_PER_BOOKING};
 
@@ -25,7 +26,7 @@ use crate::store::{BookError, JOB_CAP, MAX_SEATS_PER_BOOKING};
 const MAX_ID_LEN: usize = 128;
 
 /// The processing mode of this request (`?mode=`, else `--mode`), checked before its input.
-fn mode(state: &AppState, req: &Request) -> Result<Mode, ApiError> {
+fn mode<B>(state: &AppState, req: &Request<B>) -> Result<Mode, ApiError> {
     Ok(mode_from_query(req.uri().query())?.unwrap_or(state.inner.config.mode))
 }
 
@@ -34,7 +35,7 @@ fn mode(state: &AppState, req: &Request) -> Result<Mode, ApiError> {
 /// connection stays usable.
 async fn mode_and_body<T: serde::de::DeserializeOwned>(
     state: &AppState,
-    req: Request,
+    req: Request<impl RequestBody>,
 ) -> Result<(Mode, T), ApiError> {
     let mode = mode(state, &req);
     let body = json_body(req.into_body(), state.inner.config.max_body).await;
@@ -42,7 +43,7 @@ async fn mode_and_body<T: serde::de::DeserializeOwned>(
 }
 
 /// `POST /api/tickets`.
-pub(crate) async fn book_ticket(state: AppState, req: Request) -> Response {
+pub(crate) async fn book_ticket(state: AppState, req: Request<impl RequestBody>) -> Response {
     let action = Action::BookTicket;
     let (mode, request) = match mode_and_body::<BookTicketRequest>(&state, req).await {
         Ok(checked) => checked,
@@ -85,7 +86,7 @@ pub(crate) async fn book_ticket(state: AppState, req: Request) -> Response {
 }
 
 /// `DELETE /api/tickets/{id}`: idempotent, 204 whether or not the ticket existed.
-pub(crate) async fn cancel_ticket(state: AppState, req: Request) -> Response {
+pub(crate) async fn cancel_ticket(state: AppState, req: Request<impl RequestBody>) -> Response {
     let action = Action::CancelTicket;
     let checked = mode(&state, &req).and_then(|mode| Ok((mode, path_id(req.uri().path())?)));
     let (mode, id) = match checked {
@@ -105,7 +106,7 @@ pub(crate) async fn cancel_ticket(state: AppState, req: Request) -> Response {
 }
 
 /// `POST /api/feedback`.
-pub(crate) async fn give_feedback(state: AppState, req: Request) -> Response {
+pub(crate) async fn give_feedback(state: AppState, req: Request<impl RequestBody>) -> Response {
     let action = Action::GiveFeedback;
     let (mode, request) = match mode_and_body::<FeedbackRequest>(&state, req).await {
         Ok(checked) => checked,

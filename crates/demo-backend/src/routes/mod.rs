@@ -19,13 +19,15 @@ mod work;
 use std::future::Future;
 use std::pin::Pin;
 
-use axum::extract::Request;
+use axum::body::Body;
 use axum::handler::Handler;
+use axum::http::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use common::api::routes;
 
 use crate::error::ApiError;
+use crate::extract::RequestBody;
 use crate::middleware::App;
 use crate::state::AppState;
 
@@ -150,11 +152,21 @@ impl Route {
         *method == own || (own == Method::GET && *method == Method::HEAD)
     }
 
-    /// Answers `req`, a request whose path matched this route.
-    pub(crate) fn call(self, req: Request, state: AppState) -> Answer {
+    /// Answers `req`, a request whose path matched this route. The actions, the hot path,
+    /// read the body as it came from the connection; the other handlers take an axum `Body`.
+    pub(crate) fn call(self, req: Request<impl RequestBody>, state: AppState) -> Answer {
         if !self.serves(req.method()) {
             return ready(method_not_allowed(self, req.method()));
         }
+        match self {
+            Self::Tickets => Box::pin(actions::book_ticket(state, req)),
+            Self::Ticket => Box::pin(actions::cancel_ticket(state, req)),
+            Self::Feedback => Box::pin(actions::give_feedback(state, req)),
+            _ => self.call_with_axum_body(req.map(Body::new), state),
+        }
+    }
+
+    fn call_with_axum_body(self, req: Request<Body>, state: AppState) -> Answer {
         match self {
             Self::Healthz => Handler::call(ops::healthz, req, state),
             Self::Readyz => Handler::call(ops::readyz, req, state),

@@ -2,19 +2,26 @@
 //! admitted at once if a worker is free, queued if fewer than `queue` requests wait, and
 //! shed otherwise, so an overloaded replica answers 503 immediately instead of piling up.
 //! Waiting is FIFO (tokio's semaphore is fair), so queue wait shows in latency.
+//!
+//! An admission borrows the capacity it came from (`&Capacity`) on the request path, where
+//! the request outlives neither, so admitting costs no reference-count traffic; a background
+//! job, which outlives its request, holds an `Arc<Capacity>` instead.
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use metrics::Gauge;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 /// One replica's workers and queue.
 #[derive(Debug)]
 pub(crate) struct Capacity {
     workers: usize,
     queue: usize,
-    permits: Arc<Semaphore>,
+    /// Free workers. Permits are taken with `forget` and given back by [`Worker`]'s drop,
+    /// so they can be held through any handle to the capacity.
+    permits: Semaphore,
     waiting: AtomicUsize,
     depth_gauge: Gauge,
 }
@@ -25,17 +32,24 @@ pub(crate) struct Shed;
 
 /// A request let in: it holds a worker already, or a place in the queue.
 #[derive(Debug)]
-pub(crate) struct Admission {
-    capacity: Arc<Capacity>,
-    permit: Option<OwnedSemaphorePermit>,
+pub(crate) struct Admission<C: Deref<Target = Capacity>> {
+    /// Taken by [`Admission::start`]; while here, the drop gives back what is held.
+    capacity: Option<C>,
+    holds_worker: bool,
     /// Still counted in the queue depth (until it gets a worker or is dropped).
     queued: bool,
 }
 
 /// A worker, held until dropped.
 #[derive(Debug)]
-pub(crate) struct Worker {
-    _permit: OwnedSemaphorePermit,
+pub(crate) struct Worker<C: Deref<Target = Capacity>> {
+    capacity: C,
+}
+
+impl<C: Deref<Target = Capacity>> Drop for Worker<C> {
+    fn drop(&mut self) {
+        self.capacity.permits.add_permits(1);
+    }
 }
 
 impl Capacity {
@@ -43,7 +57,7 @@ impl Capacity {
         Arc::new(Self {
             workers,
             queue,
-            permits: Arc::new(Semaphore::new(workers)),
+            permits: Semaphore::new(workers),
             waiting: AtomicUsize::new(0),
             depth_gauge,
         })
@@ -64,28 +78,30 @@ impl Capacity {
         self.workers - self.permits.available_permits().min(self.workers)
     }
 
-    /// Lets a request in, or sheds it. Never waits.
-    pub(crate) fn admit(self: &Arc<Self>) -> Result<Admission, Shed> {
+    /// Lets a request in through `capacity` (`&Capacity` or `Arc<Capacity>`), or sheds it.
+    /// Never waits.
+    pub(crate) fn admit<C: Deref<Target = Capacity>>(capacity: C) -> Result<Admission<C>, Shed> {
         // A free permit is only visible here when nobody waits: tokio hands released permits
         // to waiters first, so a newcomer never jumps the queue.
-        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+        let free = capacity.permits.try_acquire().map(|permit| permit.forget());
+        if free.is_ok() {
             return Ok(Admission {
-                capacity: self.clone(),
-                permit: Some(permit),
+                capacity: Some(capacity),
+                holds_worker: true,
                 queued: false,
             });
         }
-        let reserved = self
+        let reserved = capacity
             .waiting
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.queue).then_some(n + 1)
+                (n < capacity.queue).then_some(n + 1)
             });
         match reserved {
             Ok(_) => {
-                self.depth_gauge.increment(1.0);
+                capacity.depth_gauge.increment(1.0);
                 Ok(Admission {
-                    capacity: self.clone(),
-                    permit: None,
+                    capacity: Some(capacity),
+                    holds_worker: false,
                     queued: true,
                 })
             }
@@ -99,36 +115,46 @@ impl Capacity {
     }
 }
 
-impl Admission {
+impl<C: Deref<Target = Capacity>> Admission<C> {
     /// Waits in the queue (if queued) until a worker is free. `None` only if the semaphore
     /// was closed, which this crate never does.
-    pub(crate) async fn start(mut self) -> Option<Worker> {
-        let permit = match self.permit.take() {
-            Some(p) => p,
-            None => {
-                let permit = self.capacity.permits.clone().acquire_owned().await.ok();
-                if self.queued {
-                    self.queued = false;
-                    self.capacity.leave_queue();
-                }
-                permit?
+    pub(crate) async fn start(mut self) -> Option<Worker<C>> {
+        if !self.holds_worker {
+            let capacity = self.capacity.as_ref()?;
+            let permit = capacity.permits.acquire().await.ok()?;
+            permit.forget();
+            self.holds_worker = true;
+            if self.queued {
+                self.queued = false;
+                capacity.leave_queue();
             }
-        };
-        Some(Worker { _permit: permit })
+        }
+        self.holds_worker = false;
+        let capacity = self.capacity.take()?;
+        Some(Worker { capacity })
     }
 }
 
-impl Drop for Admission {
-    /// A request that times out or whose client goes away while queued leaves the queue.
+impl<C: Deref<Target = Capacity>> Drop for Admission<C> {
+    /// A request that times out or whose client goes away while queued leaves the queue;
+    /// one dropped before it started gives its worker back.
     fn drop(&mut self) {
+        let Some(capacity) = self.capacity.as_ref() else {
+            return;
+        };
         if self.queued {
-            self.capacity.leave_queue();
+            capacity.leave_queue();
+        }
+        if self.holds_worker {
+            capacity.permits.add_permits(1);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn gauge() -> Gauge {
@@ -138,12 +164,13 @@ mod tests {
     #[tokio::test]
     async fn admits_up_to_workers_then_queues_then_sheds() {
         let cap = Capacity::new(2, 1, gauge());
-        let a = cap.admit().unwrap();
-        let b = cap.admit().unwrap();
+        let a = Capacity::admit(&*cap).unwrap();
+        let b = Capacity::admit(&*cap).unwrap();
         assert_eq!(cap.busy_workers(), 2);
-        let queued = cap.admit().unwrap();
+        // Waits on another task, so it holds the capacity by `Arc`, as a background job does.
+        let queued = Capacity::admit(cap.clone()).unwrap();
         assert_eq!(cap.queue_depth(), 1);
-        assert_eq!(cap.admit().unwrap_err(), Shed);
+        assert_eq!(Capacity::admit(&*cap).unwrap_err(), Shed);
 
         let wa = a.start().await.unwrap();
         let _wb = b.start().await.unwrap();
@@ -159,18 +186,45 @@ mod tests {
     #[tokio::test]
     async fn a_dropped_queued_request_frees_its_place() {
         let cap = Capacity::new(1, 1, gauge());
-        let _running = cap.admit().unwrap();
-        let queued = cap.admit().unwrap();
-        assert!(cap.admit().is_err());
+        let _running = Capacity::admit(&*cap).unwrap();
+        let queued = Capacity::admit(&*cap).unwrap();
+        assert!(Capacity::admit(&*cap).is_err());
         drop(queued);
         assert_eq!(cap.queue_depth(), 0);
-        assert!(cap.admit().is_ok());
+        assert!(Capacity::admit(&*cap).is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_admission_dropped_before_it_started_gives_its_worker_back() {
+        let cap = Capacity::new(1, 0, gauge());
+        let admitted = Capacity::admit(&*cap).unwrap();
+        assert!(Capacity::admit(&*cap).is_err());
+        drop(admitted);
+        assert_eq!(cap.busy_workers(), 0);
+        let worker = Capacity::admit(&*cap).unwrap().start().await.unwrap();
+        assert_eq!(cap.busy_workers(), 1);
+        drop(worker);
+        assert_eq!(cap.busy_workers(), 0);
+    }
+
+    /// A queued request whose wait is abandoned (its timeout fired) leaves the queue and
+    /// takes no worker with it.
+    #[tokio::test]
+    async fn an_abandoned_wait_leaves_the_queue() {
+        let cap = Capacity::new(1, 1, gauge());
+        let running = Capacity::admit(&*cap).unwrap().start().await.unwrap();
+        let queued = Capacity::admit(&*cap).unwrap();
+        let waited = tokio::time::timeout(Duration::from_millis(20), queued.start()).await;
+        assert!(waited.is_err());
+        assert_eq!(cap.queue_depth(), 0);
+        drop(running);
+        assert_eq!(cap.busy_workers(), 0);
     }
 
     #[tokio::test]
     async fn zero_queue_sheds_as_soon_as_workers_are_busy() {
         let cap = Capacity::new(1, 0, gauge());
-        let _w = cap.admit().unwrap().start().await.unwrap();
-        assert!(cap.admit().is_err());
+        let _w = Capacity::admit(&*cap).unwrap().start().await.unwrap();
+        assert!(Capacity::admit(&*cap).is_err());
     }
 }

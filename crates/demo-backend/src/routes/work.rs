@@ -15,6 +15,7 @@ use common::names::outcome;
 use rand::Rng;
 use serde::Serialize;
 
+use crate::capacity::Capacity;
 use crate::config::Mode;
 use crate::error::ApiError;
 use crate::middleware::Shed;
@@ -132,6 +133,18 @@ fn refuse(state: &AppState, action: Option<Action>, error: ApiError) -> Response
     response
 }
 
+/// Sheds a request the capacity model has no room for: 503 with Retry-After.
+fn overloaded(state: &AppState, action: Option<Action>) -> Response {
+    state.inner.shed_total.fetch_add(1, Ordering::Relaxed);
+    state.inner.metrics.shed();
+    refuse(
+        state,
+        action,
+        ApiError::unavailable("overloaded: every worker is busy and the queue is full")
+            .with_detail("retry after the Retry-After delay"),
+    )
+}
+
 /// Counts a request of `action` rejected for bad input and answers `error`.
 pub(crate) fn reject(state: &AppState, action: Action, error: ApiError) -> Response {
     let outcome = if error.status == StatusCode::NOT_FOUND {
@@ -209,18 +222,12 @@ where
     if let Some(d) = delay(&state) {
         tokio::time::sleep(d).await;
     }
-    let Ok(admission) = state.inner.capacity.admit() else {
-        state.inner.shed_total.fetch_add(1, Ordering::Relaxed);
-        state.inner.metrics.shed();
-        return refuse(
-            &state,
-            action,
-            ApiError::unavailable("overloaded: every worker is busy and the queue is full")
-                .with_detail("retry after the Retry-After delay"),
-        );
-    };
     match (mode, action) {
         (Mode::Async, Some(action)) => {
+            // The job outlives this request, so its admission holds the capacity by `Arc`.
+            let Ok(admission) = Capacity::admit(state.inner.capacity.clone()) else {
+                return overloaded(&state, Some(action));
+            };
             let job_id = state.inner.ids.next("job");
             state.store().add_job(job_id.clone(), action);
             let task_state = state.clone();
@@ -264,6 +271,9 @@ where
             response
         }
         _ => {
+            let Ok(admission) = Capacity::admit(&*state.inner.capacity) else {
+                return overloaded(&state, action);
+            };
             // A request dropped midway (timeout, client gone) still counts, as an error.
             let pending = action.map(|action| Pending {
                 state: &state,

@@ -13,17 +13,45 @@
 # between the servers for BENCH_ROUNDS rounds, and two estimates are printed: the best
 # run of each, and the median of the rounds' paired ratios. The target holds when both do.
 #
-# Usage: scripts/bench-backend.sh   (env: BENCH_DURATION=10s BENCH_CONNECTIONS=64
-#                                    BENCH_THREADS=2 BENCH_ROUNDS=5 BENCH_PORT_BASE=18480)
+# Where the servers run (BENCH_PIN):
+#   1 (default): as in the demo's pods. Each server gets one CPU (CPU 0, one worker thread:
+#     the backend's Kubernetes limit is one CPU, and tokio sizes its pool by that limit) and
+#     wrk another (CPU 1), as the load generator runs in its own pod. The server's core is
+#     the bottleneck, so the ratio compares what each server costs per request; on this VM it
+#     repeats within about ±1%.
+#   0: everything shares every core (both servers' default thread pools, wrk -t2 -c64). The
+#     ratio then also carries wrk's own cost and its wake-ups, which grow as the server slows,
+#     and on a 2-core VM it swings by ±5% from run to run.
+#
+# Usage: scripts/bench-backend.sh   (env: BENCH_PIN=1 BENCH_DURATION=10s BENCH_ROUNDS=5
+#                                    BENCH_PORT_BASE=18480, and wrk's BENCH_THREADS and
+#                                    BENCH_CONNECTIONS: 1 and 32 pinned, 2 and 64 shared)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 duration=${BENCH_DURATION:-10s}
-connections=${BENCH_CONNECTIONS:-64}
-threads=${BENCH_THREADS:-2}
 rounds=${BENCH_ROUNDS:-5}
 port_base=${BENCH_PORT_BASE:-18480}
+pin=${BENCH_PIN:-1}
+case "${pin}" in
+  0 | 1) ;;
+  *) die "BENCH_PIN must be 1 (each server on one CPU, wrk on another) or 0 (all share), not '${pin}'" ;;
+esac
+# Command prefixes: empty when nothing is pinned.
+server_cpu=()
+load_cpu=()
+if [ "${pin}" = 1 ]; then
+  command -v taskset >/dev/null 2>&1 || die "BENCH_PIN=1 needs taskset: apt-get install util-linux"
+  [ "$(nproc)" -ge 2 ] || die "BENCH_PIN=1 needs at least 2 CPUs (or run with BENCH_PIN=0)"
+  server_cpu=(env TOKIO_WORKER_THREADS=1 taskset -c 0)
+  load_cpu=(taskset -c 1)
+  threads=${BENCH_THREADS:-1}
+  connections=${BENCH_CONNECTIONS:-32}
+else
+  threads=${BENCH_THREADS:-2}
+  connections=${BENCH_CONNECTIONS:-64}
+fi
 backend_addr="127.0.0.1:${port_base}"
 bare_addr="127.0.0.1:$((port_base + 1))"
 json_addr="127.0.0.1:$((port_base + 2))"
@@ -61,12 +89,17 @@ wait_up() {
 }
 
 section "starting the servers"
-RUST_LOG=warn "${backend_bin}" --listen "${backend_addr}" --service-time 0 --workers 1024 \
+if [ "${pin}" = 1 ]; then
+  echo "BENCH_PIN=1: each server on CPU 0 with one worker thread, wrk on CPU 1"
+else
+  echo "BENCH_PIN=0: servers and wrk share every core"
+fi
+RUST_LOG=warn "${server_cpu[@]}" "${backend_bin}" --listen "${backend_addr}" --service-time 0 --workers 1024 \
   --queue 4096 --replica-name bench >"${workdir}/backend.log" 2>&1 &
 pids+=($!)
-"${bare_bin}" "${bare_addr}" >"${workdir}/bare.log" 2>&1 &
+"${server_cpu[@]}" "${bare_bin}" "${bare_addr}" >"${workdir}/bare.log" 2>&1 &
 pids+=($!)
-"${bare_bin}" "${json_addr}" --json >"${workdir}/bare-json.log" 2>&1 &
+"${server_cpu[@]}" "${bare_bin}" "${json_addr}" --json >"${workdir}/bare-json.log" 2>&1 &
 pids+=($!)
 wait_up "http://${backend_addr}/readyz"
 wait_up "http://${bare_addr}/"
@@ -83,7 +116,7 @@ rps() {
   local out
   local script=()
   [ -n "${3:-}" ] && script=(-s "$3")
-  out=$(wrk -t"${threads}" -c"${connections}" -d"${duration}" "${script[@]}" "http://$1$2")
+  out=$("${load_cpu[@]}" wrk -t"${threads}" -c"${connections}" -d"${duration}" "${script[@]}" "http://$1$2")
   if grep -q "Non-2xx" <<<"${out}"; then
     printf '%s\n' "${out}" >&2
     die "wrk saw non-2xx answers from $1$2"
@@ -148,9 +181,12 @@ compare() {
 }
 
 section "wrk -t${threads} -c${connections} -d${duration}: POST /api/feedback (${rounds} rounds)"
-# Warm both up briefly so the first run does not pay for cold caches.
-wrk -t1 -c8 -d1s -s "${workdir}/feedback.lua" "http://${backend_addr}/api/feedback" >/dev/null
-wrk -t1 -c8 -d1s -s "${workdir}/feedback.lua" "http://${bare_addr}/api/feedback" >/dev/null
+# Warm every server up under the full load first: the backend's first seconds also fill its
+# bounded stores and register its metric series, which a measured round must not pay for.
+for addr in "${backend_addr}" "${bare_addr}" "${json_addr}"; do
+  "${load_cpu[@]}" wrk -t"${threads}" -c"${connections}" -d3s -s "${workdir}/feedback.lua" \
+    "http://${addr}/api/feedback" >/dev/null
+done
 compare /api/feedback "${workdir}/feedback.lua" "${json_addr}"
 backend_post=${best_backend} bare_post=${best_bare} post_ratio=${best_ratio}
 post_median=${median_ratio}

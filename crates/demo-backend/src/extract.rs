@@ -1,5 +1,6 @@
-//! Extractors that turn axum's plain-text rejections into [`ApiError`] JSON: a JSON body
-//! (400 malformed or wrong types, 413 too large), path ids, and the `?mode=` query.
+//! Request input checked into [`ApiError`] JSON instead of axum's plain-text rejections: a
+//! JSON body (400 malformed or wrong types, 413 too large), path ids, and the `?mode=` query.
+//! Each is an axum extractor for the axum handlers and a plain function for the actions.
 
 use axum::body::HttpBody;
 use axum::extract::{FromRequest, FromRequestParts, Request};

@@ -89,6 +89,8 @@ pub(crate) async fn book_ticket(state: AppState, req: Request<impl RequestBody>)
 pub(crate) async fn cancel_ticket(state: AppState, req: Request<impl RequestBody>) -> Response {
     let action = Action::CancelTicket;
     let checked = mode(&state, &req).and_then(|mode| Ok((mode, path_id(req.uri().path())?)));
+    // Nothing more is read from it, and the answer may wait for a worker.
+    drop(req);
     let (mode, id) = match checked {
         Ok(checked) => checked,
         Err(e) => return reject(&state, action, e),

@@ -78,14 +78,15 @@ backend_bin="${target_dir}/release/demo-backend"
 bare_bin="${target_dir}/release/examples/bare"
 render_bin="${target_dir}/release/examples/metrics_render"
 
-# wait_up URL: polls until URL answers (at most 10 s).
+# wait_up URL [CURL_ARGS...]: polls until URL answers 2xx (at most 10 s).
 wait_up() {
-  local i
+  local i url=$1
+  shift
   for i in $(seq 1 200); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    curl -fsS -o /dev/null "$@" "${url}" 2>/dev/null && return 0
     sleep 0.05
   done
-  die "nothing answered at $1"
+  die "nothing answered at ${url}"
 }
 
 section "starting the servers"
@@ -103,6 +104,7 @@ pids+=($!)
 pids+=($!)
 wait_up "http://${backend_addr}/readyz"
 wait_up "http://${bare_addr}/"
+wait_up "http://${json_addr}/api/feedback" -X POST -d '{"rating":5}'
 
 cat >"${workdir}/feedback.lua" <<'LUA'
 wrk.method = "POST"

@@ -33,11 +33,17 @@ pub(crate) struct Shed;
 /// A request let in: it holds a worker already, or a place in the queue.
 #[derive(Debug)]
 pub(crate) struct Admission<C: Deref<Target = Capacity>> {
-    /// Taken by [`Admission::start`]; while here, the drop gives back what is held.
+    /// Taken by [`Admission::start`]; while here, the drop gives back what `place` holds.
     capacity: Option<C>,
-    holds_worker: bool,
-    /// Still counted in the queue depth (until it gets a worker or is dropped).
-    queued: bool,
+    place: Place,
+}
+
+/// What an admission holds until it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Worker,
+    /// Counted in the queue depth.
+    Queue,
 }
 
 /// A worker, held until dropped.
@@ -87,8 +93,7 @@ impl Capacity {
         if free.is_ok() {
             return Ok(Admission {
                 capacity: Some(capacity),
-                holds_worker: true,
-                queued: false,
+                place: Place::Worker,
             });
         }
         let reserved = capacity
@@ -101,8 +106,7 @@ impl Capacity {
                 capacity.depth_gauge.increment(1.0);
                 Ok(Admission {
                     capacity: Some(capacity),
-                    holds_worker: false,
-                    queued: true,
+                    place: Place::Queue,
                 })
             }
             Err(_) => Err(Shed),
@@ -119,17 +123,13 @@ impl<C: Deref<Target = Capacity>> Admission<C> {
     /// Waits in the queue (if queued) until a worker is free. `None` only if the semaphore
     /// was closed, which this crate never does.
     pub(crate) async fn start(mut self) -> Option<Worker<C>> {
-        if !self.holds_worker {
+        if self.place == Place::Queue {
             let capacity = self.capacity.as_ref()?;
-            let permit = capacity.permits.acquire().await.ok()?;
-            permit.forget();
-            self.holds_worker = true;
-            if self.queued {
-                self.queued = false;
-                capacity.leave_queue();
-            }
+            capacity.permits.acquire().await.ok()?.forget();
+            capacity.leave_queue();
+            self.place = Place::Worker;
         }
-        self.holds_worker = false;
+        // From here the worker is the `Worker`'s to give back, not the admission's.
         let capacity = self.capacity.take()?;
         Some(Worker { capacity })
     }
@@ -142,11 +142,9 @@ impl<C: Deref<Target = Capacity>> Drop for Admission<C> {
         let Some(capacity) = self.capacity.as_ref() else {
             return;
         };
-        if self.queued {
-            capacity.leave_queue();
-        }
-        if self.holds_worker {
-            capacity.permits.add_permits(1);
+        match self.place {
+            Place::Queue => capacity.leave_queue(),
+            Place::Worker => capacity.permits.add_permits(1),
         }
     }
 }

@@ -284,10 +284,17 @@ mod tests {
                 .wait_idle(Duration::from_secs(30))
                 .await
         });
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(state.is_draining(), "waiting for idle starts the drain");
+        // The test runtime has one thread: yielding lets the drain task run up to its wait.
+        let started = tokio::time::timeout(Duration::from_secs(2), async {
+            while !state.is_draining() {
+                tokio::task::yield_now().await;
+            }
+        });
+        assert!(started.await.is_ok(), "waiting for idle starts the drain");
         drop(request);
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
         assert!(!drain.is_finished(), "a job is still running");
         drop(job);
         let woken = tokio::time::timeout(Duration::from_secs(2), drain).await;

@@ -13,6 +13,8 @@ pub const APP_INTERACTIONS_TOTAL: &str = "app_interactions_total";
 pub const APP_ACTIVE_SESSIONS: &str = "app_active_sessions";
 pub const APP_QUEUE_DEPTH: &str = "app_queue_depth";
 pub const APP_SHED_REQUESTS_TOTAL: &str = "app_shed_requests_total";
+/// Async jobs accepted (202) and not yet finished: the backend's job queue.
+pub const APP_JOBS_PENDING: &str = "app_jobs_pending";
 pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
 pub const HTTP_REQUESTS_IN_FLIGHT: &str = "http_requests_in_flight";
@@ -25,6 +27,10 @@ pub const LG_TARGET_RPS: &str = "lg_target_rps";
 pub const LG_CURRENT_RPS: &str = "lg_current_rps";
 pub const LG_REQUEST_DURATION_SECONDS: &str = "lg_request_duration_seconds";
 pub const LG_IN_FLIGHT: &str = "lg_in_flight";
+/// Async mode: from the intended send time of the request that started a job to the job's end.
+pub const LG_JOB_DURATION_SECONDS: &str = "lg_job_duration_seconds";
+/// Closed loop: virtual users running now.
+pub const LG_VUS: &str = "lg_vus";
 
 // Frontend (its own page; not read by other components).
 /// Polls of a replica's `/api/stats`, by outcome (`ok`, `error`).
@@ -65,7 +71,19 @@ pub mod error_kind {
     pub const HTTP_4XX: &str = "http_4xx";
     pub const HTTP_5XX: &str = "http_5xx";
     pub const IO: &str = "io";
-    pub const ALL: [&str; 5] = [TIMEOUT, CONNECT, HTTP_4XX, HTTP_5XX, IO];
+    /// Async mode: the job the request started ended in failure.
+    pub const JOB_FAILED: &str = "job_failed";
+    /// Async mode: the job was forgotten by the backend, or not done within the poll bound.
+    pub const JOB_EXPIRED: &str = "job_expired";
+    pub const ALL: [&str; 7] = [
+        TIMEOUT,
+        CONNECT,
+        HTTP_4XX,
+        HTTP_5XX,
+        IO,
+        JOB_FAILED,
+        JOB_EXPIRED,
+    ];
 }
 
 /// Server-side latency buckets: about 1 ms to 10 s.
@@ -118,6 +136,10 @@ pub fn describe_backend(recorder: &dyn Recorder) {
         text("Time from receiving a request to sending its response, queue wait included."),
     );
     gauge(HTTP_REQUESTS_IN_FLIGHT, "HTTP requests being handled now.");
+    gauge(
+        APP_JOBS_PENDING,
+        "Async jobs accepted and not yet finished on this replica.",
+    );
 }
 
 /// Registers the load generator's metric descriptions and units on `recorder`.
@@ -131,7 +153,7 @@ pub fn describe_loadgen(recorder: &dyn Recorder) {
     counter(LG_SENT_REQUESTS_TOTAL, "Requests sent, by action.");
     counter(
         LG_ERRORS_TOTAL,
-        "Requests that failed, by action and kind (timeout, connect, http_4xx, http_5xx, io).",
+        "Requests that failed, by action and kind (timeout, connect, http_4xx, http_5xx, io, job_failed, job_expired).",
     );
     counter(
         LG_DROPPED_REQUESTS_TOTAL,
@@ -150,4 +172,10 @@ pub fn describe_loadgen(recorder: &dyn Recorder) {
         ),
     );
     gauge(LG_IN_FLIGHT, "Requests sent and not yet answered.");
+    recorder.describe_histogram(
+        KeyName::from_const_str(LG_JOB_DURATION_SECONDS),
+        Some(Unit::Seconds),
+        text("Async mode: time from the intended send time to the end of the job it started."),
+    );
+    gauge(LG_VUS, "Closed loop: virtual users running now.");
 }

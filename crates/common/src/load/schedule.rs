@@ -121,7 +121,7 @@ impl ScheduleIter<'_> {
             let seg = segments.get(self.seg)?;
             let c = seg.count();
             if c > 0.0 && k < self.seg_before + c {
-                let at = self.seg_start_ns + seg_offset(seg, k - self.seg_before);
+                let at = self.seg_start_ns + seg.offset_for((k - self.seg_before).max(0.0));
                 // Rounding to ns never moves an instant before its predecessor.
                 let at = at.max(self.last);
                 self.last = at;
@@ -134,11 +134,6 @@ impl ScheduleIter<'_> {
             self.seg += 1;
         }
     }
-}
-
-fn seg_offset(seg: &super::Segment, k: f64) -> u64 {
-    let one = Curve::new(vec![*seg]);
-    one.instant_for(k.max(0.0)).unwrap_or(seg.duration_ns)
 }
 
 impl Iterator for ScheduleIter<'_> {

@@ -21,17 +21,22 @@ impl Segment {
     }
 
     /// Offset (ns) into the segment at which `k` requests have been planned, `0 <= k <= count`.
-    fn offset_for(&self, k: f64) -> u64 {
+    pub(super) fn offset_for(&self, k: f64) -> u64 {
+        // The zeroth request of a segment is at its start. Without this, a segment starting at
+        // 0 rps solves 0/0 for it, which is the segment's end: every later instant was then
+        // held back to that end and a ramp from zero sent its whole first stage at once.
+        if k <= 0.0 {
+            return 0;
+        }
         let d = self.duration_ns as f64 / NS_PER_S;
         let (a, b) = (self.start_rps, self.end_rps);
         let slope = (b - a) / d;
-        // Solve a*s + slope*s^2/2 = k; the citardauq form stays stable when slope is ~0.
-        let s = if slope.abs() < 1e-12 {
-            k / a
-        } else {
-            let disc = (a * a + 2.0 * slope * k).max(0.0);
-            2.0 * k / (a + disc.sqrt())
-        };
+        // Solve a*s + slope*s^2/2 = k in the citardauq form 2k / (a + sqrt(a^2 + 2 slope k)):
+        // stable for a flat segment (it is k/a) and for one starting at zero (sqrt(2k/slope)).
+        // The denominator is positive for every k this is asked for: k > 0 needs a > 0 or a
+        // rising rate.
+        let disc = (a * a + 2.0 * slope * k).max(0.0);
+        let s = 2.0 * k / (a + disc.sqrt());
         let ns = (s * NS_PER_S).round();
         if ns.is_finite() {
             (ns as u64).min(self.duration_ns)
@@ -81,6 +86,23 @@ impl Curve {
             start += seg.duration_ns;
         }
         0.0
+    }
+
+    /// The planned request count from the start up to `t_ns`: the rate integral over `[0, t)`.
+    pub fn count_before(&self, t_ns: u64) -> f64 {
+        let mut start = 0u64;
+        let mut sum = 0.0;
+        for seg in &self.segments {
+            if t_ns >= start + seg.duration_ns {
+                sum += seg.count();
+                start += seg.duration_ns;
+                continue;
+            }
+            let into = (t_ns - start) as f64 / NS_PER_S;
+            let rate_there = seg.rate_at(t_ns - start);
+            return sum + (seg.start_rps + rate_there) / 2.0 * into;
+        }
+        sum
     }
 
     /// The exact integral of the rate over the whole curve: the planned request count.

@@ -144,3 +144,136 @@ proptest! {
         prop_assert!((a.len() as f64 - 1000.0).abs() < 190.0);
     }
 }
+
+/// Stage lists as users write them: starts at zero, zero-rate stretches, ramps down to zero,
+/// rates from a trickle to a flood, stages from a millisecond to hours. Rates are scaled so a
+/// case plans at most `MAX_PLANNED` requests, which keeps every instant checkable.
+fn stage_lists() -> impl Strategy<Value = Vec<Stage>> {
+    const MAX_PLANNED: f64 = 200_000.0;
+    let rate = prop_oneof![Just(0.0), 0.0f64..1.0, 1.0f64..500.0, 500.0f64..100_000.0];
+    let duration_ms = prop_oneof![1u64..1_000, 1_000u64..120_000, 120_000u64..36_000_000];
+    proptest::collection::vec((duration_ms, rate), 1..7).prop_map(|parts| {
+        let mut stages: Vec<Stage> = parts
+            .into_iter()
+            .map(|(ms, r)| Stage {
+                duration: Duration::from_millis(ms),
+                target_rps: r,
+            })
+            .collect();
+        let planned = stages_curve(0.0, &stages).total();
+        if planned > MAX_PLANNED {
+            let scale = MAX_PLANNED / planned;
+            stages.iter_mut().for_each(|s| s.target_rps *= scale);
+        }
+        stages
+    })
+}
+
+/// Times at which a schedule is compared with its plan: a grid over the run, both sides of
+/// every stage boundary, and (a sample of) the instants themselves.
+fn check_points(curve: &Curve, instants: &[u64]) -> Vec<u64> {
+    let end = curve.duration_ns();
+    let mut points: Vec<u64> = (0..=400).map(|i| end / 400 * i).collect();
+    let mut at = 0;
+    for seg in curve.segments() {
+        at += seg.duration_ns;
+        points.extend([at.saturating_sub(1), at, at + 1]);
+    }
+    let stride = (instants.len() / 2_000).max(1);
+    points.extend(instants.iter().step_by(stride).flat_map(|&a| [a, a + 1]));
+    points
+}
+
+/// Requests whose instant is before `t`.
+fn sent_before(instants: &[u64], t: u64) -> f64 {
+    instants.partition_point(|&a| a < t) as f64
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Guards the ramp-from-zero defect: a stage starting at 0 rps put its first instant at
+    /// the stage's end and held every later one back to it.
+    #[test]
+    fn uniform_instants_follow_the_plan_at_every_time(stages in stage_lists()) {
+        let curve = stages_curve(0.0, &stages);
+        let s = Schedule::new(curve.clone(), Arrivals::Uniform, Shard::WHOLE);
+        let instants: Vec<u64> = s.iter().map(|(_, at)| at).collect();
+        for t in check_points(&curve, &instants) {
+            let planned = curve.count_before(t);
+            let sent = sent_before(&instants, t);
+            // One request of slack, plus the float error of a large integral.
+            prop_assert!(
+                (sent - planned).abs() <= 1.0 + planned * 1e-9,
+                "at {} ns: {} sent, {} planned ({:?})", t, sent, planned, stages
+            );
+        }
+    }
+
+    #[test]
+    fn poisson_instants_follow_the_plan_within_their_noise(stages in stage_lists(), seed in any::<u64>()) {
+        let curve = stages_curve(0.0, &stages);
+        let s = Schedule::new(curve.clone(), Arrivals::Poisson { seed }, Shard::WHOLE);
+        let instants: Vec<u64> = s.iter().map(|(_, at)| at).collect();
+        for t in check_points(&curve, &instants) {
+            let planned = curve.count_before(t);
+            let sent = sent_before(&instants, t);
+            // A Poisson count's standard deviation is the square root of its mean; over the
+            // whole path the deviation stays within 7 of them but with negligible odds.
+            let bound = 7.0 * planned.max(1.0).sqrt() + 5.0;
+            prop_assert!(
+                (sent - planned).abs() <= bound,
+                "at {} ns: {} sent, {} planned, bound {} ({:?})", t, sent, planned, bound, stages
+            );
+        }
+    }
+
+    #[test]
+    fn every_profile_follows_its_plan_from_the_first_second(index in 0usize..Profile::ALL.len()) {
+        let curve = Profile::ALL[index].curve();
+        let instants: Vec<u64> = Schedule::new(curve.clone(), Arrivals::Uniform, Shard::WHOLE)
+            .iter()
+            .map(|(_, at)| at)
+            .collect();
+        for second in 1..=curve.duration().as_secs() {
+            let t = second * 1_000_000_000;
+            prop_assert!((sent_before(&instants, t) - curve.count_before(t)).abs() <= 1.0);
+        }
+    }
+}
+
+#[test]
+fn count_before_is_the_integral_of_the_rate() {
+    let curve = stages_curve(0.0, &parse_stages("4s:40,3s:40,3s:0").unwrap());
+    let s = |x: f64| (x * 1e9) as u64;
+    assert_eq!(curve.count_before(0), 0.0);
+    assert!((curve.count_before(s(1.0)) - 5.0).abs() < 1e-9);
+    assert!((curve.count_before(s(4.0)) - 80.0).abs() < 1e-9);
+    assert!((curve.count_before(s(7.0)) - 200.0).abs() < 1e-9);
+    // 1.5 s into the ramp down, the rate is 20: (40 + 20) / 2 × 1.5 = 45 more.
+    assert!((curve.count_before(s(8.5)) - 245.0).abs() < 1e-9);
+    assert!((curve.count_before(s(20.0)) - curve.total()).abs() < 1e-9);
+}
+
+#[test]
+fn a_ramp_from_zero_sends_in_its_first_second() {
+    // The reported case: `--stages 6s:20` sent nothing for six seconds, then all 60 at once.
+    let curve = stages_curve(0.0, &parse_stages("6s:20").unwrap());
+    let instants: Vec<u64> = Schedule::new(curve, Arrivals::Uniform, Shard::WHOLE)
+        .iter()
+        .map(|(_, at)| at)
+        .collect();
+    let per_second: Vec<usize> = (0..6u64)
+        .map(|s| {
+            instants
+                .iter()
+                .filter(|&&a| a >= s * 1_000_000_000 && a < (s + 1) * 1_000_000_000)
+                .count()
+        })
+        .collect();
+    // The plan: 20/6 rps more each second, so 1.67, 5, 8.3, 11.7, 15, 18.3 requests.
+    let planned = [1.67, 5.0, 8.33, 11.67, 15.0, 18.33];
+    for (got, want) in per_second.iter().zip(planned) {
+        assert!((*got as f64 - want).abs() <= 1.0, "{per_second:?}");
+    }
+}

@@ -1,0 +1,16 @@
+//! Label keys and values put on every Kubernetes object. `destroy` and the delete phase find
+//! objects by these labels only.
+
+pub const NAME: &str = "app.kubernetes.io/name";
+pub const INSTANCE: &str = "app.kubernetes.io/instance";
+pub const COMPONENT: &str = "app.kubernetes.io/component";
+pub const PART_OF: &str = "app.kubernetes.io/part-of";
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const VERSION: &str = "app.kubernetes.io/version";
+/// The run's uuid: every object of one run carries it.
+pub const UUID: &str = "load-demo.io/uuid";
+/// The scenario job an object belongs to (backend, frontend, loadgen, prometheus, prepull).
+pub const JOB: &str = "load-demo.io/job";
+
+/// Value of `app.kubernetes.io/managed-by`.
+pub const MANAGER: &str = "load-demo-orchestrator";

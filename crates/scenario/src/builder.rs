@@ -1,0 +1,173 @@
+//! The scenario under construction: layers assign keys onto it one by one, remembering each
+//! key's source and collecting every problem instead of stopping at the first; then the
+//! checks that involve more than one key run on the result.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::check::closest;
+use super::error::{ConfigError, ErrorKind, Problem, Source};
+use super::keys::{self, Key};
+use super::scenario::{Scenario, ServiceType};
+use super::value::Raw;
+
+pub(crate) struct Builder {
+    pub(crate) scenario: Scenario,
+    pub(crate) sources: BTreeMap<String, Source>,
+    pub(crate) errors: Vec<ConfigError>,
+    /// Keys with a rejected value: cross-checks skip them rather than judge a stale value.
+    failed: BTreeSet<&'static str>,
+}
+
+impl Builder {
+    /// The built-in defaults, every key sourced [`Source::Default`].
+    pub(crate) fn new() -> Self {
+        Self {
+            scenario: Scenario::default(),
+            sources: keys::KEYS
+                .iter()
+                .map(|k| (k.name.to_owned(), Source::Default))
+                .collect(),
+            errors: Vec::new(),
+            failed: BTreeSet::new(),
+        }
+    }
+
+    /// Sets `key` from `raw` (written as `written` at `origin`), or records why it cannot.
+    pub(crate) fn assign(
+        &mut self,
+        key: &'static Key,
+        raw: Raw<'_>,
+        written: &str,
+        origin: Source,
+    ) {
+        match key.field.apply(&mut self.scenario, raw, key.check) {
+            Ok(()) => {
+                self.sources.insert(key.name.to_owned(), origin);
+            }
+            Err(problem) => {
+                self.failed.insert(key.name);
+                self.errors
+                    .push(problem.at(key.name, written, Some(origin)));
+            }
+        }
+    }
+
+    /// Records a key no scenario has, suggesting the closest of `candidates`.
+    pub(crate) fn unknown<S: AsRef<str>>(
+        &mut self,
+        name: &str,
+        written: &str,
+        origin: Source,
+        candidates: &[S],
+    ) {
+        let candidates: Vec<&str> = candidates.iter().map(AsRef::as_ref).collect();
+        let fix = match closest(name, &candidates) {
+            Some(c) if name.contains('.') => format!("keys are flat: write `{c}`"),
+            Some(c) => format!("did you mean `{c}`?"),
+            None => "remove it; `orchestrator config` lists every key".to_owned(),
+        };
+        self.errors
+            .push(Problem::new(ErrorKind::UnknownKey, "unknown key", fix).at(
+                name,
+                written,
+                Some(origin),
+            ));
+    }
+
+    fn source(&self, key: &str) -> Source {
+        self.sources.get(key).cloned().unwrap_or(Source::Default)
+    }
+
+    fn ok(&self, names: &[&str]) -> bool {
+        names.iter().all(|n| !self.failed.contains(n))
+    }
+
+    /// The checks that involve more than one key, then the verdict.
+    pub(crate) fn finish(
+        mut self,
+    ) -> Result<(Scenario, BTreeMap<String, Source>), Vec<ConfigError>> {
+        let s = &self.scenario;
+        let mut found = Vec::new();
+
+        if self.ok(&["backend_replicas", "backend_scale_replicas"])
+            && s.backend_scale_replicas < s.backend.replicas
+        {
+            found.push(
+                Problem::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "below backend_replicas = {} (from {}): the scale-up would scale down",
+                        s.backend.replicas,
+                        self.source("backend_replicas")
+                    ),
+                    format!(
+                        "set backend_scale_replicas to {} or more, or lower backend_replicas",
+                        s.backend.replicas
+                    ),
+                )
+                .at(
+                    "backend_scale_replicas",
+                    &s.backend_scale_replicas.to_string(),
+                    Some(self.source("backend_scale_replicas")),
+                ),
+            );
+        }
+
+        let namespace = s.namespace();
+        if self.ok(&["namespace_prefix", "uuid"]) && namespace.len() > 63 {
+            // Blame whichever of the two was set most specifically; both are named.
+            let (key, value) = if self.source("uuid") != Source::Default {
+                ("uuid", &s.uuid)
+            } else {
+                ("namespace_prefix", &s.namespace_prefix)
+            };
+            found.push(
+                Problem::new(
+                    ErrorKind::NamespaceTooLong,
+                    format!(
+                        "the namespace `{namespace}` (namespace_prefix from {}, uuid from {}) is {} characters, above Kubernetes' 63",
+                        self.source("namespace_prefix"),
+                        self.source("uuid"),
+                        namespace.len()
+                    ),
+                    format!(
+                        "shorten namespace_prefix or uuid by {} characters",
+                        namespace.len() - 63
+                    ),
+                )
+                .at(key, value, Some(self.source(key))),
+            );
+        }
+
+        if self.ok(&[
+            "frontend_node_port",
+            "prometheus_node_port",
+            "frontend_service_type",
+        ]) && s.frontend_service_type == ServiceType::NodePort
+            && s.frontend_node_port == s.prometheus_node_port
+        {
+            found.push(
+                Problem::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "the same NodePort as frontend_node_port (from {})",
+                        self.source("frontend_node_port")
+                    ),
+                    "give Prometheus and the frontend different NodePorts",
+                )
+                .at(
+                    "prometheus_node_port",
+                    &s.prometheus_node_port.to_string(),
+                    Some(self.source("prometheus_node_port")),
+                ),
+            );
+        }
+
+        self.errors.extend(found);
+        if self.errors.is_empty() {
+            Ok((self.scenario, self.sources))
+        } else {
+            Err(self.errors)
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Writing configuration out: the `config` table with sources, JSON and TOML, the TOML
+//! round trip of a scenario, and the text of `.env.example`.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use super::builder::Builder;
+use super::error::ConfigErrors;
+use super::keys::KEYS;
+use super::resolve::Resolved;
+use super::scenario::Scenario;
+use super::{file, keys};
+
+/// How `config` prints a resolved configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OutputFormat {
+    /// Key, value and source columns, for people.
+    #[default]
+    Table,
+    /// `{"values": {...}, "sources": {...}}`.
+    Json,
+    /// A scenario file of the effective values.
+    Toml,
+}
+
+impl OutputFormat {
+    pub const ALL: [OutputFormat; 3] =
+        [OutputFormat::Table, OutputFormat::Json, OutputFormat::Toml];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Table => "table",
+            OutputFormat::Json => "json",
+            OutputFormat::Toml => "toml",
+        }
+    }
+}
+
+/// An output format that is not one of `table`, `json`, `toml`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format `{0}`: expected table, json or toml")]
+pub struct UnknownFormat(pub String);
+
+impl FromStr for OutputFormat {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OutputFormat::ALL
+            .into_iter()
+            .find(|f| f.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownFormat(s.to_owned()))
+    }
+}
+
+impl fmt::Display for OutputFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Resolved {
+    /// The configuration in `format`, ending with a newline.
+    pub fn render(&self, format: OutputFormat) -> String {
+        match format {
+            OutputFormat::Table => self.table(),
+            OutputFormat::Json => self.json(),
+            OutputFormat::Toml => scenario_to_toml(&self.scenario),
+        }
+    }
+
+    fn rows(&self) -> Vec<[String; 3]> {
+        KEYS.iter()
+            .map(|k| {
+                let source = self
+                    .sources
+                    .get(k.name)
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| "default".to_owned());
+                [
+                    k.name.to_owned(),
+                    k.field.get(&self.scenario).to_string(),
+                    source,
+                ]
+            })
+            .collect()
+    }
+
+    fn table(&self) -> String {
+        let header = ["KEY".to_owned(), "VALUE".to_owned(), "SOURCE".to_owned()];
+        let rows = self.rows();
+        let width = |col: usize| {
+            rows.iter()
+                .chain([&header])
+                .map(|r| r[col].chars().count())
+                .max()
+                .unwrap_or(0)
+        };
+        let (w0, w1) = (width(0), width(1));
+        let mut out = String::new();
+        for [key, value, source] in [&header].into_iter().chain(&rows) {
+            out.push_str(&format!("{key:<w0$}  {value:<w1$}  {source}\n"));
+        }
+        out
+    }
+
+    fn json(&self) -> String {
+        let mut values = serde_json::Map::new();
+        let mut sources = serde_json::Map::new();
+        for k in KEYS {
+            values.insert(k.name.to_owned(), k.field.get(&self.scenario).to_json());
+            let source = self
+                .sources
+                .get(k.name)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "default".to_owned());
+            sources.insert(k.name.to_owned(), serde_json::Value::String(source));
+        }
+        let doc = serde_json::json!({ "values": values, "sources": sources });
+        // Serialising a `Value` of strings, numbers and booleans cannot fail.
+        let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+/// A scenario file with every key, in the flat spelling `scenario_from_toml` reads back.
+pub fn scenario_to_toml(s: &Scenario) -> String {
+    KEYS.iter()
+        .map(|k| format!("{} = {}\n", k.name, k.field.get(s).to_toml()))
+        .collect()
+}
+
+/// Reads a scenario file's text over the built-in defaults, with every check `resolve` runs.
+pub fn scenario_from_toml(text: &str) -> Result<Scenario, ConfigErrors> {
+    let mut b = Builder::new();
+    file::apply(&mut b, Path::new("<toml>"), text);
+    b.finish().map(|(s, _)| s).map_err(ConfigErrors)
+}
+
+/// The text of the repository's `.env.example`: every variable, its default and meaning.
+/// A test keeps the committed file equal to this.
+pub fn dotenv_example() -> String {
+    let defaults = Scenario::default();
+    let mut out = String::from(
+        "\
+# Configuration of a demo run. Copy this file to `.env` and uncomment what you change.
+#
+# The orchestrator reads `.env` from its working directory. Layers, lowest first: built-in
+# defaults, the scenario file (--scenario FILE), `.env`, the process environment, and
+# --set key=value. Each variable is a scenario key upper-cased: LOAD_BASE_RPS is the key
+# load_base_rps, which a scenario file and --set spell in lower case.
+# `cargo run -p orchestrator -- config` prints every value and where it came from.
+#
+# Durations: 500ms, 5s, 1m30s, or a bare number of seconds. Booleans: true or false.
+# Other names in this file are ignored (docker compose reads it too), except near misses
+# of the names below, which are reported as likely typos.
+",
+    );
+    for k in keys::KEYS {
+        out.push('\n');
+        out.push_str(&format!("# {} ({})\n", k.help, k.field.type_name()));
+        for alias in k.aliases {
+            out.push_str(&format!(
+                "# Also read as {alias}, the original demo's name.\n"
+            ));
+        }
+        out.push_str(&format!("# {}={}\n", k.env_name(), k.field.get(&defaults)));
+    }
+    out
+}

@@ -1,0 +1,137 @@
+//! The typed scenario model and its built-in defaults (the original demo's user-data).
+//!
+//! Keys are flat (`load_base_rps`, `backend_replicas`) so that one spelling serves the
+//! scenario file, `--set key=value` and, upper-cased, the environment.
+
+use serde::{Deserialize, Serialize};
+
+use common::HumanDuration;
+
+/// One deployable part of the stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentSpec {
+    pub name: String,
+    pub replicas: u32,
+    pub image: String,
+}
+
+/// The load ramp: rate(t) = base × factor^floor(t / interval), capped by `max_rps`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadSpec {
+    pub base_rps: f64,
+    pub ramp_factor: f64,
+    pub ramp_interval: HumanDuration,
+    pub run_duration: HumanDuration,
+    /// No cap when `None`.
+    pub max_rps: Option<f64>,
+}
+
+/// How the frontend's Service is exposed on a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServiceType {
+    ClusterIP,
+    NodePort,
+}
+
+/// How the load generator runs on a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadgenKind {
+    /// A Deployment of `loadgen.replicas` pods, pod i running `--shard i/n`.
+    Deployment,
+    /// A Job with activeDeadlineSeconds and ttlSecondsAfterFinished.
+    Job,
+}
+
+/// The backend's capacity model: `workers / service_time` requests per second per replica.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendCapacity {
+    pub workers: u32,
+    pub service_time: HumanDuration,
+    /// Requests that may wait for a worker before the replica sheds with 503.
+    pub queue: u32,
+}
+
+/// Everything a run needs to know, with the original demo's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    pub uuid: String,
+    pub namespace_prefix: String,
+    pub app_name: String,
+    pub backend: ComponentSpec,
+    pub frontend: ComponentSpec,
+    pub loadgen: ComponentSpec,
+    pub prometheus: ComponentSpec,
+    /// Weighted action mix, e.g. `book_ticket,cancel_ticket,give_feedback` or `book_ticket=5,...`.
+    pub actions: String,
+    pub enable_load: bool,
+    pub baseline_pause: HumanDuration,
+    pub load_pause: HumanDuration,
+    pub backend_scale_replicas: u32,
+    pub load_scale_delay: HumanDuration,
+    pub load: LoadSpec,
+    pub backend_capacity: BackendCapacity,
+    pub frontend_service_type: ServiceType,
+    pub frontend_node_port: u16,
+    pub prometheus_node_port: u16,
+    pub loadgen_kind: LoadgenKind,
+    /// Pre-pull every image on every node before deploying (kube runtime only).
+    pub prepull: bool,
+    /// Main container of the pre-pull DaemonSet; configurable for disconnected clusters.
+    pub pause_image: String,
+    /// How long any wait for readiness may take before the run fails.
+    pub ready_timeout: HumanDuration,
+}
+
+impl Scenario {
+    /// The run's namespace: `<namespace_prefix>-<uuid>`.
+    pub fn namespace(&self) -> String {
+        format!("{}-{}", self.namespace_prefix, self.uuid)
+    }
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        let component = |name: &str, image: &str| ComponentSpec {
+            name: name.to_owned(),
+            replicas: 1,
+            image: image.to_owned(),
+        };
+        Self {
+            uuid: "demo-run-001".to_owned(),
+            namespace_prefix: "app-demo".to_owned(),
+            app_name: "movie-night".to_owned(),
+            backend: component("backend", "kind.local/demo-app-backend:latest"),
+            frontend: component("frontend", "kind.local/demo-app-frontend:latest"),
+            loadgen: component("loadgen", "kind.local/demo-app-load:latest"),
+            prometheus: component("prometheus", "prom/prometheus:v2.54.0"),
+            actions: "book_ticket,cancel_ticket,give_feedback".to_owned(),
+            enable_load: true,
+            baseline_pause: HumanDuration::from_secs(20),
+            load_pause: HumanDuration::from_secs(30),
+            backend_scale_replicas: 2,
+            load_scale_delay: HumanDuration::from_secs(30),
+            load: LoadSpec {
+                base_rps: 10.0,
+                ramp_factor: 5.0,
+                ramp_interval: HumanDuration::from_secs(5),
+                run_duration: HumanDuration::from_secs(90),
+                // The original demo had no cap; 300 rps is 1.5x one default replica's
+                // capacity and 0.75x two replicas', so one replica saturates and two recover.
+                max_rps: Some(300.0),
+            },
+            backend_capacity: BackendCapacity {
+                workers: 4,
+                service_time: HumanDuration::from_millis(20),
+                queue: 32,
+            },
+            frontend_service_type: ServiceType::NodePort,
+            frontend_node_port: 30080,
+            prometheus_node_port: 30090,
+            loadgen_kind: LoadgenKind::Deployment,
+            prepull: true,
+            pause_image: "registry.k8s.io/pause:3.10".to_owned(),
+            ready_timeout: HumanDuration::from_secs(120),
+        }
+    }
+}

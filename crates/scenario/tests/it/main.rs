@@ -1,0 +1,3 @@
+//! Integration tests of the scenario crate: one binary, a module per area.
+
+mod config;

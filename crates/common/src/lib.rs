@@ -1,14 +1,14 @@
-//! Everything the demo's binaries agree on: the scenario configuration, human durations,
-//! metric and label names, the backend's API types, and the process plumbing (logging,
-//! shutdown signals) every `main.rs` uses.
+//! Everything the demo's binaries agree on: human durations, load shapes, metric names and
+//! their exposition, the backend's API types, and the process plumbing (logging, shutdown
+//! signals) every `main.rs` uses. The scenario configuration lives in the `scenario` crate,
+//! next to its one user, the orchestrator.
 
 pub mod api;
-pub mod config;
 pub mod duration;
 pub mod exposition;
-pub mod labels;
 pub mod load;
 pub mod names;
+pub mod ports;
 pub mod shutdown;
 pub mod telemetry;
 

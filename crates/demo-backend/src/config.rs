@@ -151,7 +151,7 @@ impl Default for Config {
     /// The flag defaults, with the replica named "backend" (no environment lookup).
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([0, 0, 0, 0], common::labels::ports::BACKEND)),
+            listen: SocketAddr::from(([0, 0, 0, 0], common::ports::BACKEND)),
             workers: 8,
             service_time: Duration::from_millis(20),
             jitter: Duration::ZERO,

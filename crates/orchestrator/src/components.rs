@@ -4,7 +4,7 @@
 //! Kubernetes runtime uses them as container args. One builder per component means a scenario
 //! key has the same effect wherever the stack runs. Args never include the program name.
 
-use common::config::Scenario;
+use scenario::Scenario;
 
 /// The backend replica's flags. `listen` is `127.0.0.1:port` locally, `0.0.0.0:8080` in a pod.
 pub fn backend_args(scenario: &Scenario, listen: &str, replica_name: &str) -> Vec<String> {

@@ -54,18 +54,17 @@ fn dispatch(context: Option<String>, command: Command) -> anyhow::Result<ExitCod
     }
 }
 
-fn resolve(args: &orchestrator::cli::ScenarioArgs) -> Result<common::config::Resolved, ExitCode> {
-    let inputs =
-        common::config::ConfigInputs::from_process(args.scenario.clone(), args.sets.clone());
-    common::config::resolve(&inputs).map_err(|errors| {
+fn resolve(args: &orchestrator::cli::ScenarioArgs) -> Result<scenario::Resolved, ExitCode> {
+    let inputs = scenario::ConfigInputs::from_process(args.scenario.clone(), args.sets.clone());
+    scenario::resolve(&inputs).map_err(|errors| {
         eprintln!("error: the configuration is not valid:\n{errors}");
         ExitCode::from(EXIT_CONFIG)
     })
 }
 
 fn config(args: orchestrator::cli::ConfigArgs) -> anyhow::Result<ExitCode> {
-    use common::config::OutputFormat;
     use orchestrator::cli::ConfigFormat;
+    use scenario::OutputFormat;
     let resolved = match resolve(&args.scenario) {
         Ok(r) => r,
         Err(code) => return Ok(code),
@@ -81,9 +80,9 @@ fn config(args: orchestrator::cli::ConfigArgs) -> anyhow::Result<ExitCode> {
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
-    use common::config::OutputFormat;
     use orchestrator::local::runtime::LocalRuntime;
     use orchestrator::timeline::{self, RunOptions};
+    use scenario::OutputFormat;
     use std::io::IsTerminal;
 
     let resolved = match resolve(&args.scenario) {
@@ -130,14 +129,14 @@ mod kube_cmd {
     use std::process::ExitCode;
 
     use anyhow::Context;
-    use common::config::Scenario;
     use orchestrator::cli::{RenderArgs, RunArgs, ScenarioArgs};
     use orchestrator::kube::cli as kube_cli;
+    use scenario::Scenario;
 
     /// The scenario and the effective configuration (for the report).
     fn scenario(args: &ScenarioArgs) -> Result<(Scenario, serde_json::Value), ExitCode> {
         let resolved = super::resolve(args)?;
-        let config = serde_json::from_str(&resolved.render(common::config::OutputFormat::Json))
+        let config = serde_json::from_str(&resolved.render(scenario::OutputFormat::Json))
             .unwrap_or(serde_json::Value::Null);
         Ok((resolved.scenario, config))
     }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::config::Scenario;
 use indicatif::{ProgressBar, ProgressStyle};
+use scenario::Scenario;
 use tokio_util::sync::CancellationToken;
 
 use crate::report::{Outcome, Phase, Report};

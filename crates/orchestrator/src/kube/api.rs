@@ -15,7 +15,7 @@ use super::build::Object;
 use super::error::{Error, Result};
 
 /// The one field manager of every apply: re-running a scenario converges instead of failing.
-pub const MANAGER: &str = common::labels::MANAGER;
+pub const MANAGER: &str = crate::kube::labels::MANAGER;
 
 /// Attempts of a call that fails transiently (first try included).
 const ATTEMPTS: u32 = 5;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::config::Scenario;
+use scenario::Scenario;
 
 use super::error::Error;
 use super::{KubeRuntime, build, connect};

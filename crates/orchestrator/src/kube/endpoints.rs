@@ -2,9 +2,9 @@
 //! a node's address for other clusters.
 
 use ::kube::{Api, Client};
-use common::config::{Scenario, ServiceType};
-use common::labels::ports;
+use common::ports;
 use k8s_openapi::api::core::v1::Node;
+use scenario::{Scenario, ServiceType};
 
 use crate::runtime::Endpoint;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use ::kube::Client;
-use common::config::Scenario;
+use scenario::Scenario;
 
 use super::meta::Job;
 use super::pods::PodView;

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use common::config::{Scenario, ServiceType};
-use common::labels;
+use crate::kube::labels;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use scenario::{Scenario, ServiceType};
 
 use super::error::{Error, Result};
 use crate::runtime::ComponentKind;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ::kube::Client;
 use common::api::routes;
-use common::labels::ports;
+use common::ports;
 
 use super::meta::Job;
 use super::pods::{PodInfo, PodView};

@@ -11,6 +11,7 @@ pub mod destroy;
 pub mod endpoints;
 pub mod error;
 pub mod events;
+pub mod labels;
 pub mod latency;
 pub mod measure;
 pub mod meta;

@@ -5,9 +5,9 @@
 use std::time::Instant;
 
 use ::kube::{Api, Client};
-use common::config::Scenario;
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::Pod;
+use scenario::Scenario;
 
 use super::api::{self, delete_one};
 use super::build::prepull;

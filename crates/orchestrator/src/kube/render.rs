@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use common::config::Scenario;
+use scenario::Scenario;
 
 use super::build;
 use super::error::{Error, Result};

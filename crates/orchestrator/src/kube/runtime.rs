@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ::kube::{Api, Client};
-use common::config::{LoadgenKind, Scenario};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job as BatchJob;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use scenario::{LoadgenKind, Scenario};
 
 use super::api::{self, delete_matching, delete_one};
 use super::build::{self, Plan, backend, loadgen};

@@ -4,8 +4,8 @@
 pub mod html;
 pub mod markdown;
 
-use common::config::Scenario;
 use common::names;
+use scenario::Scenario;
 use serde::{Deserialize, Serialize};
 
 use crate::sample::{Point, diff, quantile};

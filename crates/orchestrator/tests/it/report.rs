@@ -10,7 +10,7 @@ use orchestrator::{compare, timeline::phase};
 use crate::scripted::Scripted;
 
 async fn sample_report(dir: &Path, uuid: &str) -> Report {
-    let mut s = common::config::Scenario::default();
+    let mut s = scenario::Scenario::default();
     s.uuid = uuid.into();
     s.baseline_pause = Duration::from_millis(500).into();
     s.load_pause = Duration::from_millis(2500).into();

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use common::HumanDuration;
-use common::config::Scenario;
 use orchestrator::report::{Outcome, Report};
 use orchestrator::timeline::{RunOptions, phase, run};
+use scenario::Scenario;
 
 use crate::scripted::Scripted;
 

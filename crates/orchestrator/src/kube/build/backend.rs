@@ -3,10 +3,10 @@
 //! list the replicas for the frontend.
 
 use common::api::routes;
-use common::config::Scenario;
-use common::labels::ports;
+use common::ports;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::PodSpec;
+use scenario::Scenario;
 
 use super::{Object, pod};
 use crate::components;

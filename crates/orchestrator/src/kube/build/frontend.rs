@@ -2,10 +2,10 @@
 //! says so, for kind's port mappings).
 
 use common::api::routes;
-use common::config::{Scenario, ServiceType};
-use common::labels::ports;
+use common::ports;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{PodSpec, Service};
+use scenario::{Scenario, ServiceType};
 
 use super::{backend, loadgen, pod};
 use crate::components::{self, ReplicaDiscovery};

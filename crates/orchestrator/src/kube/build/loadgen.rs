@@ -8,12 +8,12 @@
 //! images have none.) The Job form gets its index from the Indexed completion mode.
 
 use common::api::routes;
-use common::config::{LoadgenKind, Scenario};
-use common::labels::ports;
+use common::ports;
 use k8s_openapi::api::batch::v1::{Job as BatchJob, JobSpec};
 use k8s_openapi::api::core::v1::{
     EnvVar, EnvVarSource, ObjectFieldSelector, PodSpec, PodTemplateSpec,
 };
+use scenario::{LoadgenKind, Scenario};
 
 use super::{Object, pod};
 use crate::components;

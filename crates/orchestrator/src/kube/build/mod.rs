@@ -9,7 +9,6 @@ pub mod pod;
 pub mod prepull;
 pub mod prometheus;
 
-use common::config::Scenario;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, DeploymentSpec};
 use k8s_openapi::api::batch::v1::Job as BatchJob;
 use k8s_openapi::api::core::v1::{
@@ -18,6 +17,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use scenario::Scenario;
 
 use super::error::Result;
 use super::meta::{self, Job};

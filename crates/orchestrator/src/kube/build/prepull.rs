@@ -2,9 +2,9 @@
 //! image's `--version` (pulling it, and proving the binary starts), then the pause image
 //! idles until the phase removes the DaemonSet.
 
-use common::config::Scenario;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{Container, PodSpec};
+use scenario::Scenario;
 
 use super::pod;
 use crate::kube::error::Result;

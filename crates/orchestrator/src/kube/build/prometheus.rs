@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use common::config::Scenario;
-use common::labels::{self, ports};
+use crate::kube::labels;
+use common::ports;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, PodSpec, Service, ServiceAccount,
@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use scenario::Scenario;
 use serde::{Deserialize, Serialize};
 
 use super::{Object, pod};

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use common::config::{LoadgenKind, Scenario, ServiceType};
-use common::labels;
 use k8s_openapi::api::core::v1::{Container, Probe};
 use orchestrator::kube::build::{Object, pod, prometheus};
+use orchestrator::kube::labels;
 use orchestrator::kube::meta;
+use scenario::{LoadgenKind, Scenario, ServiceType};
 
 use super::{objects, sharded, templates};
 

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use common::HumanDuration;
-use common::config::Scenario;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
@@ -13,6 +12,7 @@ use orchestrator::kube::build::{self, Object};
 use orchestrator::kube::{KubeOptions, KubeRuntime, connect};
 use orchestrator::report::Outcome;
 use orchestrator::timeline::{self, RunOptions};
+use scenario::Scenario;
 
 const BOUND: Duration = Duration::from_secs(600);
 

@@ -9,9 +9,9 @@ mod fake;
 mod render;
 mod run;
 
-use common::config::{LoadgenKind, Scenario};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use orchestrator::kube::build::{Object, plan};
+use scenario::{LoadgenKind, Scenario};
 
 /// Every object of a scenario, in apply order.
 pub(crate) fn objects(s: &Scenario) -> Vec<Object> {

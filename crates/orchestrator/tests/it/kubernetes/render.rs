@@ -1,12 +1,12 @@
 //! `render`: snapshots of the manifests, and every manifest read back into its type.
 
-use common::config::{LoadgenKind, Scenario};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use orchestrator::kube::build::Object;
 use orchestrator::kube::{render_manifests, write_manifests};
+use scenario::{LoadgenKind, Scenario};
 
 use super::{objects, sharded};
 

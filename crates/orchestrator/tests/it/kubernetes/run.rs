@@ -6,11 +6,11 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use common::HumanDuration;
-use common::config::{LoadgenKind, Scenario};
 use orchestrator::kube::{KubeOptions, KubeRuntime};
 use orchestrator::report::Outcome;
 use orchestrator::runtime::{MetricsSource, Runtime};
 use orchestrator::timeline::{self, RunOptions};
+use scenario::{LoadgenKind, Scenario};
 
 use super::fake::{Behaviour, FakeApi};
 

@@ -1,3 +1,0 @@
-//! Integration tests of the common crate: one binary, a module per area.
-
-mod config;

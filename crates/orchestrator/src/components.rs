@@ -4,7 +4,7 @@
 //! Kubernetes runtime uses them as container args. One builder per component means a scenario
 //! key has the same effect wherever the stack runs. Args never include the program name.
 
-use scenario::Scenario;
+use scenario::{LoadMode, Scenario};
 
 /// The backend replica's flags. `listen` is `127.0.0.1:port` locally, `0.0.0.0:8080` in a pod.
 pub fn backend_args(scenario: &Scenario, listen: &str, replica_name: &str) -> Vec<String> {
@@ -74,17 +74,32 @@ pub fn loadgen_args(
     shard: Option<(u32, u32)>,
 ) -> Vec<String> {
     let load = &scenario.load;
-    let mut args = vec![
-        "--target".into(),
-        target_url.into(),
-        "--base-rps".into(),
-        load.base_rps.to_string(),
-        "--ramp-factor".into(),
-        load.ramp_factor.to_string(),
-        "--ramp-interval".into(),
-        load.ramp_interval.to_string(),
-        "--duration".into(),
-        load.run_duration.to_string(),
+    let mut args = vec!["--target".into(), target_url.into()];
+    // The loadgen refuses the ramp's flags next to stages or a profile, as `resolve` does.
+    if let Some(stages) = &load.stages {
+        args.extend(["--stages".into(), stages.clone()]);
+    } else if let Some(profile) = &load.profile {
+        args.extend(["--profile".into(), profile.clone()]);
+    } else {
+        args.extend([
+            "--base-rps".into(),
+            load.base_rps.to_string(),
+            "--ramp-factor".into(),
+            load.ramp_factor.to_string(),
+            "--ramp-interval".into(),
+            load.ramp_interval.to_string(),
+            "--duration".into(),
+            load.run_duration.to_string(),
+        ]);
+        if let Some(max) = load.max_rps {
+            args.extend(["--max-rps".into(), max.to_string()]);
+        }
+    }
+    args.extend([
+        "--arrival".into(),
+        load.arrival.as_str().into(),
+        "--seed".into(),
+        load.seed.to_string(),
         "--actions".into(),
         scenario.actions.clone(),
         "--metrics-addr".into(),
@@ -94,10 +109,9 @@ pub fn loadgen_args(
         // A generator that starts before the backend Service answers (a pod scheduled
         // early) waits for its /readyz instead of failing at once.
         "--wait-for-target".into(),
-    ];
-    if let Some(max) = load.max_rps {
-        args.push("--max-rps".into());
-        args.push(max.to_string());
+    ]);
+    if load.mode != LoadMode::Sync {
+        args.extend(["--mode".into(), load.mode.as_str().into()]);
     }
     if let Some((index, count)) = shard {
         args.push("--shard".into());
@@ -108,6 +122,8 @@ pub fn loadgen_args(
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
 
     fn value_of<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
@@ -136,6 +152,47 @@ mod tests {
         assert_eq!(value_of(&args, "--max-rps"), Some("300"));
         assert_eq!(value_of(&args, "--shard"), Some("1/3"));
         assert!(args.iter().any(|a| a == "--wait-for-target"));
+        assert_eq!(value_of(&args, "--arrival"), Some("uniform"));
+        assert_eq!(value_of(&args, "--seed"), Some("1"));
+        assert_eq!(value_of(&args, "--stages"), None);
+        assert_eq!(value_of(&args, "--mode"), None);
+    }
+
+    #[test]
+    fn loadgen_args_carry_stages_instead_of_the_ramp() {
+        let mut s = Scenario::default();
+        s.load.stages = Some("4s:40,3s:0".into());
+        s.load.arrival = scenario::Arrival::Poisson;
+        s.load.seed = 7;
+        let args = loadgen_args(&s, "http://b", "127.0.0.1:0", None);
+        assert_eq!(value_of(&args, "--stages"), Some("4s:40,3s:0"));
+        assert_eq!(value_of(&args, "--arrival"), Some("poisson"));
+        assert_eq!(value_of(&args, "--seed"), Some("7"));
+        for ramp in [
+            "--base-rps",
+            "--ramp-factor",
+            "--ramp-interval",
+            "--duration",
+            "--max-rps",
+        ] {
+            assert_eq!(value_of(&args, ramp), None, "{ramp} next to --stages");
+        }
+        // The real parser takes them: the flags are the load generator's own.
+        let mut argv = vec!["loadgen".to_owned()];
+        argv.extend(args);
+        loadgen::Opts::try_parse_from(argv).expect("loadgen accepts the stage arguments");
+    }
+
+    #[test]
+    fn loadgen_args_carry_a_profile() {
+        let mut s = Scenario::default();
+        s.load.profile = Some("spike".into());
+        let args = loadgen_args(&s, "http://b", "127.0.0.1:0", None);
+        assert_eq!(value_of(&args, "--profile"), Some("spike"));
+        assert_eq!(value_of(&args, "--base-rps"), None);
+        let mut argv = vec!["loadgen".to_owned()];
+        argv.extend(args);
+        loadgen::Opts::try_parse_from(argv).expect("loadgen accepts the profile arguments");
     }
 
     #[test]

@@ -31,8 +31,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub scenario: Scenario,
-    /// `config --format json` of the effective configuration, stored in the report.
-    pub config: serde_json::Value,
+    /// The effective configuration with sources, stored in the report.
+    pub config: scenario::Effective,
     /// The report goes to `<runs_dir>/<uuid>/`.
     pub runs_dir: PathBuf,
     /// Keep the stack up after the report until Ctrl-C (local `--hold`).
@@ -230,14 +230,9 @@ pub async fn run<R: Runtime>(
         })?;
         if s.enable_load {
             clock.say(&format!(
-                "▶ {}: {} rps ×{} every {}, cap {}, for {}",
+                "▶ {}: {}, for {}",
                 phase::LOAD,
-                s.load.base_rps,
-                s.load.ramp_factor,
-                s.load.ramp_interval,
-                s.load
-                    .max_rps
-                    .map_or("none".to_owned(), |m| format!("{m} rps")),
+                s.load.describe(),
                 s.load_pause
             ));
             step!(phase::LOAD, async {

@@ -82,6 +82,41 @@ impl Builder {
         names.iter().all(|n| !self.failed.contains(n))
     }
 
+    /// Stages, a profile and the ramp are three ways to give one shape: a scenario that sets
+    /// more than one (in any layer but the defaults) is refused, naming both keys.
+    fn shape_conflicts(&self) -> Vec<ConfigError> {
+        let set = |key: &str| self.source(key) != Source::Default && !self.failed.contains(key);
+        let shapes = [
+            ("load_stages", &self.scenario.load.stages),
+            ("load_profile", &self.scenario.load.profile),
+        ];
+        let mut found = Vec::new();
+        let chosen: Vec<(&str, &String)> = shapes
+            .iter()
+            .filter_map(|(key, value)| Some((*key, value.as_ref().filter(|_| set(key))?)))
+            .collect();
+        for (i, (key, value)) in chosen.iter().enumerate() {
+            let others = chosen[..i]
+                .iter()
+                .map(|(k, _)| *k)
+                .chain(keys::RAMP_KEYS.into_iter().filter(|k| set(k)));
+            for other in others {
+                found.push(
+                    Problem::new(
+                        ErrorKind::Conflict,
+                        format!(
+                            "{key} and {other} (from {}) both give the load's shape",
+                            self.source(other)
+                        ),
+                        format!("keep one: remove {other}, or remove {key} to use the ramp"),
+                    )
+                    .at(key, value, Some(self.source(key))),
+                );
+            }
+        }
+        found
+    }
+
     /// The checks that involve more than one key, then the verdict.
     pub(crate) fn finish(
         mut self,
@@ -112,6 +147,8 @@ impl Builder {
                 ),
             );
         }
+
+        found.extend(self.shape_conflicts());
 
         let namespace = s.namespace();
         if self.ok(&["namespace_prefix", "uuid"]) && namespace.len() > 63 {

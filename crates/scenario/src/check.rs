@@ -6,6 +6,7 @@ use std::str::FromStr;
 use super::error::{ErrorKind, Problem};
 use super::value::Typed;
 use common::api::Action;
+use common::load::{Profile as LoadProfile, parse_stages};
 
 /// Per-value rules, applied to every layer's value on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,10 @@ pub(crate) enum Check {
     NonZero,
     /// A weighted action list.
     Actions,
+    /// k6-style stages (when set).
+    Stages,
+    /// A named load profile (when set).
+    Profile,
 }
 
 /// Kubernetes' default `--service-node-port-range`.
@@ -86,6 +91,24 @@ impl Check {
                 "set a positive duration such as `5s`",
             )),
             (Check::Actions, Typed::Text(s)) => actions(s),
+            (Check::Stages, Typed::OptText(Some(s))) => {
+                parse_stages(s).map(drop).map_err(|e| {
+                    Problem::new(
+                        ErrorKind::BadShape,
+                        e.to_string(),
+                        "write stages as duration:rate pairs like `30s:20,1m:20,10s:0` (rates of 0 or more)",
+                    )
+                })
+            }
+            (Check::Profile, Typed::OptText(Some(s))) => {
+                LoadProfile::parse(s).map(drop).map_err(|e| {
+                    Problem::new(
+                        ErrorKind::BadShape,
+                        e.to_string(),
+                        format!("use one of {}", LoadProfile::ALL.map(LoadProfile::name).join(", ")),
+                    )
+                })
+            }
             _ => Ok(()),
         }
     }

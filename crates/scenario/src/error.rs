@@ -58,6 +58,8 @@ pub enum ErrorKind {
     NamespaceTooLong,
     /// An action that is not one of the demo's, or a bad weight.
     UnknownAction,
+    /// A load shape (stages, profile) that does not parse or does not exist.
+    BadShape,
     /// Two keys that contradict each other (scale-up below the starting replicas, ...).
     Conflict,
 }

@@ -46,6 +46,15 @@ macro_rules! key {
     };
 }
 
+/// The keys of the exponential ramp, which `load_stages` and `load_profile` replace.
+pub(crate) const RAMP_KEYS: [&str; 5] = [
+    "load_base_rps",
+    "load_ramp_factor",
+    "load_ramp_interval",
+    "load_run_duration",
+    "load_max_rps",
+];
+
 /// Every key, in the order `config` prints them and `.env.example` documents them.
 pub(crate) static KEYS: &[Key] = &[
     key!(
@@ -231,6 +240,41 @@ pub(crate) static KEYS: &[Key] = &[
         load.max_rps,
         Check::Positive,
         "Rate cap, requests per second, or none for no cap (the original demo had none)."
+    ),
+    key!(
+        "load_stages",
+        OptText,
+        load.stages,
+        Check::Stages,
+        "k6-style stages instead of the ramp, e.g. 30s:20,1m:20,10s:0 (the rate moves linearly from 0 to each target), or none."
+    ),
+    key!(
+        "load_profile",
+        OptText,
+        load.profile,
+        Check::Profile,
+        "A named load profile instead of the ramp (light, medium, heavy, burst, sustained, spike, cpu-stress, memory-stress), or none."
+    ),
+    key!(
+        "load_arrival",
+        Arrival,
+        load.arrival,
+        Check::None,
+        "How requests are spread within the planned rate: uniform (evenly) or poisson (random gaps, seeded)."
+    ),
+    key!(
+        "load_seed",
+        U32,
+        load.seed,
+        Check::None,
+        "Seed of Poisson arrivals, the action mix and session ids: one seed repeats a run's requests."
+    ),
+    key!(
+        "load_mode",
+        Mode,
+        load.mode,
+        Check::None,
+        "sync: the backend answers when the work is done; async: 202 at once and a job the load generator follows to its end."
     ),
     key!(
         "backend_workers",

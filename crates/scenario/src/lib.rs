@@ -36,10 +36,12 @@ mod value;
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Source};
 pub use render::{
-    OutputFormat, UnknownFormat, dotenv_example, scenario_from_toml, scenario_to_toml,
+    Effective, OutputFormat, UnknownFormat, dotenv_example, scenario_from_toml, scenario_to_toml,
 };
 pub use resolve::{ConfigInputs, Resolved, key_names, resolve};
-pub use scenario::{BackendCapacity, ComponentSpec, LoadSpec, LoadgenKind, Scenario, ServiceType};
+pub use scenario::{
+    Arrival, BackendCapacity, ComponentSpec, LoadMode, LoadSpec, LoadgenKind, Scenario, ServiceType,
+};
 
 /// The result of resolving or reading configuration: every problem at once on failure.
 pub type Result<T, E = ConfigErrors> = std::result::Result<T, E>;

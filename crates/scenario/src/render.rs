@@ -1,9 +1,12 @@
 //! Writing configuration out: the `config` table with sources, JSON and TOML, the TOML
 //! round trip of a scenario, and the text of `.env.example`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
 
 use super::builder::Builder;
 use super::error::ConfigErrors;
@@ -104,29 +107,52 @@ impl Resolved {
     }
 
     fn json(&self) -> String {
-        let mut values = serde_json::Map::new();
-        let mut sources = serde_json::Map::new();
-        for k in KEYS {
-            values.insert(k.name.to_owned(), k.field.get(&self.scenario).to_json());
-            let source = self
-                .sources
-                .get(k.name)
-                .map(ToString::to_string)
-                .unwrap_or_else(|| "default".to_owned());
-            sources.insert(k.name.to_owned(), serde_json::Value::String(source));
-        }
-        let doc = serde_json::json!({ "values": values, "sources": sources });
-        // Serialising a `Value` of strings, numbers and booleans cannot fail.
-        let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        // Serialising maps of strings, numbers and booleans cannot fail.
+        let mut text = serde_json::to_string_pretty(&self.effective()).unwrap_or_default();
         text.push('\n');
         text
     }
+
+    /// Every key's effective value and the layer that set it, as reports store it.
+    pub fn effective(&self) -> Effective {
+        let mut effective = Effective::default();
+        for k in KEYS {
+            effective
+                .values
+                .insert(k.name.to_owned(), k.field.get(&self.scenario).to_json());
+            let source = self
+                .sources
+                .get(k.name)
+                .map_or_else(|| "default".to_owned(), ToString::to_string);
+            effective.sources.insert(k.name.to_owned(), source);
+        }
+        effective
+    }
 }
 
-/// A scenario file with every key, in the flat spelling `scenario_from_toml` reads back.
+/// The effective configuration of a run: `config --format json`, and the report's `config`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Effective {
+    /// Key → value as JSON (`load_max_rps` is `null` for no cap).
+    pub values: BTreeMap<String, serde_json::Value>,
+    /// Key → where the value came from (`default`, `scenarios/ci.toml:12`, `--set`, ...).
+    pub sources: BTreeMap<String, String>,
+}
+
+/// A scenario file with every key, in the flat spelling `scenario_from_toml` reads back. When
+/// stages or a profile give the shape, the ramp's keys are written as comments: set, they
+/// would contradict it.
 pub fn scenario_to_toml(s: &Scenario) -> String {
+    let shaped = s.load.stages.is_some() || s.load.profile.is_some();
     KEYS.iter()
-        .map(|k| format!("{} = {}\n", k.name, k.field.get(s).to_toml()))
+        .map(|k| {
+            let line = format!("{} = {}\n", k.name, k.field.get(s).to_toml());
+            if shaped && keys::RAMP_KEYS.contains(&k.name) {
+                format!("# {line}")
+            } else {
+                line
+            }
+        })
         .collect()
 }
 

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use common::HumanDuration;
+use common::load::stages::stages_curve;
+use common::load::{Curve, Profile, Ramp, parse_stages};
 
 /// One deployable part of the stack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,7 +17,8 @@ pub struct ComponentSpec {
     pub image: String,
 }
 
-/// The load ramp: rate(t) = base × factor^floor(t / interval), capped by `max_rps`.
+/// The load plan: the exponential ramp rate(t) = base × factor^floor(t / interval), capped by
+/// `max_rps`, unless `stages` or `profile` gives another shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadSpec {
     pub base_rps: f64,
@@ -24,6 +27,124 @@ pub struct LoadSpec {
     pub run_duration: HumanDuration,
     /// No cap when `None`.
     pub max_rps: Option<f64>,
+    /// k6-style stages (`30s:20,1m:20,10s:0`) instead of the ramp.
+    #[serde(default)]
+    pub stages: Option<String>,
+    /// A named profile (`light`, `spike`, ...) instead of the ramp.
+    #[serde(default)]
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub arrival: Arrival,
+    /// Seed of Poisson arrivals, the action mix and session ids.
+    #[serde(default = "default_seed")]
+    pub seed: u32,
+    #[serde(default)]
+    pub mode: LoadMode,
+}
+
+fn default_seed() -> u32 {
+    1
+}
+
+/// How requests are spread within the planned rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrival {
+    /// Evenly spaced.
+    #[default]
+    Uniform,
+    /// Random gaps of a Poisson process of the same rate, seeded.
+    Poisson,
+}
+
+impl Arrival {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arrival::Uniform => "uniform",
+            Arrival::Poisson => "poisson",
+        }
+    }
+}
+
+/// How the backend does the work of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    /// The answer waits for the work.
+    #[default]
+    Sync,
+    /// 202 at once and a job to poll; the load generator follows each job to its end.
+    Async,
+}
+
+impl LoadMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadMode::Sync => "sync",
+            LoadMode::Async => "async",
+        }
+    }
+}
+
+impl LoadSpec {
+    /// The planned rate over time, whichever shape the scenario chose. Shapes that do not
+    /// parse give an empty curve; `resolve` refuses them before any run.
+    pub fn curve(&self) -> Curve {
+        if let Some(stages) = &self.stages {
+            return parse_stages(stages)
+                .map(|stages| stages_curve(0.0, &stages))
+                .unwrap_or_default();
+        }
+        if let Some(profile) = &self.profile {
+            return Profile::parse(profile)
+                .map(Profile::curve)
+                .unwrap_or_default();
+        }
+        Ramp {
+            base_rps: self.base_rps,
+            factor: self.ramp_factor,
+            interval: self.ramp_interval.get(),
+            max_rps: self.max_rps,
+            duration: self.run_duration.get(),
+        }
+        .curve()
+        .unwrap_or_default()
+    }
+
+    /// The shape in a few words, for the terminal: `10 rps ×5 every 5s, cap 300 rps`,
+    /// `stages 30s:20,10s:0`, `profile spike`, with the arrivals and mode when not the default.
+    pub fn describe(&self) -> String {
+        let mut text = if let Some(stages) = &self.stages {
+            format!("stages {stages}")
+        } else if let Some(profile) = &self.profile {
+            format!("profile {profile}")
+        } else {
+            format!(
+                "{} rps ×{} every {}, cap {}",
+                self.base_rps,
+                self.ramp_factor,
+                self.ramp_interval,
+                self.max_rps
+                    .map_or("none".to_owned(), |m| format!("{m} rps"))
+            )
+        };
+        if self.arrival != Arrival::Uniform {
+            text.push_str(&format!(", {} arrivals", self.arrival.as_str()));
+        }
+        if self.mode != LoadMode::Sync {
+            text.push_str(&format!(", {} work", self.mode.as_str()));
+        }
+        text
+    }
+
+    /// How long the load generator sends: the ramp's run duration, or the shape's length.
+    pub fn duration(&self) -> std::time::Duration {
+        if self.stages.is_none() && self.profile.is_none() {
+            self.run_duration.get()
+        } else {
+            self.curve().duration()
+        }
+    }
 }
 
 /// How the frontend's Service is exposed on a cluster.
@@ -119,6 +240,11 @@ impl Default for Scenario {
                 // The original demo had no cap; 300 rps is 1.5x one default replica's
                 // capacity and 0.75x two replicas', so one replica saturates and two recover.
                 max_rps: Some(300.0),
+                stages: None,
+                profile: None,
+                arrival: Arrival::Uniform,
+                seed: default_seed(),
+                mode: LoadMode::Sync,
             },
             backend_capacity: BackendCapacity {
                 workers: 4,

@@ -7,7 +7,7 @@ use toml::de::DeValue;
 
 use super::check::Check;
 use super::error::{ErrorKind, Problem};
-use super::scenario::{LoadgenKind, Scenario, ServiceType};
+use super::scenario::{Arrival, LoadMode, LoadgenKind, Scenario, ServiceType};
 use common::HumanDuration;
 
 /// A value as one layer wrote it.
@@ -23,6 +23,11 @@ pub(crate) enum Raw<'a> {
 #[derive(Clone, Copy)]
 pub(crate) enum Field {
     Text(fn(&Scenario) -> &String, fn(&mut Scenario) -> &mut String),
+    /// Text that may be absent: `none` (or nothing) for absent.
+    OptText(
+        fn(&Scenario) -> &Option<String>,
+        fn(&mut Scenario) -> &mut Option<String>,
+    ),
     U32(fn(&Scenario) -> &u32, fn(&mut Scenario) -> &mut u32),
     U16(fn(&Scenario) -> &u16, fn(&mut Scenario) -> &mut u16),
     F64(fn(&Scenario) -> &f64, fn(&mut Scenario) -> &mut f64),
@@ -44,12 +49,18 @@ pub(crate) enum Field {
         fn(&Scenario) -> &LoadgenKind,
         fn(&mut Scenario) -> &mut LoadgenKind,
     ),
+    Arrival(fn(&Scenario) -> &Arrival, fn(&mut Scenario) -> &mut Arrival),
+    Mode(
+        fn(&Scenario) -> &LoadMode,
+        fn(&mut Scenario) -> &mut LoadMode,
+    ),
 }
 
 /// A field's value, read out of a scenario for rendering and cross-checks.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Typed {
     Text(String),
+    OptText(Option<String>),
     Int(u64),
     Float(f64),
     Cap(Option<f64>),
@@ -57,6 +68,8 @@ pub(crate) enum Typed {
     Duration(HumanDuration),
     Service(ServiceType),
     Loadgen(LoadgenKind),
+    Arrival(Arrival),
+    Mode(LoadMode),
 }
 
 impl Typed {
@@ -65,7 +78,7 @@ impl Typed {
         match self {
             Typed::Int(n) => n.to_string(),
             Typed::Float(x) | Typed::Cap(Some(x)) => toml::Value::Float(*x).to_string(),
-            Typed::Cap(None) => "\"none\"".to_owned(),
+            Typed::Cap(None) | Typed::OptText(None) => "\"none\"".to_owned(),
             Typed::Bool(b) => b.to_string(),
             other => toml::Value::String(other.to_string()).to_string(),
         }
@@ -75,7 +88,7 @@ impl Typed {
         match self {
             Typed::Int(n) => serde_json::Value::from(*n),
             Typed::Float(x) | Typed::Cap(Some(x)) => serde_json::Value::from(*x),
-            Typed::Cap(None) => serde_json::Value::Null,
+            Typed::Cap(None) | Typed::OptText(None) => serde_json::Value::Null,
             Typed::Bool(b) => serde_json::Value::Bool(*b),
             other => serde_json::Value::String(other.to_string()),
         }
@@ -85,7 +98,8 @@ impl Typed {
 impl std::fmt::Display for Typed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Typed::Text(s) => f.write_str(s),
+            Typed::Text(s) | Typed::OptText(Some(s)) => f.write_str(s),
+            Typed::OptText(None) => f.write_str("none"),
             Typed::Int(n) => write!(f, "{n}"),
             Typed::Float(x) | Typed::Cap(Some(x)) => write!(f, "{x}"),
             Typed::Cap(None) => f.write_str("none"),
@@ -95,6 +109,8 @@ impl std::fmt::Display for Typed {
             Typed::Service(ServiceType::NodePort) => f.write_str("NodePort"),
             Typed::Loadgen(LoadgenKind::Deployment) => f.write_str("deployment"),
             Typed::Loadgen(LoadgenKind::Job) => f.write_str("job"),
+            Typed::Arrival(a) => f.write_str(a.as_str()),
+            Typed::Mode(m) => f.write_str(m.as_str()),
         }
     }
 }
@@ -103,6 +119,7 @@ impl Field {
     pub(crate) fn get(&self, s: &Scenario) -> Typed {
         match self {
             Field::Text(get, _) => Typed::Text(get(s).clone()),
+            Field::OptText(get, _) => Typed::OptText(get(s).clone()),
             Field::U32(get, _) => Typed::Int(u64::from(*get(s))),
             Field::U16(get, _) => Typed::Int(u64::from(*get(s))),
             Field::F64(get, _) => Typed::Float(*get(s)),
@@ -111,6 +128,8 @@ impl Field {
             Field::Duration(get, _) => Typed::Duration(*get(s)),
             Field::Service(get, _) => Typed::Service(*get(s)),
             Field::Loadgen(get, _) => Typed::Loadgen(*get(s)),
+            Field::Arrival(get, _) => Typed::Arrival(*get(s)),
+            Field::Mode(get, _) => Typed::Mode(*get(s)),
         }
     }
 
@@ -125,6 +144,13 @@ impl Field {
             Field::Text(_, set) => {
                 let v = text(raw)?;
                 check.run(&Typed::Text(v.clone()))?;
+                *set(s) = v;
+            }
+            Field::OptText(_, set) => {
+                let v = text(raw)?;
+                let v = (!v.trim().is_empty() && !v.trim().eq_ignore_ascii_case("none"))
+                    .then(|| v.trim().to_owned());
+                check.run(&Typed::OptText(v.clone()))?;
                 *set(s) = v;
             }
             Field::U32(_, set) => {
@@ -177,6 +203,20 @@ impl Field {
                     "`deployment` or `job`",
                 )?;
             }
+            Field::Arrival(_, set) => {
+                *set(s) = keyword(
+                    raw,
+                    &[("uniform", Arrival::Uniform), ("poisson", Arrival::Poisson)],
+                    "`uniform` or `poisson`",
+                )?;
+            }
+            Field::Mode(_, set) => {
+                *set(s) = keyword(
+                    raw,
+                    &[("sync", LoadMode::Sync), ("async", LoadMode::Async)],
+                    "`sync` or `async`",
+                )?;
+            }
         }
         Ok(())
     }
@@ -185,6 +225,7 @@ impl Field {
     pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Field::Text(..) => "text",
+            Field::OptText(..) => "text or `none`",
             Field::U32(..) | Field::U16(..) => "a whole number",
             Field::F64(..) => "a number",
             Field::Cap(..) => "a number or `none`",
@@ -192,6 +233,8 @@ impl Field {
             Field::Duration(..) => "a duration",
             Field::Service(..) => "NodePort or ClusterIP",
             Field::Loadgen(..) => "deployment or job",
+            Field::Arrival(..) => "uniform or poisson",
+            Field::Mode(..) => "sync or async",
         }
     }
 }

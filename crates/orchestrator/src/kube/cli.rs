@@ -1,5 +1,5 @@
-//! What `render`, `run --runtime kube` and `destroy` do once main.rs has parsed the flags and
-//! resolved the scenario: kept here so main.rs stays a dispatcher.
+//! What `render`, `run --runtime kube` and `destroy` do once `commands` has parsed the flags and
+//! resolved the scenario.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,7 +53,7 @@ pub struct KubeRunArgs {
     pub cleanup: bool,
     pub runs_dir: PathBuf,
     /// The effective configuration, stored in the report.
-    pub config: serde_json::Value,
+    pub config: scenario::Effective,
     pub progress: bool,
 }
 

@@ -129,13 +129,19 @@ impl LocalRuntime {
         let (name, token) = (instance.to_owned(), stop.clone());
         let task = tokio::spawn(async move {
             let result = fut.await;
-            if !token.is_cancelled() {
-                let reason = match result {
-                    Ok(()) => "exited on its own".to_owned(),
-                    Err(e) => format!("exited: {e:#}"),
-                };
-                died.send_replace(Some((kind, name, reason)));
+            if token.is_cancelled() {
+                return;
             }
+            let reason = match result {
+                // A load generator whose plan is shorter than the load phases has done its job.
+                Ok(()) if kind == ComponentKind::Loadgen => {
+                    tracing::info!(instance = %name, "the load generator finished its plan");
+                    return;
+                }
+                Ok(()) => "exited on its own".to_owned(),
+                Err(e) => format!("exited: {e:#}"),
+            };
+            died.send_replace(Some((kind, name, reason)));
         });
         Running {
             kind,

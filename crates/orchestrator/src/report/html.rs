@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{Report, series};
+use super::{Report, planned_rps, series};
 
 const W: f64 = 760.0;
 const H: f64 = 200.0;
@@ -115,6 +115,14 @@ fn chart(
 
 pub fn render(r: &Report) -> String {
     let sr = series(&r.points);
+    let planned = planned_rps(r);
+    let mut rate_lines: Vec<(&str, &str, &[f64])> = vec![
+        ("sent (load generator)", "#1f77b4", &sr.sent_rps),
+        ("served (backend)", "#2ca02c", &sr.served_rps),
+    ];
+    if let Some(planned) = &planned {
+        rate_lines.insert(0, ("planned (scenario)", "#7f7f7f", planned));
+    }
     let mut body = String::new();
     body.push_str(&chart(
         "chart-rps",
@@ -122,10 +130,7 @@ pub fn render(r: &Report) -> String {
         "req/s",
         r,
         &sr.t,
-        &[
-            ("sent (load generator)", "#1f77b4", &sr.sent_rps),
-            ("served (backend)", "#2ca02c", &sr.served_rps),
-        ],
+        &rate_lines,
     ));
     body.push_str(&chart(
         "chart-p95",

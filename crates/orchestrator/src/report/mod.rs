@@ -102,7 +102,7 @@ pub struct Report {
     pub outcome: Outcome,
     pub scenario: Scenario,
     /// The effective configuration with the source of every value, as `config --format json`.
-    pub config: serde_json::Value,
+    pub config: scenario::Effective,
     /// Seconds from the start of the deploy until every component was ready.
     pub time_to_ready: Option<f64>,
     pub phases: Vec<PhaseStats>,
@@ -199,6 +199,24 @@ pub struct Series {
     pub replicas: Vec<f64>,
 }
 
+/// The scenario's planned request rate over each interval of [`series`] (the same windows),
+/// its curve started when the `load` phase started; `None` when no load phase ran.
+pub fn planned_rps(r: &Report) -> Option<Vec<f64>> {
+    let load = r.phases.iter().find(|p| p.name == "load")?;
+    let curve = r.scenario.load.curve();
+    let planned_before = |t: f64| {
+        let since_load = (t - load.start).max(0.0);
+        curve.count_before((since_load * 1e9) as u64)
+    };
+    let rates = r
+        .points
+        .windows(2)
+        .filter(|w| w[1].t > w[0].t)
+        .map(|w| (planned_before(w[1].t) - planned_before(w[0].t)) / (w[1].t - w[0].t))
+        .collect();
+    Some(rates)
+}
+
 /// Per-interval rates between consecutive points.
 pub fn series(points: &[Point]) -> Series {
     let mut s = Series::default();
@@ -239,7 +257,7 @@ impl Report {
     #[allow(clippy::too_many_arguments)]
     pub fn build(
         scenario: Scenario,
-        config: serde_json::Value,
+        config: scenario::Effective,
         runtime: &str,
         started_at: String,
         outcome: Outcome,

@@ -17,7 +17,7 @@ async fn sample_report(dir: &Path, uuid: &str) -> Report {
     s.load_scale_delay = Duration::from_millis(2500).into();
     let opts = RunOptions {
         scenario: s,
-        config: serde_json::json!({}),
+        config: scenario::Effective::default(),
         runs_dir: dir.to_owned(),
         hold: false,
         keep: false,
@@ -124,4 +124,62 @@ async fn compare_lists_every_phase_and_the_change() {
         .find(|r| r["phase"] == "load" && r["metric"] == "sent_rps")
         .unwrap();
     assert!((row["change"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn the_rate_chart_draws_the_planned_curve_from_the_load_phase_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = scenario::Scenario::default();
+    s.uuid = "planned".into();
+    s.baseline_pause = Duration::from_millis(1500).into();
+    s.load_pause = Duration::from_millis(2500).into();
+    s.load_scale_delay = Duration::from_millis(1500).into();
+    s.load.stages = Some("2s:40,2s:40".into());
+    let opts = RunOptions {
+        scenario: s,
+        config: scenario::Effective::default(),
+        runs_dir: dir.path().to_owned(),
+        hold: false,
+        keep: false,
+        progress: false,
+    };
+    let r = run(Scripted::new(), opts, std::future::pending())
+        .await
+        .report;
+    let planned = orchestrator::report::planned_rps(&r).expect("a load phase ran");
+    let windows: Vec<(f64, f64)> = r
+        .points
+        .windows(2)
+        .filter(|w| w[1].t > w[0].t)
+        .map(|w| (w[0].t, w[1].t))
+        .collect();
+    assert_eq!(planned.len(), windows.len());
+    let load = r.phases.iter().find(|p| p.name == phase::LOAD).unwrap();
+    let curve = r.scenario.load.curve();
+    for (&rate, &(a, b)) in planned.iter().zip(&windows) {
+        if b <= load.start {
+            assert_eq!(
+                rate, 0.0,
+                "nothing is planned before the load starts ({a}..{b})"
+            );
+        }
+        assert!(
+            (0.0..=40.0 + 1e-9).contains(&rate),
+            "{rate} outside the stages"
+        );
+    }
+    // Over the whole run the chart's planned requests are the plan's integral.
+    let charted: f64 = planned
+        .iter()
+        .zip(&windows)
+        .map(|(r, (a, b))| r * (b - a))
+        .sum();
+    let last = windows.last().unwrap().1;
+    let want = curve.count_before(((last - load.start) * 1e9) as u64);
+    assert!((charted - want).abs() < 1e-6, "{charted} vs {want}");
+    assert!(want > 40.0, "the run covered most of the stages: {want}");
+    let html = std::fs::read_to_string(dir.path().join("planned/report.html")).unwrap();
+    let rps = &html[html.find("id=\"chart-rps\"").unwrap()..];
+    let rps = &rps[..rps.find("</figure>").unwrap()];
+    assert!(rps.contains("planned (scenario)"), "legend names the plan");
 }

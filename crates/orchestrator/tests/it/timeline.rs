@@ -18,7 +18,7 @@ fn options(dir: &std::path::Path, uuid: &str) -> RunOptions {
     s.load_scale_delay = HumanDuration::from_millis(3500);
     RunOptions {
         scenario: s,
-        config: serde_json::json!({"source": "test"}),
+        config: scenario::Effective::default(),
         runs_dir: dir.to_owned(),
         hold: false,
         keep: false,

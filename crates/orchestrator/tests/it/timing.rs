@@ -129,3 +129,54 @@ fn sigint_mid_load_exits_130_with_a_partial_report_and_frees_every_port() {
     assert!(r.phase(phase::LOAD).is_some_and(|p| p.sent_rps > 0.0));
     assert!(ports_free(23200), "a listener was left behind");
 }
+
+/// Guards the ramp-from-zero defect end to end: a scenario's stages reach the real load
+/// generator, which sends them as planned (no silent first stage followed by a burst).
+#[test]
+fn a_stages_scenario_sends_its_plan_from_the_first_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stages.toml");
+    std::fs::write(
+        &file,
+        "baseline_pause = \"1s\"\nload_pause = \"4s\"\nload_scale_delay = \"3s\"\n\
+         backend_scale_replicas = 1\nload_stages = \"3s:30,2s:30\"\n",
+    )
+    .unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .args([
+            "run",
+            "--uuid",
+            "stages",
+            "--port-base",
+            "23300",
+            "--scenario",
+        ])
+        .arg(&file)
+        .arg("--runs-dir")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let r = Report::read(&dir.path().join("stages")).unwrap();
+    let curve = r.scenario.load.curve();
+    let planned = common::load::Schedule::new(
+        curve,
+        common::load::Arrivals::Uniform,
+        common::load::Shard::WHOLE,
+    )
+    .uniform_total() as f64;
+    let sent = r.points.last().unwrap().totals.sent;
+    assert!(
+        (sent - planned).abs() <= 2.0,
+        "sent {sent}, planned {planned}"
+    );
+    // The plan never exceeds 30 rps; the defect sent the first stage's 45 requests at once.
+    let series = orchestrator::report::series(&r.points);
+    let peak = series.sent_rps.iter().copied().fold(0.0, f64::max);
+    assert!(
+        peak < 30.0 * 1.4,
+        "a burst of {peak} rps: {:?}",
+        series.sent_rps
+    );
+    assert!(ports_free(23300));
+}

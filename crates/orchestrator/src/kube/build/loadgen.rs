@@ -149,7 +149,7 @@ pub fn job(s: &Scenario) -> BatchJob {
     if let Some(spec) = template.spec.as_mut() {
         spec.restart_policy = Some("Never".to_owned());
     }
-    let deadline = s.load.run_duration.get() + s.ready_timeout.get();
+    let deadline = s.load.duration() + s.ready_timeout.get();
     let replicas = i32::try_from(n).unwrap_or(i32::MAX);
     BatchJob {
         metadata: meta::object_meta(s, Job::Loadgen, &s.loadgen.name),

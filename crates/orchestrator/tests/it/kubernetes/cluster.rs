@@ -47,7 +47,7 @@ async fn a_short_run_completes_scales_and_cleans_up() {
     rt.set_run_dir(runs.path().join(&s.uuid));
     let opts = RunOptions {
         scenario: s.clone(),
-        config: serde_json::Value::Null,
+        config: scenario::Effective::default(),
         runs_dir: runs.path().to_owned(),
         hold: false,
         keep: false,

@@ -453,7 +453,7 @@ async fn a_deployment_that_never_gets_ready_times_out_saying_what_its_pods_say()
 fn options(s: Scenario, runs: &std::path::Path, keep: bool) -> RunOptions {
     RunOptions {
         scenario: s,
-        config: serde_json::Value::Null,
+        config: scenario::Effective::default(),
         runs_dir: runs.to_owned(),
         hold: false,
         keep,

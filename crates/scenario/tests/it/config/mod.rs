@@ -4,6 +4,7 @@
 mod aliases;
 mod layering;
 mod render;
+mod shapes;
 mod sources;
 mod validation;
 

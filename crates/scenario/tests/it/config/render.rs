@@ -193,7 +193,7 @@ fn dotenv_example_is_up_to_date() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == expected,
-        ".env.example is out of date: run `UPDATE_DOTENV_EXAMPLE=1 cargo nextest run -p common dotenv_example`"
+        ".env.example is out of date: run `UPDATE_DOTENV_EXAMPLE=1 cargo nextest run -p scenario dotenv_example`"
     );
 }
 

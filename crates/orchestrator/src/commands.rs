@@ -1,0 +1,139 @@
+//! The sub-commands behind the binary, one dispatcher for all of them: each resolves the
+//! scenario it needs once, runs on the runtime the flags name, and says how the process exits
+//! (0 ok, 2 bad configuration or flags, 130 interrupted, 1 anything else).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use scenario::{ConfigInputs, OutputFormat, Resolved};
+
+use crate::cli::{
+    Cli, Command, CompareArgs, ConfigArgs, ConfigFormat, RenderArgs, RunArgs, RuntimeKind,
+    ScenarioArgs,
+};
+use crate::compare;
+use crate::kube::cli as kube_cli;
+use crate::local::runtime::LocalRuntime;
+use crate::report::Report;
+use crate::timeline::{self, RunOptions};
+
+/// Exit code for bad configuration or flags (clap uses it too).
+pub const EXIT_CONFIG: u8 = 2;
+
+/// Runs `cli`'s command (no command: `run` of the default scenario on the local runtime).
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let command = cli.command.unwrap_or(Command::Run(RunArgs {
+        port_base: crate::local::DEFAULT_PORT_BASE,
+        runs_dir: "runs".into(),
+        ..RunArgs::default()
+    }));
+    match command {
+        Command::Run(args) => run(cli.context, args),
+        Command::Config(args) => Ok(config(&args)),
+        Command::Compare(args) => Ok(compare(&args)),
+        Command::Render(args) => Ok(render(&args)),
+        Command::Destroy(args) => block_on(kube_cli::destroy(cli.context.as_deref(), &args.uuid)),
+    }
+}
+
+/// The scenario of `args`, or the exit code after every configuration error was printed.
+fn resolve(args: &ScenarioArgs) -> Result<Resolved, ExitCode> {
+    let inputs = ConfigInputs::from_process(args.scenario.clone(), args.sets.clone());
+    scenario::resolve(&inputs).map_err(|errors| {
+        eprintln!("error: the configuration is not valid:\n{errors}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+fn block_on<F: std::future::Future<Output = ExitCode>>(f: F) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    Ok(rt.block_on(f))
+}
+
+fn config(args: &ConfigArgs) -> ExitCode {
+    let resolved = match resolve(&args.scenario) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let format = match args.format {
+        ConfigFormat::Table => OutputFormat::Table,
+        ConfigFormat::Json => OutputFormat::Json,
+        ConfigFormat::Toml => OutputFormat::Toml,
+    };
+    print!("{}", resolved.render(format));
+    ExitCode::SUCCESS
+}
+
+fn compare(args: &CompareArgs) -> ExitCode {
+    let (a, b) = match (Report::read(&args.a), Report::read(&args.b)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (a, b) => {
+            for e in [a.err(), b.err()].into_iter().flatten() {
+                eprintln!("error: {e}");
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match args.format {
+        crate::cli::CompareFormat::Markdown => print!("{}", compare::markdown(&a, &b)),
+        crate::cli::CompareFormat::Json => println!("{}", compare::json(&a, &b)),
+    }
+    ExitCode::SUCCESS
+}
+
+fn render(args: &RenderArgs) -> ExitCode {
+    match resolve(&args.scenario) {
+        Ok(resolved) => kube_cli::render(&resolved.scenario, &args.out),
+        Err(code) => code,
+    }
+}
+
+/// `run` on either runtime: the same scenario, timeline and report.
+fn run(context: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let resolved = match resolve(&args.scenario) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    let config = resolved.effective();
+    let mut scenario = resolved.scenario;
+    if let Some(uuid) = args.uuid {
+        scenario.uuid = uuid;
+    }
+    let progress = std::io::stderr().is_terminal();
+    match args.runtime {
+        RuntimeKind::Kube => {
+            let run_args = kube_cli::KubeRunArgs {
+                context,
+                reuse: args.reuse,
+                cleanup: args.cleanup,
+                runs_dir: args.runs_dir,
+                config,
+                progress,
+            };
+            block_on(kube_cli::run(scenario, run_args))
+        }
+        RuntimeKind::Local => {
+            let local = LocalRuntime::new(
+                scenario.clone(),
+                args.port_base,
+                args.runs_dir.join(&scenario.uuid),
+            )?;
+            let opts = RunOptions {
+                scenario,
+                config,
+                runs_dir: args.runs_dir,
+                hold: args.hold,
+                keep: false,
+                progress,
+            };
+            block_on(async {
+                let shutdown = async {
+                    common::shutdown::signal().await;
+                };
+                let result = timeline::run(local, opts, shutdown).await;
+                ExitCode::from(u8::try_from(result.exit_code()).unwrap_or(1))
+            })
+        }
+    }
+}

@@ -204,3 +204,41 @@ async fn async_mode_against_the_demo_backend_follows_every_job_to_success() {
     );
     backend.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_virtual_user_waits_for_its_job_before_its_next_request() {
+    let backend = Backend::start(&["--service-time", "50ms", "--workers", "4"]).await;
+    let args = [
+        "--mode",
+        "async",
+        "--actions",
+        "give_feedback",
+        "--vus",
+        "2",
+        "--duration",
+        "1s",
+        "--poll-interval",
+        "10ms",
+    ];
+    let report = run(config(&backend.url, &args), LIMIT).await;
+    let t = &report.total;
+    let j = t.jobs.clone().expect("async mode reports jobs");
+    assert!(t.sent >= 4, "{t:?}");
+    assert_eq!((j.accepted, j.succeeded), (t.sent, t.sent), "{j:?}");
+    // Each user's request lasts its job's 50 ms and more: 2 users send at most 2 per 50 ms.
+    assert!(
+        t.sent <= 2 * 20,
+        "sent {}: users did not wait for their jobs",
+        t.sent
+    );
+    assert!(j.duration.min_ms >= 50.0, "{:?}", j.duration);
+    // Every job was polled at least once before its user went on.
+    let page = backend.metrics().await;
+    let polls = metric(
+        &page,
+        names::HTTP_REQUESTS_TOTAL,
+        &[("route", "/api/jobs/{id}"), ("status", "200")],
+    );
+    assert!(polls.is_some_and(|n| n >= t.sent as f64), "{polls:?}");
+    backend.stop().await;
+}

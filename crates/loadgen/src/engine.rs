@@ -1,7 +1,7 @@
 //! The run: serve /metrics, check the target, then hand this shard's schedule to the lanes
 //! (threads that send every request at its intended instant, never waiting for responses,
-//! and drop what the in-flight cap refuses), tick the timeline meanwhile, and turn the
-//! measurements into a [`Report`].
+//! and drop what the in-flight cap refuses) or, in the closed loop, start the virtual users;
+//! tick the timeline meanwhile, and turn the measurements into a [`Report`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,13 +17,16 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{Connector, Target};
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, Metrics, Series};
 use crate::report::{self, Report};
 use crate::scheduler::Scheduled;
 use crate::stats::{Stats, histogram};
-use crate::ticker::Ticker;
+use crate::ticker::{Ticked, Ticker};
 use crate::workload::Workload;
-use crate::{Config, Error, Result, Workload as Spec, lane, plan, wait};
+use crate::{
+    ClosedLoop, Config, Error, Executor, JobPolling, Mode, Result, Workload as Spec, closed, lane,
+    plan, wait,
+};
 
 /// What every lane, the ticker and the /metrics page share.
 pub(crate) struct Shared {
@@ -37,6 +40,8 @@ pub(crate) struct Shared {
     pub(crate) timeout: Duration,
     pub(crate) conn_max_age: Duration,
     pub(crate) max_in_flight: usize,
+    pub(crate) mode: Mode,
+    pub(crate) polling: JobPolling,
     /// Notified once a second: idle workers close connections past their age.
     pub(crate) sweep: Notify,
 }
@@ -63,10 +68,21 @@ pub async fn run(
             })?,
     };
     let labels = labels_of(&config.workload);
-    let peak = lane::peak_rps(&plan::curve(&config.shape), config.shard);
-    let lanes = lane::count(config.threads, config.connections, peak);
+    let lanes = match &config.executor {
+        Executor::OpenLoop => {
+            let curve = plan::curve(&config.shape, config.time_scale);
+            let peak = lane::peak_rps(&curve, config.shard);
+            lane::count(config.threads, config.connections, peak)
+        }
+        // Users wait most of the time; one thread carries thousands unless told otherwise.
+        Executor::ClosedLoop(c) => config.threads.unwrap_or(1).clamp(1, c.peak().max(1)),
+    };
     let stats = Arc::new(Stats::new(lanes, labels.len()));
-    let metrics = Arc::new(Metrics::new(&labels));
+    let series = Series {
+        jobs: config.mode == Mode::Async,
+        vus: matches!(config.executor, Executor::ClosedLoop(_)),
+    };
+    let metrics = Arc::new(Metrics::new(&labels, series));
     let serving = CancellationToken::new();
     let server = tokio::spawn(metrics::serve(
         listener,
@@ -135,8 +151,8 @@ async fn load(
         Vec::new()
     };
     let mut rng = SmallRng::seed_from_u64(config.seed);
-    let workload = Workload::new(&config.workload, target, showtimes, &mut rng);
-    let schedule = plan::schedule(&config.shape, config.arrivals, config.shard);
+    let workload = Workload::new(&config.workload, config.mode, target, showtimes, &mut rng);
+    let schedule = plan::schedule(&config, config.shard);
     let shared = Arc::new(Shared {
         connector,
         workload,
@@ -148,6 +164,8 @@ async fn load(
         timeout: config.timeout,
         conn_max_age: config.conn_max_age,
         max_in_flight: config.max_in_flight,
+        mode: config.mode,
+        polling: config.polling,
         sweep: Notify::new(),
     });
     let started_unix_ms = SystemTime::now()
@@ -155,10 +173,76 @@ async fn load(
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let start = Instant::now();
     let ticking = CancellationToken::new();
-    let ticker = tokio::spawn(
-        Ticker::new(&config, schedule.clone(), start, shared.clone()).run(ticking.clone()),
-    );
-    let mut spare = warm.and_then(crate::client::Conn::park);
+    let closed_loop = match &config.executor {
+        Executor::ClosedLoop(c) => Some(Arc::new(c.clone())),
+        Executor::OpenLoop => None,
+    };
+    let ticker_plan = match &closed_loop {
+        Some(c) => Ticked::Closed(c.duration()),
+        None => Ticked::Open(schedule.clone()),
+    };
+    let ticker =
+        tokio::spawn(Ticker::new(&config, ticker_plan, start, shared.clone()).run(ticking.clone()));
+    let sent = match closed_loop {
+        Some(c) => users(&shared, c, lanes, start, &stop).await,
+        None => {
+            let spare = warm.and_then(crate::client::Conn::park);
+            open_loop(&config, &schedule, &shared, lanes, spare, start, &stop).await
+        }
+    };
+    ticking.cancel();
+    let timeline = ticker.await.unwrap_or_default();
+    let sent = sent?;
+    if sent.skipped > 0 {
+        metrics.dropped.increment(sent.skipped);
+        tracing::warn!(
+            skipped = sent.skipped,
+            "the plan asks for more than this machine can send; the rest was dropped \
+             (cap the rate with --max-rps)"
+        );
+    }
+    let unfinished = stats.sent_total().saturating_sub(stats.completed_total());
+    if unfinished > 0 {
+        tracing::warn!(
+            left = unfinished,
+            "requests (or their async jobs) still running after the wait; not waiting"
+        );
+    }
+    let run = report::Run {
+        config: &config,
+        started_unix_ms,
+        duration: start.elapsed(),
+        sending: sent.sending,
+        interrupted: sent.interrupted,
+        planned: sent.planned,
+        skipped: sent.skipped,
+        connections_opened: shared.connector.opened(),
+        unfinished,
+        lag: &sent.lag,
+        timeline,
+    };
+    Ok(report::build(run, &stats, shared.workload.labels()))
+}
+
+/// How the sending part of a run went, whichever loop sent.
+struct Sent {
+    sending: Duration,
+    interrupted: bool,
+    planned: Option<u64>,
+    skipped: u64,
+    lag: hdrhistogram::Histogram<u64>,
+}
+
+/// The open loop: the schedule split over `lanes` lanes, each fed its share at its instants.
+async fn open_loop(
+    config: &Config,
+    schedule: &common::load::Schedule,
+    shared: &Arc<Shared>,
+    lanes: usize,
+    mut spare: Option<crate::client::Parked>,
+    start: Instant,
+    stop: &CancellationToken,
+) -> Result<Sent> {
     let mut running = Vec::with_capacity(lanes);
     for index in 0..lanes {
         let plan = lane::Plan {
@@ -173,17 +257,12 @@ async fn load(
             Err(e) => {
                 // The lanes already started stop at once and are waited for.
                 stop.cancel();
-                let _ = collect(running, &stop).await;
-                ticking.cancel();
-                let _ = ticker.await;
+                let _ = collect(running, stop).await;
                 return Err(e);
             }
         }
     }
-    let ends = collect(running, &stop).await?;
-    ticking.cancel();
-    let timeline = ticker.await.unwrap_or_default();
-
+    let ends = collect(running, stop).await?;
     let interrupted = ends.iter().any(|e| e.interrupted);
     let sending = if interrupted {
         ends.iter()
@@ -196,49 +275,71 @@ async fn load(
             .map(|e| e.last_slot.saturating_duration_since(start))
             .fold(schedule.curve().duration(), Duration::max)
     };
-    let planned = plan::planned(&schedule, config.arrivals, config.shard);
-    let skipped = skipped(&config, lanes, &ends);
-    if skipped > 0 {
-        metrics.dropped.increment(skipped);
-        tracing::warn!(
-            skipped,
-            "the plan asks for more than this machine can send; the rest was dropped \
-             (cap the rate with --max-rps)"
-        );
-    }
     let mut lag = histogram();
     for e in &ends {
         // Same bounds on both sides, so adding cannot fail.
         let _ = lag.add(&e.lag);
     }
-    let unfinished = stats.sent_total().saturating_sub(stats.completed_total());
-    if unfinished > 0 {
-        tracing::warn!(
-            left = unfinished,
-            "requests still in flight after the timeout; not waiting"
-        );
-    }
-    let run = report::Run {
-        config: &config,
-        started_unix_ms,
-        duration: start.elapsed(),
+    Ok(Sent {
         sending,
         interrupted,
-        planned,
-        skipped,
-        connections_opened: shared.connector.opened(),
-        unfinished,
-        lag: &lag,
-        timeline,
+        planned: plan::planned(schedule, config.arrivals, config.shard),
+        skipped: skipped(config, lanes, &ends),
+        lag,
+    })
+}
+
+/// The closed loop: the plan's virtual users on `lanes` threads.
+async fn users(
+    shared: &Arc<Shared>,
+    plan: Arc<ClosedLoop>,
+    lanes: usize,
+    start: Instant,
+    stop: &CancellationToken,
+) -> Result<Sent> {
+    let mut running = Vec::with_capacity(lanes);
+    for index in 0..lanes {
+        let lane = closed::spawn(
+            shared.clone(),
+            plan.clone(),
+            index,
+            lanes,
+            start,
+            stop.clone(),
+        );
+        match lane {
+            Ok(rx) => running.push(rx),
+            Err(e) => {
+                stop.cancel();
+                let _ = collect(running, stop).await;
+                return Err(e);
+            }
+        }
+    }
+    let ends = collect(running, stop).await?;
+    let interrupted = ends.iter().any(|e| e.interrupted);
+    let sending = if interrupted {
+        ends.iter()
+            .map(|e| e.stopped_at.saturating_duration_since(start))
+            .max()
+            .unwrap_or_default()
+    } else {
+        plan.duration()
     };
-    Ok(report::build(run, &stats, shared.workload.labels()))
+    Ok(Sent {
+        sending,
+        interrupted,
+        planned: None,
+        skipped: 0,
+        lag: histogram(),
+    })
 }
 
 /// Waits for every lane to end. Says once that the run is stopping when `stop` fires first.
-async fn collect(
-    running: Vec<tokio::sync::oneshot::Receiver<Result<Scheduled>>>,
+async fn collect<T>(
+    running: Vec<tokio::sync::oneshot::Receiver<Result<T>>>,
     stop: &CancellationToken,
-) -> Result<Vec<Scheduled>> {
+) -> Result<Vec<T>> {
     let all = async {
         let mut ends = Vec::with_capacity(running.len());
         let mut failed = None;
@@ -270,7 +371,7 @@ fn skipped(config: &Config, lanes: usize, ends: &[Scheduled]) -> u64 {
         .filter(|(_, e)| e.overrun)
         .map(|(i, e)| {
             let shard = lane::sub_shard(config.shard, i, lanes);
-            let schedule = plan::schedule(&config.shape, config.arrivals, shard);
+            let schedule = plan::schedule(config, shard);
             plan::planned(&schedule, config.arrivals, shard)
                 .map_or(0, |p| p.saturating_sub(e.reached))
         })

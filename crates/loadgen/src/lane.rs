@@ -3,6 +3,7 @@
 //! on the request path but the in-flight count, so a request never wakes another thread,
 //! and `--threads` lanes use that many cores without a work-stealing scheduler between them.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -10,9 +11,11 @@ use common::load::{Curve, Schedule, Shard};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::client::Parked;
 use crate::engine::Shared;
+use crate::jobs::{POLL_CONNECTIONS, PollPool};
 use crate::queue::Queue;
 use crate::scheduler::{self, Scheduled};
 use crate::worker::Worker;
@@ -29,6 +32,9 @@ pub(crate) struct Lane {
     pub(crate) queue: Queue,
     /// The start-up checks' connection, for the first worker that needs one.
     spare: Mutex<Option<Parked>>,
+    /// Async mode: the followers of this lane's jobs, and their poll connections.
+    pub(crate) followers: TaskTracker,
+    pub(crate) polls: PollPool,
 }
 
 impl Lane {
@@ -106,9 +112,23 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     stop: CancellationToken,
 ) -> Result<oneshot::Receiver<Result<Scheduled>>> {
+    on_thread(format!("loadgen-lane-{}", plan.index), move || {
+        run(plan, shared, stop)
+    })
+}
+
+/// Runs the future `make` builds on a new thread with its own single-threaded runtime; the
+/// answer comes once it ended and the runtime is gone (with every task and connection on it,
+/// so nothing goes out once the run has returned).
+pub(crate) fn on_thread<T, F, Fut>(name: String, make: F) -> Result<oneshot::Receiver<Result<T>>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T>>,
+{
     let (tx, rx) = oneshot::channel();
     std::thread::Builder::new()
-        .name(format!("loadgen-lane-{}", plan.index))
+        .name(name)
         .spawn(move || {
             // Sockets and timers only: signals are the caller's runtime's business.
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -117,9 +137,7 @@ pub(crate) fn spawn(
                 .build();
             let out = match runtime {
                 Ok(rt) => {
-                    let out = rt.block_on(run(plan, shared, stop));
-                    // Workers still running past the drain are dropped here, with their
-                    // connections: nothing goes out once the run has returned.
+                    let out = rt.block_on(make());
                     rt.shutdown_timeout(Duration::from_millis(100));
                     out
                 }
@@ -136,11 +154,14 @@ async fn run(plan: Plan, shared: Arc<Shared>, stop: CancellationToken) -> Result
         index: plan.index,
         queue: Queue::new(QUEUE_RESERVE.min(shared.max_in_flight)),
         spare: Mutex::new(plan.spare),
+        followers: TaskTracker::new(),
+        polls: PollPool::new(POLL_CONNECTIONS.min(plan.connections)),
     });
     let workers: Vec<_> = (0..plan.connections.max(1))
         .map(|_| tokio::spawn(Worker::new(shared.clone(), lane.clone()).run()))
         .collect();
     let schedule = Schedule::new(shared.curve.clone(), shared.arrivals, plan.shard);
+    let interrupted = stop.clone();
     // A task like the workers, so that a panic in it comes back as an error for the run
     // instead of ending the lane's thread without an answer.
     let scheduling = tokio::spawn({
@@ -167,6 +188,14 @@ async fn run(plan: Plan, shared: Arc<Shared>, stop: CancellationToken) -> Result
             break;
         }
     }
+    // Every job ends by its own deadline; once stopped, jobs get no longer than requests.
+    lane.followers.close();
+    let jobs_deadline = if interrupted.is_cancelled() {
+        deadline
+    } else {
+        Instant::now() + shared.polling.max_wait + shared.timeout + DRAIN_GRACE
+    };
+    let _ = tokio::time::timeout_at(jobs_deadline, lane.followers.wait()).await;
     Ok(scheduled)
 }
 

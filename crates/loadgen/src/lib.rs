@@ -1,15 +1,19 @@
 //! loadgen: an open-loop HTTP load generator. Requests go out at the instants of a schedule
 //! computed from the load plan (ramp, stages or profile; `common::load`), never waiting for
 //! responses; latency is measured from the intended instant (coordinated-omission corrected)
-//! and kept in HDR histograms, so memory stays flat however long the run.
+//! and kept in HDR histograms, so memory stays flat however long the run. A closed-loop
+//! executor (virtual users, `--vus`) and async jobs (`--mode async`) are there too.
 //!
 //! Where to start reading: [`run`] in `engine.rs`, then `lane.rs` (a thread running a share
 //! of the schedule), `scheduler.rs` (the open loop), `worker.rs` (one connection sending
-//! jobs), `stats.rs` (what is measured) and `report.rs`.
+//! jobs), `jobs.rs` (following async jobs), `closed.rs` (virtual users), `stats.rs` (what
+//! is measured) and `report.rs`.
 
 pub mod cli;
 mod client;
+mod closed;
 mod engine;
+mod jobs;
 mod lane;
 mod metrics;
 mod plan;
@@ -21,6 +25,7 @@ mod stats;
 mod summary;
 pub mod threshold;
 mod ticker;
+pub mod vus;
 mod wait;
 mod worker;
 mod workload;
@@ -31,6 +36,8 @@ use std::time::Duration;
 
 use common::api::Action;
 use common::load::{Arrivals, Profile, Ramp, Shard, Stage};
+
+pub use vus::{ClosedLoop, ThinkTime};
 
 pub use cli::Opts;
 pub use engine::run;
@@ -91,6 +98,43 @@ pub enum Shape {
     Profile(Profile),
 }
 
+/// How the backend is asked to process action requests (`--mode`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Answered when the work is done.
+    #[default]
+    Sync,
+    /// `?mode=async`: answered 202 with a job at once; the job is polled until it ends.
+    Async,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Sync => "sync",
+            Mode::Async => "async",
+        }
+    }
+}
+
+/// How an async job is followed (`--poll-interval`, `--job-max-wait`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobPolling {
+    /// Between two polls of one job; also the resolution of its measured duration.
+    pub interval: Duration,
+    /// From the 202 on: a job not done by then counts as `job_expired`.
+    pub max_wait: Duration,
+}
+
+/// Who decides when a request goes out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Executor {
+    /// The schedule of [`Config::shape`]: open loop, never waiting for responses.
+    OpenLoop,
+    /// Virtual users, each sending, waiting for the answer and thinking in turn.
+    ClosedLoop(ClosedLoop),
+}
+
 /// One request of `--url` mode, sent for every schedule slot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomRequest {
@@ -114,7 +158,11 @@ pub enum Workload {
 pub struct Config {
     /// `http://host:port` plus an optional base path, without a trailing `/`.
     pub target: String,
+    pub executor: Executor,
+    /// The open loop's rate over time (unused by the closed loop).
     pub shape: Shape,
+    /// Multiplies every duration of the open-loop plan (`--time-scale`); rates are kept.
+    pub time_scale: f64,
     pub arrivals: Arrivals,
     pub shard: Shard,
     pub workload: Workload,
@@ -139,4 +187,6 @@ pub struct Config {
     pub reports: Vec<PathBuf>,
     /// Seeds the action mix, the Poisson arrivals and the session ids.
     pub seed: u64,
+    pub mode: Mode,
+    pub polling: JobPolling,
 }

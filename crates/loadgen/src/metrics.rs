@@ -32,24 +32,41 @@ pub(crate) struct Metrics {
     pub(crate) sent: Vec<Counter>,
     pub(crate) errors: Vec<Vec<Counter>>,
     pub(crate) latency: Vec<Histogram>,
+    /// Async mode only (empty otherwise): job durations by action label.
+    pub(crate) job_duration: Vec<Histogram>,
     pub(crate) dropped: Counter,
     pub(crate) target_rps: Gauge,
     pub(crate) current_rps: Gauge,
     pub(crate) in_flight: Gauge,
+    /// Closed loop only: virtual users running.
+    pub(crate) vus: Option<Gauge>,
+}
+
+/// Which mode-specific series a run has.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Series {
+    /// `lg_job_duration_seconds{action}` (async mode).
+    pub(crate) jobs: bool,
+    /// `lg_vus` (closed loop).
+    pub(crate) vus: bool,
 }
 
 impl Metrics {
     /// Registers every series up front, so a scrape shows zeros rather than nothing before
-    /// the first request (and `rate()` works from the first sample).
-    pub(crate) fn new(labels: &[&'static str]) -> Self {
-        let builder = PrometheusBuilder::new();
-        // The bucket list is a non-empty constant; an empty one is the builder's only error.
-        let builder = builder
-            .set_buckets_for_metric(
-                Matcher::Full(names::LG_REQUEST_DURATION_SECONDS.into()),
-                names::LG_LATENCY_BUCKETS,
-            )
-            .expect("LG_LATENCY_BUCKETS is not empty");
+    /// the first request (and `rate()` works from the first sample). The mode-specific ones
+    /// only exist in their mode.
+    pub(crate) fn new(labels: &[&'static str], series: Series) -> Self {
+        let mut builder = PrometheusBuilder::new();
+        for name in [
+            names::LG_REQUEST_DURATION_SECONDS,
+            names::LG_JOB_DURATION_SECONDS,
+        ] {
+            // The bucket list is a non-empty constant; an empty one is the builder's only
+            // error.
+            builder = builder
+                .set_buckets_for_metric(Matcher::Full(name.into()), names::LG_LATENCY_BUCKETS)
+                .expect("LG_LATENCY_BUCKETS is not empty");
+        }
         let recorder = builder.build_recorder();
         names::describe_loadgen(&recorder);
         let key = |name: &'static str, pairs: &[(&'static str, &'static str)]| {
@@ -80,29 +97,37 @@ impl Metrics {
                     .collect()
             })
             .collect();
-        let latency = labels
-            .iter()
-            .map(|&a| {
-                let k = key(names::LG_REQUEST_DURATION_SECONDS, &[(label::ACTION, a)]);
-                recorder.register_histogram(&k, &METADATA)
-            })
-            .collect();
+        let histograms = |name: &'static str| -> Vec<Histogram> {
+            labels
+                .iter()
+                .map(|&a| recorder.register_histogram(&key(name, &[(label::ACTION, a)]), &METADATA))
+                .collect()
+        };
+        let latency = histograms(names::LG_REQUEST_DURATION_SECONDS);
+        let job_duration = if series.jobs {
+            histograms(names::LG_JOB_DURATION_SECONDS)
+        } else {
+            Vec::new()
+        };
         let dropped =
             recorder.register_counter(&key(names::LG_DROPPED_REQUESTS_TOTAL, &[]), &METADATA);
         let gauge = |name| recorder.register_gauge(&key(name, &[]), &METADATA);
         let target_rps = gauge(names::LG_TARGET_RPS);
         let current_rps = gauge(names::LG_CURRENT_RPS);
         let in_flight = gauge(names::LG_IN_FLIGHT);
+        let vus = series.vus.then(|| gauge(names::LG_VUS));
         Self {
             handle: recorder.handle(),
             _recorder: recorder,
             sent,
             errors,
             latency,
+            job_duration,
             dropped,
             target_rps,
             current_rps,
             in_flight,
+            vus,
         }
     }
 
@@ -129,6 +154,9 @@ async fn page(State(p): State<Page>) -> impl IntoResponse {
     p.metrics
         .in_flight
         .set(p.stats.in_flight.load(Ordering::Relaxed) as f64);
+    if let Some(vus) = &p.metrics.vus {
+        vus.set(p.stats.vus.load(Ordering::Relaxed) as f64);
+    }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         p.metrics.render(),

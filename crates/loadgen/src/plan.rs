@@ -4,21 +4,29 @@
 use common::load::stages::stages_curve;
 use common::load::{Arrivals, Curve, Schedule, Shard};
 
-use crate::Shape;
+use crate::{Config, Shape};
 
-/// The rate curve of a shape; a ramp that fails validation (checked by the flags already)
-/// plans nothing rather than panicking.
-pub(crate) fn curve(shape: &Shape) -> Curve {
-    match shape {
+/// The rate curve of a shape played at `time_scale`; a ramp or scale that fails validation
+/// (checked by the flags already) plans nothing rather than panicking.
+pub(crate) fn curve(shape: &Shape, time_scale: f64) -> Curve {
+    let curve = match shape {
         Shape::Ramp(r) => r.curve().unwrap_or_default(),
         // k6 stages start from 0 rps.
         Shape::Stages(s) => stages_curve(0.0, s),
         Shape::Profile(p) => p.curve(),
+    };
+    if time_scale == 1.0 {
+        return curve;
     }
+    curve.scaled(time_scale).unwrap_or_default()
 }
 
-pub(crate) fn schedule(shape: &Shape, arrivals: Arrivals, shard: Shard) -> Schedule {
-    Schedule::new(curve(shape), arrivals, shard)
+pub(crate) fn schedule(config: &Config, shard: Shard) -> Schedule {
+    Schedule::new(
+        curve(&config.shape, config.time_scale),
+        config.arrivals,
+        shard,
+    )
 }
 
 /// The rate this shard is asked for at `t_ns`.
@@ -59,7 +67,7 @@ mod tests {
         for count in 1..5 {
             for index in 0..count {
                 let shard = Shard { index, count };
-                let s = schedule(&shape, Arrivals::Uniform, shard);
+                let s = Schedule::new(curve(&shape, 1.0), Arrivals::Uniform, shard);
                 assert_eq!(
                     planned(&s, Arrivals::Uniform, shard),
                     Some(s.iter().count() as u64),

@@ -1,6 +1,7 @@
 //! The run's result: per action and total (requests, rates, success, errors by kind and by
-//! status, drops, corrected latency and service time), schedule lag, thresholds and a
-//! per-second timeline. Serialisable as JSON, rendered as text (stdout) or Markdown.
+//! status, drops, corrected latency and service time, async jobs), schedule lag or the
+//! closed loop's users, thresholds and a per-second timeline. Serialisable as JSON,
+//! rendered as text (stdout) or Markdown.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::stats::{LabelStats, Stats};
 use crate::threshold::{Facts, ThresholdOutcome, round3};
-use crate::{Config, Error, Result};
+use crate::{Config, Error, Executor, Mode, Result};
 
 /// Latency statistics in milliseconds (3 decimals); zeros when nothing was recorded.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -49,6 +50,39 @@ impl LatencySummary {
     }
 }
 
+/// Async mode: the jobs of one action (or of all).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobsReport {
+    /// 202 answers with a job to follow.
+    pub accepted: u64,
+    pub succeeded: u64,
+    /// Ended in state `failed` (counted as `job_failed` errors).
+    pub failed: u64,
+    /// Forgotten by the backend (404) or not done within `--job-max-wait` (`job_expired`).
+    pub expired: u64,
+    /// From the intended send time of the request to the poll that saw its job end
+    /// (succeeded or failed); its resolution is `--poll-interval`.
+    pub duration: LatencySummary,
+}
+
+/// The closed loop's facts (`--vus`, `--vu-stages`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClosedLoopReport {
+    /// The most virtual users the plan runs at once.
+    pub max_vus: u64,
+    /// `1s`, or a uniform range `500ms..2s`.
+    pub think_time: String,
+    /// Why this run's latency is not comparable with an open loop's.
+    pub note: String,
+}
+
+/// Said in every closed-loop summary and report.
+pub const CLOSED_LOOP_NOTE: &str = "closed loop: each virtual user waits for an answer before \
+     its next request, so a slow target lowers the request rate instead of queueing requests; \
+     latency is the plain response time and leaves out the wait that requests held back would \
+     have had (coordinated omission): it is not comparable with open-loop latency, which is \
+     measured from each request's intended send time";
+
 /// One action's numbers (or the total, as action `total`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ActionReport {
@@ -73,6 +107,10 @@ pub struct ActionReport {
     pub latency: LatencySummary,
     /// From the actual send on a connection to the end of the response.
     pub service_time: LatencySummary,
+    /// Async mode: what became of the jobs the requests started. A request of a job ends
+    /// with its job: `ok`, `completed` and `errors` count job ends, `latency` is the 202's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<JobsReport>,
 }
 
 /// One second of the run.
@@ -93,12 +131,24 @@ pub struct TimelinePoint {
     pub max_ms: Option<f64>,
     /// Longest schedule lag of the window.
     pub max_lag_ms: f64,
+    /// Closed loop: virtual users running at the end of this window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vus: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub loadgen_version: String,
     pub target: String,
+    /// `open_loop` or `closed_loop`.
+    #[serde(default)]
+    pub executor: String,
+    /// `sync` or `async` (`--mode`).
+    #[serde(default)]
+    pub mode: String,
+    /// Closed loop only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_loop: Option<ClosedLoopReport>,
     /// `i/n`.
     pub shard: String,
     pub started_unix_ms: u64,
@@ -191,6 +241,7 @@ fn action_report(
     sent: u64,
     dropped: u64,
     sending_s: f64,
+    mode: Mode,
 ) -> ActionReport {
     let failed: u64 = s.errors.iter().sum();
     let completed = s.ok + failed;
@@ -218,18 +269,44 @@ fn action_report(
         statuses: s.statuses.clone(),
         latency: LatencySummary::of(&s.corrected),
         service_time: LatencySummary::of(&s.service),
+        jobs: (mode == Mode::Async).then(|| {
+            let j = &s.jobs;
+            JobsReport {
+                accepted: j.accepted,
+                succeeded: j.succeeded,
+                failed: j.failed,
+                expired: j.expired,
+                duration: j
+                    .duration
+                    .as_ref()
+                    .map(LatencySummary::of)
+                    .unwrap_or_default(),
+            }
+        }),
     }
 }
 
 pub(crate) fn build(run: Run<'_>, stats: &Stats, labels: &[&'static str]) -> Report {
     let sending_s = run.sending.as_secs_f64();
+    let mode = run.config.mode;
+    let (executor, closed_loop) = match &run.config.executor {
+        Executor::OpenLoop => ("open_loop", None),
+        Executor::ClosedLoop(c) => (
+            "closed_loop",
+            Some(ClosedLoopReport {
+                max_vus: c.peak() as u64,
+                think_time: c.think_time.to_string(),
+                note: CLOSED_LOOP_NOTE.to_string(),
+            }),
+        ),
+    };
     let r = stats.merged();
     let mut total_stats: Option<LabelStats> = None;
     let mut actions = Vec::new();
     for (i, (name, s)) in labels.iter().zip(&r.labels).enumerate() {
         let sent = stats.sent_of(i);
         let dropped = stats.dropped_of(i);
-        actions.push(action_report(name, s, sent, dropped, sending_s));
+        actions.push(action_report(name, s, sent, dropped, sending_s, mode));
         match &mut total_stats {
             Some(t) => t.merge(s),
             None => total_stats = Some(s.clone()),
@@ -237,7 +314,7 @@ pub(crate) fn build(run: Run<'_>, stats: &Stats, labels: &[&'static str]) -> Rep
     }
     let (sent, dropped) = (stats.sent_total(), stats.dropped_total() + run.skipped);
     let total = match &total_stats {
-        Some(t) => action_report("total", t, sent, dropped, sending_s),
+        Some(t) => action_report("total", t, sent, dropped, sending_s, mode),
         None => ActionReport {
             action: "total".into(),
             ..ActionReport::default()
@@ -267,6 +344,9 @@ pub(crate) fn build(run: Run<'_>, stats: &Stats, labels: &[&'static str]) -> Rep
     Report {
         loadgen_version: env!("CARGO_PKG_VERSION").to_string(),
         target: run.config.target.clone(),
+        executor: executor.to_string(),
+        mode: mode.as_str().to_string(),
+        closed_loop,
         shard: format!("{}/{}", run.config.shard.index, run.config.shard.count),
         started_unix_ms: run.started_unix_ms,
         duration_s: round3(run.duration.as_secs_f64()),

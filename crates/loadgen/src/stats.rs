@@ -1,7 +1,8 @@
 //! What a run measures, per lane and action label: HDR histograms of corrected latency (from
 //! the intended send instant) and service time (from the actual send), outcome counts by
-//! error kind and by HTTP status, plus counters the scheduler bumps on its hot path.
-//! Histograms have fixed bounds, so memory does not grow with the run's length.
+//! error kind and by HTTP status, async jobs' ends and durations, plus counters the
+//! scheduler bumps on its hot path. Histograms have fixed bounds, so memory does not grow
+//! with the run's length.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -46,6 +47,41 @@ impl Outcome {
     }
 }
 
+/// How a followed async job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobOutcome {
+    Succeeded,
+    Failed,
+    /// Forgotten by the backend (404), not done within the max wait, or not followable.
+    Expired,
+}
+
+/// Async jobs of one action label: how they ended and how long they took.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct JobStats {
+    /// 202 answers with a job to follow.
+    pub(crate) accepted: u64,
+    pub(crate) succeeded: u64,
+    pub(crate) failed: u64,
+    pub(crate) expired: u64,
+    /// From the intended send instant to the poll that saw the job end (succeeded or
+    /// failed); allocated on the first job, so sync runs carry no histogram for it.
+    pub(crate) duration: Option<Histogram<u64>>,
+}
+
+impl JobStats {
+    fn merge(&mut self, other: &JobStats) {
+        self.accepted += other.accepted;
+        self.succeeded += other.succeeded;
+        self.failed += other.failed;
+        self.expired += other.expired;
+        if let Some(theirs) = &other.duration {
+            // Same bounds on both sides, so adding cannot fail.
+            let _ = self.duration.get_or_insert_with(histogram).add(theirs);
+        }
+    }
+}
+
 /// Index of `kind` in [`error_kind::ALL`].
 pub(crate) fn kind_index(kind: &str) -> usize {
     error_kind::ALL
@@ -63,6 +99,7 @@ pub(crate) struct LabelStats {
     pub(crate) errors: [u64; KINDS],
     /// Every response status seen, successes included.
     pub(crate) statuses: BTreeMap<u16, u64>,
+    pub(crate) jobs: JobStats,
 }
 
 impl LabelStats {
@@ -73,6 +110,7 @@ impl LabelStats {
             ok: 0,
             errors: [0; KINDS],
             statuses: BTreeMap::new(),
+            jobs: JobStats::default(),
         }
     }
 
@@ -88,6 +126,7 @@ impl LabelStats {
         for (s, n) in &other.statuses {
             *self.statuses.entry(*s).or_default() += n;
         }
+        self.jobs.merge(&other.jobs);
     }
 }
 
@@ -169,6 +208,55 @@ impl LaneStats {
         self.completed.fetch_add(1, Ordering::Release);
     }
 
+    /// Records the 202 that accepted a job: its latency and status, but not an end (the
+    /// request's outcome is its job's, see [`LaneStats::record_job`]).
+    pub(crate) fn record_accepted(&self, label: usize, corrected: Duration, service: Duration) {
+        let mut r = self.lock();
+        let Recorded { labels, window, .. } = &mut *r;
+        if let Some(s) = labels.get_mut(label) {
+            s.corrected.saturating_record(micros(corrected));
+            window.saturating_record(micros(corrected));
+            s.service.saturating_record(micros(service));
+            *s.statuses.entry(202).or_default() += 1;
+            s.jobs.accepted += 1;
+        }
+    }
+
+    /// Records the end of a job accepted before: the end of its request. `duration` is
+    /// None for a job that expired (its end was never seen).
+    pub(crate) fn record_job(&self, label: usize, outcome: JobOutcome, duration: Option<Duration>) {
+        let failed = outcome != JobOutcome::Succeeded;
+        {
+            let mut r = self.lock();
+            if let Some(s) = r.labels.get_mut(label) {
+                let j = &mut s.jobs;
+                match outcome {
+                    JobOutcome::Succeeded => {
+                        j.succeeded += 1;
+                        s.ok += 1;
+                    }
+                    JobOutcome::Failed => {
+                        j.failed += 1;
+                        s.errors[kind_index(error_kind::JOB_FAILED)] += 1;
+                    }
+                    JobOutcome::Expired => {
+                        j.expired += 1;
+                        s.errors[kind_index(error_kind::JOB_EXPIRED)] += 1;
+                    }
+                }
+                if let Some(d) = duration {
+                    j.duration
+                        .get_or_insert_with(histogram)
+                        .saturating_record(micros(d));
+                }
+            }
+        }
+        if failed {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.completed.fetch_add(1, Ordering::Release);
+    }
+
     /// Keeps the message of a failure, so the summary can say what went wrong.
     pub(crate) fn note_failure(&self, kind: &'static str, why: String) {
         self.lock().last_failure.insert(kind, why);
@@ -183,8 +271,11 @@ impl LaneStats {
 /// `--max-in-flight` cap applies to across lanes.
 pub(crate) struct Stats {
     pub(crate) lanes: Vec<LaneStats>,
-    /// Dispatched and not yet finished (queued for a worker included).
+    /// Dispatched and not yet finished (queued for a worker included; in async mode, until
+    /// the job ends).
     pub(crate) in_flight: AtomicUsize,
+    /// Closed loop: virtual users running now.
+    pub(crate) vus: AtomicUsize,
 }
 
 /// Every lane's records added up.
@@ -198,6 +289,7 @@ impl Stats {
         Self {
             lanes: (0..lanes.max(1)).map(|_| LaneStats::new(labels)).collect(),
             in_flight: AtomicUsize::new(0),
+            vus: AtomicUsize::new(0),
         }
     }
 
@@ -330,5 +422,37 @@ mod tests {
         assert_eq!(window.len(), 3);
         s.take_window(&mut window);
         assert_eq!(window.len(), 0, "the lanes' windows were emptied");
+    }
+
+    #[test]
+    fn a_request_of_an_async_job_ends_with_its_job() {
+        let s = Stats::new(2, 1);
+        let ms = Duration::from_millis;
+        for lane in 0..2 {
+            s.lanes[lane].record_accepted(0, ms(3), ms(2));
+        }
+        s.lanes[1].record_accepted(0, ms(4), ms(3));
+        assert_eq!(
+            s.completed_total(),
+            0,
+            "a 202 is not the end of its request"
+        );
+        s.lanes[0].record_job(0, JobOutcome::Succeeded, Some(ms(250)));
+        s.lanes[1].record_job(0, JobOutcome::Failed, Some(ms(300)));
+        s.lanes[1].record_job(0, JobOutcome::Expired, None);
+        assert_eq!(s.completed_total(), 3);
+        assert_eq!(s.errors_total(), 2);
+        let m = s.merged();
+        let l = &m.labels[0];
+        assert_eq!((l.jobs.accepted, l.jobs.succeeded), (3, 1));
+        assert_eq!((l.jobs.failed, l.jobs.expired), (1, 1));
+        assert_eq!(l.ok, 1);
+        assert_eq!(l.errors[kind_index(error_kind::JOB_FAILED)], 1);
+        assert_eq!(l.errors[kind_index(error_kind::JOB_EXPIRED)], 1);
+        assert_eq!(l.statuses.get(&202), Some(&3));
+        let d = l.jobs.duration.as_ref().unwrap();
+        assert_eq!(d.len(), 2, "an expired job has no duration");
+        assert!(d.max() >= 299_000);
+        assert_eq!(l.corrected.len(), 3);
     }
 }

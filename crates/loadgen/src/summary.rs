@@ -1,9 +1,10 @@
 //! The end-of-run summary on stdout (k6-like) and the Markdown report: the same facts,
-//! drops and schedule lag up front, corrected latency as the headline.
+//! drops and schedule lag up front, corrected latency as the headline; async jobs and the
+//! closed loop's users (with why its latency is another measure) when the run had them.
 
 use std::fmt::Write;
 
-use crate::report::{ActionReport, LatencySummary, Report, fmt_ms};
+use crate::report::{ActionReport, JobsReport, LatencySummary, Report, fmt_ms};
 
 fn latency_line(l: &LatencySummary) -> String {
     if l.count == 0 {
@@ -49,6 +50,37 @@ fn statuses_line(a: &ActionReport) -> String {
     }
 }
 
+fn jobs_line(j: &JobsReport) -> String {
+    format!(
+        "{} accepted, {} succeeded, {} failed, {} expired",
+        j.accepted, j.succeeded, j.failed, j.expired
+    )
+}
+
+/// Breaks `text` into lines of at most `width` characters, at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let last = lines.last_mut().expect("never empty");
+        if !last.is_empty() && last.len() + 1 + word.len() > width {
+            lines.push(word.to_string());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    lines
+}
+
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 fn pct(a: u64, b: u64) -> f64 {
     if b == 0 {
         0.0
@@ -66,18 +98,38 @@ impl Report {
             let dots = ".".repeat(22usize.saturating_sub(name.len() + 1));
             let _ = writeln!(out, "  {name} {dots}: {value}");
         };
+        let closed = self.closed_loop.as_ref();
+        let how = match closed {
+            Some(_) => "closed loop".to_string(),
+            None => format!("open loop, shard {}", self.shard),
+        };
         let _ = writeln!(
             out,
-            "\n  loadgen {} → {} (shard {}){}\n",
+            "\n  loadgen {} → {} ({how}, {} mode){}\n",
             self.loadgen_version,
             self.target,
-            self.shard,
+            if self.mode.is_empty() {
+                "sync"
+            } else {
+                &self.mode
+            },
             if self.interrupted {
                 "  INTERRUPTED"
             } else {
                 ""
             }
         );
+        if let Some(c) = closed {
+            for line in wrap(&c.note, 86) {
+                let _ = writeln!(out, "  {line}");
+            }
+            let _ = writeln!(out);
+            row(
+                &mut out,
+                "virtual users",
+                format!("at most {}, think time {}", c.max_vus, c.think_time),
+            );
+        }
         let planned = self
             .planned
             .map_or(String::new(), |p| format!(", planned {p}"));
@@ -89,7 +141,9 @@ impl Report {
                 t.sent, t.achieved_rps, self.sending_s
             ),
         );
-        let drop_note = if self.skipped > 0 {
+        let drop_note = if closed.is_some() {
+            "  (a closed loop never drops)".to_string()
+        } else if self.skipped > 0 {
             format!(
                 "  ← {} never reached: the plan is beyond this machine (cap it with --max-rps)",
                 self.skipped
@@ -109,16 +163,18 @@ impl Report {
             ),
         );
         let lag = &self.schedule_lag;
-        row(
-            &mut out,
-            "schedule lag",
-            format!(
-                "avg={} p99={} max={}",
-                fmt_ms(lag.avg_ms),
-                fmt_ms(lag.p99_ms),
-                fmt_ms(lag.max_ms)
-            ),
-        );
+        if closed.is_none() {
+            row(
+                &mut out,
+                "schedule lag",
+                format!(
+                    "avg={} p99={} max={}",
+                    fmt_ms(lag.avg_ms),
+                    fmt_ms(lag.p99_ms),
+                    fmt_ms(lag.max_ms)
+                ),
+            );
+        }
         row(
             &mut out,
             "success",
@@ -134,8 +190,17 @@ impl Report {
             row(&mut out, &format!("  last {kind}"), why.clone());
         }
         row(&mut out, "statuses", statuses_line(t));
-        row(&mut out, "latency (corrected)", latency_line(&t.latency));
+        let headline = if closed.is_some() {
+            "latency (response)"
+        } else {
+            "latency (corrected)"
+        };
+        row(&mut out, headline, latency_line(&t.latency));
         row(&mut out, "service time", latency_line(&t.service_time));
+        if let Some(j) = &t.jobs {
+            row(&mut out, "jobs", jobs_line(j));
+            row(&mut out, "job duration", latency_line(&j.duration));
+        }
         row(
             &mut out,
             "connections opened",
@@ -167,6 +232,28 @@ impl Report {
                 a.dropped
             );
         }
+        if t.jobs.is_some() {
+            let _ = writeln!(
+                out,
+                "\n  {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "jobs", "accepted", "ok", "failed", "expired", "p50", "p95", "p99"
+            );
+            for a in &self.actions {
+                let Some(j) = &a.jobs else { continue };
+                let _ = writeln!(
+                    out,
+                    "  {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                    a.action,
+                    j.accepted,
+                    j.succeeded,
+                    j.failed,
+                    j.expired,
+                    fmt_ms(j.duration.p50_ms),
+                    fmt_ms(j.duration.p95_ms),
+                    fmt_ms(j.duration.p99_ms)
+                );
+            }
+        }
         if !self.thresholds.is_empty() {
             let _ = writeln!(out, "\n  thresholds");
             for th in &self.thresholds {
@@ -194,6 +281,15 @@ impl Report {
                 ""
             }
         );
+        if let Some(c) = &self.closed_loop {
+            let _ = writeln!(
+                md,
+                "**Closed loop**: at most {} virtual users, think time {}. {}.\n",
+                c.max_vus,
+                c.think_time,
+                upper_first(&c.note)
+            );
+        }
         let _ = writeln!(md, "| | |\n|---|---|");
         let planned = self.planned.map_or("-".to_string(), |p| p.to_string());
         for (k, v) in [
@@ -218,7 +314,12 @@ impl Report {
             "\n## Latency\n\n| action | measure | count | avg | min | p50 | p90 | p95 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for a in self.actions.iter().chain(std::iter::once(t)) {
-            for (what, l) in [("corrected", &a.latency), ("service time", &a.service_time)] {
+            let headline = if self.closed_loop.is_some() {
+                "response"
+            } else {
+                "corrected"
+            };
+            for (what, l) in [(headline, &a.latency), ("service time", &a.service_time)] {
                 let _ = writeln!(
                     md,
                     "| {} | {what} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -232,6 +333,29 @@ impl Report {
                     fmt_ms(l.p99_ms),
                     fmt_ms(l.p999_ms),
                     fmt_ms(l.max_ms)
+                );
+            }
+        }
+        if t.jobs.is_some() {
+            let _ = writeln!(
+                md,
+                "\n## Async jobs\n\nDuration: from the request's intended send time to the poll that saw its job end.\n\n| action | accepted | succeeded | failed | expired | p50 | p95 | p99 | max |\n|---|---|---|---|---|---|---|---|---|"
+            );
+            for a in self.actions.iter().chain(std::iter::once(t)) {
+                let Some(j) = &a.jobs else { continue };
+                let d = &j.duration;
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    a.action,
+                    j.accepted,
+                    j.succeeded,
+                    j.failed,
+                    j.expired,
+                    fmt_ms(d.p50_ms),
+                    fmt_ms(d.p95_ms),
+                    fmt_ms(d.p99_ms),
+                    fmt_ms(d.max_ms)
                 );
             }
         }

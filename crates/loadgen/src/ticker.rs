@@ -1,5 +1,5 @@
-//! Once a second: one timeline point (what the last second did), the rate gauges, the
-//! progress display, and housekeeping (aged idle connections, histogram buffers).
+//! Once a second: one timeline point (what the last second did), the rate and VU gauges,
+//! the progress display, and housekeeping (aged idle connections, histogram buffers).
 //! It runs on the caller's runtime and only reads what the lanes record.
 
 use std::sync::Arc;
@@ -27,9 +27,16 @@ struct Counts {
     dropped: u64,
 }
 
+/// What the ticker follows: the open loop's schedule (its target rate), or the closed
+/// loop's length (it has no target rate; it shows the users running instead).
+pub(crate) enum Ticked {
+    Open(Schedule),
+    Closed(Duration),
+}
+
 pub(crate) struct Ticker {
     shared: Arc<Shared>,
-    schedule: Schedule,
+    plan: Ticked,
     shard: Shard,
     start: Instant,
     display: Display,
@@ -38,20 +45,22 @@ pub(crate) struct Ticker {
 }
 
 impl Ticker {
-    pub(crate) fn new(
-        config: &Config,
-        schedule: Schedule,
-        start: Instant,
-        shared: Arc<Shared>,
-    ) -> Self {
-        let display = Display::new(config.progress, schedule.curve().duration());
+    pub(crate) fn new(config: &Config, plan: Ticked, start: Instant, shared: Arc<Shared>) -> Self {
+        let display = Display::new(config.progress, Self::length(&plan));
         Self {
             shared,
-            schedule,
+            plan,
             shard: config.shard,
             start,
             display,
             window: histogram(),
+        }
+    }
+
+    fn length(plan: &Ticked) -> Duration {
+        match plan {
+            Ticked::Open(s) => s.curve().duration(),
+            Ticked::Closed(d) => *d,
         }
     }
 
@@ -62,7 +71,7 @@ impl Ticker {
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // One point a second: reserved for the plan's length (up to an hour) so that the
         // timeline does not reallocate as it grows.
-        let planned_s = self.schedule.curve().duration().as_secs().min(3600) as usize;
+        let planned_s = Self::length(&self.plan).as_secs().min(3600) as usize;
         let mut timeline = Vec::with_capacity(planned_s + 2);
         let mut prev = Counts::default();
         let mut prev_at = self.start;
@@ -120,7 +129,10 @@ impl Ticker {
         let sent = c.sent - prev.sent;
         TimelinePoint {
             t_s: round3(elapsed.as_secs_f64()),
-            target_rps: round3(plan::shard_rate(&self.schedule, self.shard, elapsed_ns)),
+            target_rps: match &self.plan {
+                Ticked::Open(s) => round3(plan::shard_rate(s, self.shard, elapsed_ns)),
+                Ticked::Closed(_) => 0.0,
+            },
             achieved_rps: round3(if dt > 0.0 { sent as f64 / dt } else { 0.0 }),
             sent,
             completed: c.completed - prev.completed,
@@ -131,6 +143,8 @@ impl Ticker {
             p99_ms: q(0.99),
             max_ms: (!window.is_empty()).then(|| round3(window.max() as f64 / 1000.0)),
             max_lag_ms: round3(lag_us as f64 / 1000.0),
+            vus: matches!(self.plan, Ticked::Closed(_))
+                .then(|| stats.vus.load(Ordering::Relaxed) as u64),
         }
     }
 
@@ -139,5 +153,8 @@ impl Ticker {
         m.target_rps.set(p.target_rps);
         m.current_rps.set(p.achieved_rps);
         m.in_flight.set(p.in_flight as f64);
+        if let (Some(g), Some(v)) = (&m.vus, p.vus) {
+            g.set(v as f64);
+        }
     }
 }

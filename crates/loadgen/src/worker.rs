@@ -1,23 +1,27 @@
 //! A worker: one keep-alive connection and a loop that sends the lane's jobs on it, one at
 //! a time. The connection opens on the first job, and is replaced when it breaks, times out
 //! or grows older than `--conn-max-age` (a new one resolves DNS again). One timer per
-//! worker, reset for each job, bounds every request.
+//! worker, reset for each job, bounds every request. In async mode a 202 is handed over to
+//! a follower of its job (`jobs.rs`) and the worker moves on.
 
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::Bytes;
 use common::names::error_kind;
-use http::Request;
+use http::{Request, StatusCode};
 use http_body_util::Full;
 use tokio::time::{Instant, Sleep};
 
-use crate::client::{Conn, Exchange, Failure, SendError};
+use crate::Mode;
+use crate::client::{Conn, Exchange, Failure, exchange_on};
 use crate::engine::Shared;
+use crate::jobs::{self, Followed, Handover};
 use crate::lane::Lane;
 use crate::queue::Job;
-use crate::stats::{Outcome, kind_index};
+use crate::stats::{LaneStats, Outcome, kind_index};
 
 pub(crate) struct Worker {
     shared: Arc<Shared>,
@@ -25,11 +29,87 @@ pub(crate) struct Worker {
     conn: Option<Conn>,
 }
 
-/// How one job ended, as recorded.
-struct Ended {
-    outcome: Outcome,
-    corrected: Option<std::time::Duration>,
-    service: Option<std::time::Duration>,
+/// How one request ended, as recorded (by a worker here, or by a virtual user).
+pub(crate) struct Ended {
+    pub(crate) outcome: Outcome,
+    /// From `from` (see [`Ended::of`]) to the end of the response.
+    pub(crate) corrected: Option<Duration>,
+    pub(crate) service: Option<Duration>,
+    /// Async mode: the job a 202 started, to follow before the request counts as ended.
+    pub(crate) job: Option<Handover>,
+}
+
+impl Ended {
+    /// How an exchange measured from `from` ended at `done` (None: its time ran out).
+    /// Failures are noted in `stats`; a booked ticket is remembered for cancellations.
+    pub(crate) fn of(
+        shared: &Shared,
+        stats: &LaneStats,
+        label: usize,
+        result: Option<Result<Exchange, Failure>>,
+        from: Instant,
+        done: Instant,
+    ) -> Self {
+        let corrected = done.saturating_duration_since(from);
+        match result {
+            Some(Ok(ex)) => {
+                let accepted = ex.status == StatusCode::ACCEPTED && shared.mode == Mode::Async;
+                let job = accepted.then(|| jobs::handover(shared.connector.target(), &ex.body));
+                if job.is_none() {
+                    shared.workload.observe(label, ex.status, &ex.body);
+                }
+                Self {
+                    outcome: Outcome::Status(ex.status.as_u16()),
+                    corrected: Some(corrected),
+                    service: Some(done.saturating_duration_since(ex.sent_at)),
+                    job,
+                }
+            }
+            Some(Err(failure)) => {
+                let (kind, why) = match failure {
+                    Failure::Connect(why) => (error_kind::CONNECT, why),
+                    Failure::Io(why) => (error_kind::IO, why),
+                };
+                stats.note_failure(kind, why);
+                Self {
+                    outcome: Outcome::Failed(kind_index(kind)),
+                    corrected: None,
+                    service: None,
+                    job: None,
+                }
+            }
+            None => Self::timed_out(shared, stats, corrected),
+        }
+    }
+
+    /// A request whose time ran out keeps its (long) latency; it has no service time.
+    fn timed_out(shared: &Shared, stats: &LaneStats, corrected: Duration) -> Self {
+        let why = format!("no complete response within {:?}", shared.timeout);
+        stats.note_failure(error_kind::TIMEOUT, why);
+        Self {
+            outcome: Outcome::Failed(kind_index(error_kind::TIMEOUT)),
+            corrected: Some(corrected),
+            service: None,
+            job: None,
+        }
+    }
+}
+
+/// Records a request that ended, and lets go of its in-flight place.
+pub(crate) fn record(shared: &Shared, stats: &LaneStats, label: usize, e: &Ended) {
+    stats.record(label, e.outcome, e.corrected, e.service);
+    let m = &shared.metrics;
+    if let Some(c) = e.corrected
+        && let Some(h) = m.latency.get(label)
+    {
+        h.record(c.as_secs_f64());
+    }
+    if let Some(k) = e.outcome.error_kind()
+        && let Some(c) = m.errors.get(label).and_then(|e| e.get(k))
+    {
+        c.increment(1);
+    }
+    shared.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
 }
 
 impl Worker {
@@ -46,8 +126,11 @@ impl Worker {
         // Registered with the lane's timer only once reset for the first job.
         let mut timer = pin!(tokio::time::sleep(self.shared.timeout));
         while let Some(job) = self.next_job().await {
-            let ended = self.serve(job, timer.as_mut()).await;
-            self.record(job.label, &ended);
+            let mut ended = self.serve(job, timer.as_mut()).await;
+            match ended.job.take() {
+                None => record(&self.shared, self.lane_stats(), job.label, &ended),
+                Some(handover) => self.hand_over(job, &ended, handover),
+            }
         }
     }
 
@@ -77,16 +160,10 @@ impl Worker {
 
     /// Sends one job's request and reads the response, within the job's deadline.
     async fn serve(&mut self, job: Job, mut timer: Pin<&mut Sleep>) -> Ended {
-        let timed_out = |now: Instant| Ended {
-            outcome: Outcome::Failed(kind_index(error_kind::TIMEOUT)),
-            corrected: Some(now.saturating_duration_since(job.intended)),
-            service: None,
-        };
         if Instant::now() >= job.deadline {
             // Waited in the queue past its timeout: sending it now would only add load.
-            self.lane_stats()
-                .note_failure(error_kind::TIMEOUT, self.timeout_message());
-            return timed_out(Instant::now());
+            let late = Instant::now().saturating_duration_since(job.intended);
+            return Ended::timed_out(&self.shared, self.lane_stats(), late);
         }
         // Deadlines only move forward, so this mostly updates the registered timer in place.
         timer.as_mut().reset(job.deadline);
@@ -96,100 +173,59 @@ impl Worker {
             r = self.exchange(prepared.request, prepared.keep_body) => Some(r),
             () = timer.as_mut() => None,
         };
-        let done = Instant::now();
-        let corrected = done.saturating_duration_since(job.intended);
-        match result {
-            Some(Ok(ex)) => {
-                self.shared.workload.observe(job.label, ex.status, &ex.body);
-                Ended {
-                    outcome: Outcome::Status(ex.status.as_u16()),
-                    corrected: Some(corrected),
-                    service: Some(done.saturating_duration_since(ex.sent_at)),
-                }
-            }
-            Some(Err(failure)) => {
-                let (kind, why) = match failure {
-                    Failure::Connect(why) => (error_kind::CONNECT, why),
-                    Failure::Io(why) => (error_kind::IO, why),
-                };
-                self.lane_stats().note_failure(kind, why);
-                Ended {
-                    outcome: Outcome::Failed(kind_index(kind)),
-                    corrected: None,
-                    service: None,
-                }
-            }
-            None => {
-                // The request may still be on the wire: this connection cannot be reused.
-                self.conn = None;
-                self.lane_stats()
-                    .note_failure(error_kind::TIMEOUT, self.timeout_message());
-                timed_out(done)
-            }
+        if result.is_none() {
+            // The request may still be on the wire: this connection cannot be reused.
+            self.conn = None;
         }
+        let stats = self.shared.stats.lane(self.lane.index);
+        Ended::of(
+            &self.shared,
+            stats,
+            job.label,
+            result,
+            job.intended,
+            Instant::now(),
+        )
     }
 
-    /// Sends on the worker's connection, opening one when needed. A request that a reused
-    /// connection closed under before writing it is sent once more on a new connection, as
-    /// hyper-util's client does.
+    /// Sends on the worker's connection, opening one when needed (see [`exchange_on`]).
     async fn exchange(
         &mut self,
-        mut req: Request<Full<Bytes>>,
+        req: Request<Full<Bytes>>,
         keep_body: bool,
     ) -> Result<Exchange, Failure> {
-        let max_age = self.shared.conn_max_age;
-        let mut retried = false;
-        loop {
-            let reused = self.conn.as_mut().is_some_and(|c| c.usable(max_age));
-            let conn = match &mut self.conn {
-                Some(c) if reused => c,
-                slot => {
-                    *slot = None;
-                    slot.insert(open(&self.shared, &self.lane).await?)
-                }
-            };
-            match conn.exchange(req, keep_body).await {
-                Ok(ex) => return Ok(ex),
-                Err(SendError::NotSent(back)) if reused && !retried => {
-                    self.conn = None;
-                    req = *back;
-                    retried = true;
-                }
-                Err(SendError::NotSent(_)) => {
-                    self.conn = None;
-                    return Err(Failure::Io("connection closed before the request".into()));
-                }
-                Err(SendError::Failed(f)) => {
-                    self.conn = None;
-                    return Err(f);
-                }
+        let (shared, lane) = (&self.shared, &self.lane);
+        let open = || open(shared, lane);
+        exchange_on(&mut self.conn, shared.conn_max_age, open, req, keep_body).await
+    }
+
+    /// Async mode: the 202's latency is recorded now; the request ends with its job, whose
+    /// follower keeps the in-flight place until then.
+    fn hand_over(&self, job: Job, e: &Ended, handover: Handover) {
+        let stats = self.lane_stats();
+        jobs::accepted(&self.shared, stats, job.label, e);
+        match handover {
+            Handover::Follow(uri) => {
+                let follower = jobs::follow_open(
+                    self.shared.clone(),
+                    self.lane.clone(),
+                    job.label,
+                    job.intended,
+                    uri,
+                    Instant::now(),
+                );
+                self.lane.followers.spawn(follower);
+            }
+            Handover::Unreadable(why) => {
+                let followed = Followed::expired(why);
+                jobs::finish(&self.shared, stats, job.label, job.intended, followed);
+                self.shared.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
 
-    fn record(&self, label: usize, e: &Ended) {
-        self.lane_stats()
-            .record(label, e.outcome, e.corrected, e.service);
-        let m = &self.shared.metrics;
-        if let Some(c) = e.corrected
-            && let Some(h) = m.latency.get(label)
-        {
-            h.record(c.as_secs_f64());
-        }
-        if let Some(k) = e.outcome.error_kind()
-            && let Some(c) = m.errors.get(label).and_then(|e| e.get(k))
-        {
-            c.increment(1);
-        }
-        self.shared.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    fn lane_stats(&self) -> &crate::stats::LaneStats {
+    fn lane_stats(&self) -> &LaneStats {
         self.shared.stats.lane(self.lane.index)
-    }
-
-    fn timeout_message(&self) -> String {
-        format!("no complete response within {:?}", self.shared.timeout)
     }
 }
 

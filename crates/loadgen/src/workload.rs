@@ -1,6 +1,7 @@
 //! What one schedule slot sends: the weighted action mix of the demo (booking, cancelling a
-//! ticket this generator booked, feedback) with realistic session ids, or the one `--url`
-//! request. Random choices come from a per-slot roll drawn by the seeded scheduler.
+//! ticket this generator booked, feedback) with realistic session ids, each with
+//! `?mode=async` in async mode, or the one `--url` request. Random choices come from a
+//! per-slot roll drawn by the seeded scheduler.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
@@ -14,7 +15,7 @@ use rand::RngCore;
 use rand::rngs::SmallRng;
 
 use crate::client::Target;
-use crate::{CustomRequest, Workload as Spec};
+use crate::{CustomRequest, Mode, Workload as Spec};
 
 /// Ticket ids remembered for cancel_ticket; the oldest are forgotten beyond this.
 const TICKETS_KEPT: usize = 10_000;
@@ -56,6 +57,9 @@ enum Kind {
         // Parsed once: building a request must stay cheap at tens of thousands per second.
         tickets_uri: http::Uri,
         feedback_uri: http::Uri,
+        /// `?mode=async` in async mode (the body of every answer is then kept: a 202 names
+        /// its job), else empty.
+        query: &'static str,
     },
     Custom {
         request: CustomRequest,
@@ -66,6 +70,7 @@ enum Kind {
 impl Workload {
     pub(crate) fn new(
         spec: &Spec,
+        mode: Mode,
         target: Target,
         showtimes: Vec<u32>,
         rng: &mut SmallRng,
@@ -103,6 +108,10 @@ impl Workload {
                 } else {
                     showtimes
                 };
+                let query = match mode {
+                    Mode::Sync => "",
+                    Mode::Async => "?mode=async",
+                };
                 Self {
                     labels: mix.iter().map(|(a, _)| a.as_str()).collect(),
                     cumulative,
@@ -111,8 +120,9 @@ impl Workload {
                         showtimes,
                         sessions,
                         tickets: Mutex::new(VecDeque::new()),
-                        tickets_uri: uri(routes::TICKETS),
-                        feedback_uri: uri(routes::FEEDBACK),
+                        tickets_uri: uri(&format!("{}{query}", routes::TICKETS)),
+                        feedback_uri: uri(&format!("{}{query}", routes::FEEDBACK)),
+                        query,
                     },
                     target,
                     user_agent,
@@ -151,7 +161,9 @@ impl Workload {
                 tickets,
                 tickets_uri,
                 feedback_uri,
+                query,
             } => {
+                let keep_all = !query.is_empty();
                 let session = sessions.get(roll as usize % sessions.len().max(1)).cloned();
                 let pick = (roll >> 16) as usize;
                 match actions.get(label).copied().unwrap_or_default() {
@@ -176,8 +188,13 @@ impl Workload {
                             .pop_front();
                         // Nothing booked yet: an id the target has never seen (404 or 204).
                         let id = known.unwrap_or_else(|| format!("lg-{roll:016x}"));
-                        let uri = self.uri(&routes::TICKET.replace("{id}", &id));
-                        (Method::DELETE, uri, Bytes::new(), session, false)
+                        let path = routes::TICKET.replace("{id}", &id);
+                        let uri = if query.is_empty() {
+                            self.uri(&path)
+                        } else {
+                            self.uri(&format!("{path}{query}"))
+                        };
+                        (Method::DELETE, uri, Bytes::new(), session, keep_all)
                     }
                     Action::GiveFeedback => {
                         let req = FeedbackRequest {
@@ -191,7 +208,7 @@ impl Workload {
                             feedback_uri.clone(),
                             body.into(),
                             session,
-                            false,
+                            keep_all,
                         )
                     }
                 }
@@ -278,7 +295,13 @@ mod tests {
     fn actions(mix: &[(Action, u32)]) -> Workload {
         let target = Target::parse("http://127.0.0.1:1").unwrap();
         let mut rng = SmallRng::seed_from_u64(7);
-        Workload::new(&Spec::Actions(mix.to_vec()), target, vec![], &mut rng)
+        Workload::new(
+            &Spec::Actions(mix.to_vec()),
+            Mode::Sync,
+            target,
+            vec![],
+            &mut rng,
+        )
     }
 
     #[test]
@@ -322,6 +345,29 @@ mod tests {
         assert_eq!(
             w.prepare(1, 1).request.uri(),
             "/api/tickets/lg-0000000000000001"
+        );
+    }
+
+    #[test]
+    fn async_mode_asks_for_a_job_and_keeps_every_answer() {
+        let target = Target::parse("http://127.0.0.1:1").unwrap();
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mix = Spec::Actions(Action::ALL.iter().map(|&a| (a, 1)).collect());
+        let w = Workload::new(&mix, Mode::Async, target, vec![], &mut rng);
+        let uris: Vec<String> = (0..3)
+            .map(|label| {
+                let p = w.prepare(label, 5);
+                assert!(p.keep_body, "a 202 body names the job");
+                p.request.uri().to_string()
+            })
+            .collect();
+        assert_eq!(
+            uris,
+            [
+                "/api/tickets?mode=async",
+                "/api/tickets/lg-0000000000000005?mode=async",
+                "/api/feedback?mode=async"
+            ]
         );
     }
 

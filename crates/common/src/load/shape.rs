@@ -105,6 +105,24 @@ impl Curve {
         sum
     }
 
+    /// The same shape played `factor` times as fast or slow: every segment's length is
+    /// multiplied by `factor`, its rates kept (so a profile can be run briefly: 0.05 turns
+    /// a 100 s profile into 5 s, with 5 % of its requests).
+    pub fn scaled(&self, factor: f64) -> Result<Curve> {
+        if !factor.is_finite() || factor <= 0.0 {
+            return Err(Error::BadTimeScale(factor));
+        }
+        let segments = self
+            .segments
+            .iter()
+            .map(|s| Segment {
+                duration_ns: (s.duration_ns as f64 * factor).round().min(u64::MAX as f64) as u64,
+                ..*s
+            })
+            .collect();
+        Ok(Curve::new(segments))
+    }
+
     /// The exact integral of the rate over the whole curve: the planned request count.
     pub fn total(&self) -> f64 {
         self.segments.iter().map(Segment::count).sum()

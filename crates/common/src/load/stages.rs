@@ -12,16 +12,24 @@ pub struct Stage {
     pub target_rps: f64,
 }
 
-/// Parses `30s:20,1m30s:10,20s:0`.
+/// Parses `30s:20,1m30s:10,20s:0`; an error names the stage and what is wrong with it.
 pub fn parse_stages(input: &str) -> Result<Vec<Stage>> {
     let mut out = Vec::new();
     for part in input.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let bad = || Error::BadStage(part.to_string());
-        let (d, r) = part.split_once(':').ok_or_else(bad)?;
-        let duration = parse_duration(d.trim()).map_err(|_| bad())?;
-        let target_rps: f64 = r.trim().parse().map_err(|_| bad())?;
+        let bad = |why: String| Error::BadStage(part.to_string(), why);
+        let (d, r) = part
+            .split_once(':')
+            .ok_or_else(|| bad("it is not `<duration>:<rps>`".into()))?;
+        let duration = parse_duration(d.trim()).map_err(|e| bad(e.to_string()))?;
+        let target_rps: f64 = r
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("the rate `{}` is not a number", r.trim())))?;
         if !target_rps.is_finite() || target_rps < 0.0 {
-            return Err(bad());
+            return Err(bad(format!(
+                "the rate `{}` must be a finite number of requests per second, 0 or more",
+                r.trim()
+            )));
         }
         out.push(Stage {
             duration,

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use clap::Parser;
-use loadgen::{Shape, Workload};
+use loadgen::{Executor, Mode, Shape, Workload};
 
 fn run(args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
@@ -85,11 +85,163 @@ fn bad_flags_exit_2_naming_the_flag() {
         ),
         (&["--url", "/a"], "--target"),
         (&["--target", x, "--method", "POST"], "--url"),
+        (&["--target", x, "--stages", "5s:-3"], "--stages"),
+        (&["--target", x, "--stages", "-5s:3"], "--stages"),
+        (&["--target", x, "--stages", "5s:lots"], "--stages"),
+        (&["--target", x, "--stages", "5s:10,,oops"], "--stages"),
+        (&["--target", x, "--vus", "0"], "--vus"),
+        (&["--target", x, "--vus=-2"], "--vus"),
+        (&["--target", x, "--vu-stages", "-5s:2"], "--vu-stages"),
+        (
+            &["--target", x, "--vus", "3", "--think-time", "2s..500ms"],
+            "--think-time",
+        ),
+        (
+            &["--target", x, "--vus", "3", "--think-time", "later"],
+            "--think-time",
+        ),
+        (&["--target", x, "--think-time", "1s"], "--think-time"),
+        (
+            &["--target", x, "--vus", "3", "--stages", "5s:1"],
+            "--stages",
+        ),
+        (
+            &["--target", x, "--vus", "3", "--profile", "spike"],
+            "--profile",
+        ),
+        (
+            &["--target", x, "--vus", "3", "--base-rps", "5"],
+            "--base-rps",
+        ),
+        (
+            &["--target", x, "--vus", "3", "--ramp-factor", "2"],
+            "--ramp-factor",
+        ),
+        (
+            &["--target", x, "--vus", "3", "--max-rps", "9"],
+            "--max-rps",
+        ),
+        (
+            &["--target", x, "--vus", "3", "--arrival", "poisson"],
+            "--arrival",
+        ),
+        (&["--target", x, "--vus", "3", "--shard", "1/2"], "--shard"),
+        (
+            &["--target", x, "--vu-stages", "5s:3", "--stages", "5s:3"],
+            "--stages",
+        ),
+        (
+            &["--target", x, "--vu-stages", "5s:3", "--vus", "3"],
+            "--vus",
+        ),
+        (
+            &["--target", x, "--vu-stages", "5s:3", "--duration", "3s"],
+            "--duration",
+        ),
+        (&["--target", x, "--vu-stages", "5s:0"], "--vu-stages"),
+        (&["--target", x, "--vu-stages", "5s:2.5"], "--vu-stages"),
+        (
+            &["--target", x, "--vus", "2", "--duration", "0s"],
+            "--duration",
+        ),
+        (&["--target", x, "--mode", "later"], "--mode"),
+        (&["--target", x, "--mode", "async", "--url", "/a"], "--mode"),
+        (&["--target", x, "--poll-interval", "0s"], "--poll-interval"),
+        (&["--target", x, "--job-max-wait", "10ms"], "--job-max-wait"),
+        (&["--target", x, "--time-scale", "0"], "--time-scale"),
+        (&["--target", x, "--time-scale=-1"], "--time-scale"),
+        (&["--target", x, "--time-scale", "fast"], "--time-scale"),
     ] {
         let (code, err) = run(args);
         assert_eq!(code, Some(2), "{args:?}: {err}");
         assert!(err.contains(flag), "{args:?} should name {flag}: {err}");
     }
+}
+
+#[test]
+fn an_unknown_profile_lists_the_known_ones() {
+    let (code, err) = run(&["--target", "http://x", "--profile", "huge"]);
+    assert_eq!(code, Some(2));
+    for p in common::load::Profile::ALL {
+        assert!(err.contains(p.name()), "{err}");
+    }
+}
+
+#[test]
+fn a_bad_stage_is_named_with_what_is_wrong() {
+    let (_, err) = run(&["--target", "http://x", "--stages", "5s:10,4s:-3"]);
+    assert!(err.contains("4s:-3") && err.contains("0 or more"), "{err}");
+    let (_, err) = run(&[
+        "--target",
+        "http://x",
+        "--vus",
+        "2",
+        "--think-time",
+        "2s..1s",
+    ]);
+    assert!(err.contains("upside down"), "{err}");
+}
+
+#[test]
+fn closed_loop_async_mode_and_time_scale_parse() {
+    let c = parse(&[
+        "--target",
+        "http://h",
+        "--vus",
+        "7",
+        "--duration",
+        "20s",
+        "--think-time",
+        "500ms..2s",
+        "--mode",
+        "async",
+        "--poll-interval",
+        "50ms",
+        "--job-max-wait",
+        "5s",
+    ])
+    .unwrap();
+    let Executor::ClosedLoop(cl) = &c.executor else {
+        panic!("--vus is the closed loop")
+    };
+    assert_eq!(cl.peak(), 7);
+    assert_eq!(cl.duration().as_secs(), 20);
+    assert_eq!(cl.think_time.to_string(), "500ms..2s");
+    assert_eq!(c.mode, Mode::Async);
+    assert_eq!(c.polling.interval.as_millis(), 50);
+    assert_eq!(c.polling.max_wait.as_secs(), 5);
+    let c = parse(&[
+        "--target",
+        "http://h",
+        "--vu-stages",
+        "10s:4,10s:0",
+        "--time-scale",
+        "0.5",
+    ])
+    .unwrap();
+    let Executor::ClosedLoop(cl) = &c.executor else {
+        panic!("--vu-stages is the closed loop")
+    };
+    assert_eq!(
+        cl.duration().as_secs(),
+        10,
+        "the VU plan is time-scaled too"
+    );
+    let c = parse(&[
+        "--target",
+        "http://h",
+        "--profile",
+        "spike",
+        "--time-scale",
+        "0.05",
+    ])
+    .unwrap();
+    assert_eq!(c.executor, Executor::OpenLoop);
+    assert_eq!(c.time_scale, 0.05);
+    let c = parse(&["--target", "http://h"]).unwrap();
+    assert_eq!(c.mode, Mode::Sync, "sync by default");
+    assert_eq!(c.polling.interval.as_millis(), 100);
+    assert_eq!(c.polling.max_wait.as_secs(), 30);
 }
 
 #[test]
@@ -205,4 +357,25 @@ fn flags_read_their_environment_variables() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"));
+    for (var, value, flag) in [
+        ("MODE", "later", "--mode"),
+        ("VUS", "0", "--vus"),
+        ("THINK_TIME", "2s..1s", "--think-time"),
+        ("TIME_SCALE", "0", "--time-scale"),
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_loadgen"));
+        cmd.env_clear()
+            .env("TARGET_URL", "http://127.0.0.1:1")
+            .env(var, value);
+        if var == "THINK_TIME" {
+            cmd.env("VUS", "2");
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{var}={value} is read and rejected"
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains(flag), "{var}");
+    }
 }

@@ -1,10 +1,12 @@
-//! loadgen integration tests: real HTTP servers on 127.0.0.1:0, the library's `run`, and the
-//! built binary. Rate and latency measurements live in `timing` (run alone by nextest).
+//! loadgen integration tests: real HTTP servers on 127.0.0.1:0 (test servers and the real
+//! demo-backend), the library's `run`, and the built binary. Rate and latency measurements live in `timing` (run alone by nextest).
 
 mod binary;
 mod cli;
+mod closed;
 mod connections;
 mod helpers;
+mod jobs;
 mod metrics;
 mod runs;
 mod server;

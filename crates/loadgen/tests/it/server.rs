@@ -22,6 +22,7 @@ use tokio::time::Instant;
 pub(crate) struct Seen {
     pub(crate) method: http::Method,
     pub(crate) path: String,
+    pub(crate) query: Option<String>,
     pub(crate) session: Option<String>,
     pub(crate) body: Bytes,
     /// Since the first request reached the server.
@@ -158,6 +159,7 @@ async fn serve(
     let first = *st.first.get_or_init(|| now);
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
     let session = req
         .headers()
         .get("x-session-id")
@@ -172,6 +174,7 @@ async fn serve(
     let seen = Seen {
         method,
         path,
+        query,
         session,
         body,
         since_first: now - first,

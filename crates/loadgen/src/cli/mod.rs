@@ -5,15 +5,18 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bytes::Bytes;
 use clap::Parser;
 use common::HumanDuration;
-use common::api::Action;
 use common::load::{Arrivals, Error as LoadError, Profile, Ramp, Shard, parse_stages};
 
 use crate::client::Target;
 use crate::threshold::Threshold;
-use crate::{Config, CustomRequest, Error, Progress, Result, Shape, Workload};
+use crate::vus::{ClosedLoop, ThinkTime, parse_vu_stages};
+use crate::{Config, Error, Executor, JobPolling, Mode, Progress, Result, Shape, Workload};
+
+mod workload;
+
+use workload::{custom_workload, parse_actions};
 
 /// Flags that give the ramp; `--stages` and `--profile` replace all of them.
 const RAMP_FLAGS: [&str; 5] = [
@@ -22,6 +25,16 @@ const RAMP_FLAGS: [&str; 5] = [
     "ramp_interval",
     "duration",
     "max_rps",
+];
+/// Flags of the open loop's schedule, which the closed loop (`--vus`, `--vu-stages`) has not.
+const OPEN_LOOP_FLAGS: [&str; 7] = [
+    "base_rps",
+    "ramp_factor",
+    "ramp_interval",
+    "max_rps",
+    "stages",
+    "profile",
+    "arrival",
 ];
 
 #[derive(Debug, Parser)]
@@ -54,12 +67,45 @@ pub struct Opts {
     #[arg(long, env = "MAX_RPS")]
     pub max_rps: Option<f64>,
     /// k6-style stages instead of the ramp: `30s:20,1m:20,10s:0` (rate moves linearly).
-    #[arg(long, env = "STAGES", conflicts_with_all = RAMP_FLAGS)]
+    #[arg(long, env = "STAGES", conflicts_with_all = RAMP_FLAGS, allow_hyphen_values = true)]
     pub stages: Option<String>,
     /// A named load profile instead of the ramp: light, medium, heavy, burst, sustained,
     /// spike, cpu-stress, memory-stress.
     #[arg(long, env = "PROFILE", conflicts_with_all = RAMP_FLAGS, conflicts_with = "stages")]
     pub profile: Option<String>,
+    /// Play the plan this many times as fast (0.1) or as slow (2): every duration of the
+    /// ramp, stages, profile or VU stages is multiplied by it, rates and VU counts kept.
+    /// A profile runs briefly with e.g. `--profile spike --time-scale 0.05`.
+    #[arg(long, env = "TIME_SCALE", default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Closed loop: this many virtual users for --duration, each sending the action mix in
+    /// a loop on its own connection (k6's constant-vus). Replaces the open-loop schedule.
+    #[arg(long, env = "VUS", conflicts_with_all = OPEN_LOOP_FLAGS)]
+    pub vus: Option<u32>,
+    /// Closed loop with a changing number of virtual users, from 0: `30s:20,1m:20,10s:0`
+    /// (k6's ramping-vus).
+    #[arg(
+        long,
+        env = "VU_STAGES",
+        conflicts_with_all = OPEN_LOOP_FLAGS,
+        conflicts_with_all = ["vus", "duration"],
+        allow_hyphen_values = true
+    )]
+    pub vu_stages: Option<String>,
+    /// Closed loop: each user's pause after an answer, fixed (`1s`) or uniform in a range
+    /// (`500ms..2s`). Default 0s.
+    #[arg(long, env = "THINK_TIME")]
+    pub think_time: Option<String>,
+    /// sync: action requests are answered when done; async: they carry `?mode=async`, the
+    /// backend answers 202 with a job, and the job is polled until it ends.
+    #[arg(long, env = "MODE", default_value = "sync")]
+    pub mode: String,
+    /// Async mode: time between two polls of one job (the resolution of job durations).
+    #[arg(long, env = "POLL_INTERVAL", default_value = "100ms")]
+    pub poll_interval: HumanDuration,
+    /// Async mode: a job not done this long after its 202 counts as job_expired.
+    #[arg(long, env = "JOB_MAX_WAIT", default_value = "30s")]
+    pub job_max_wait: HumanDuration,
     /// How arrivals are spread: uniform (evenly spaced) or poisson (random gaps, seeded).
     #[arg(long, env = "ARRIVAL", default_value = "uniform")]
     pub arrival: String,
@@ -168,8 +214,35 @@ impl Opts {
                 ));
             }
         };
+        let time_scale = self.time_scale;
+        if !time_scale.is_finite() || time_scale <= 0.0 {
+            return Err(Error::Flag(
+                "--time-scale",
+                format!(
+                    "must be a number above 0 (0.1 plays the plan 10x as fast), got {time_scale}"
+                ),
+            ));
+        }
+        let mode = match self.mode.as_str() {
+            "sync" => Mode::Sync,
+            "async" => Mode::Async,
+            other => {
+                return Err(Error::Flag(
+                    "--mode",
+                    format!("`{other}` is not sync or async"),
+                ));
+            }
+        };
+        if mode == Mode::Async && self.url.is_some() {
+            return Err(Error::Flag(
+                "--mode",
+                "async applies to the action mix, not to --url; leave one of them out".into(),
+            ));
+        }
+        let polling = self.polling()?;
         let shape = self.shape()?;
-        if crate::plan::curve(&shape).total() < 1.0 {
+        let executor = self.executor(time_scale)?;
+        if executor == Executor::OpenLoop && crate::plan::curve(&shape, time_scale).total() < 1.0 {
             let (name, why) = match shape {
                 Shape::Stages(_) => ("--stages", "the stages plan no request; raise a rate"),
                 _ => (
@@ -204,7 +277,9 @@ impl Opts {
         }
         Ok(Config {
             target,
+            executor,
             shape,
+            time_scale,
             arrivals,
             shard,
             workload,
@@ -219,7 +294,95 @@ impl Opts {
             thresholds,
             reports: self.reports,
             seed: self.seed,
+            mode,
+            polling,
         })
+    }
+
+    fn polling(&self) -> Result<JobPolling> {
+        let interval = self.poll_interval.get();
+        let max_wait = self.job_max_wait.get();
+        if interval.is_zero() {
+            return Err(Error::Flag(
+                "--poll-interval",
+                "must be longer than 0s".into(),
+            ));
+        }
+        if max_wait < interval {
+            return Err(Error::Flag(
+                "--job-max-wait",
+                format!(
+                    "{} is shorter than --poll-interval {}: a job would never be polled",
+                    self.job_max_wait, self.poll_interval
+                ),
+            ));
+        }
+        Ok(JobPolling { interval, max_wait })
+    }
+
+    /// The closed loop when `--vus` or `--vu-stages` is given, else the open loop.
+    fn executor(&self, time_scale: f64) -> Result<Executor> {
+        let think_time = match &self.think_time {
+            Some(t) => t
+                .parse::<ThinkTime>()
+                .map_err(|e| Error::Flag("--think-time", e))?,
+            None => ThinkTime::default(),
+        };
+        let closed = match (self.vus, &self.vu_stages) {
+            (Some(0), _) => {
+                return Err(Error::Flag(
+                    "--vus",
+                    "must be at least 1 (leave it out for the open loop)".into(),
+                ));
+            }
+            (Some(n), _) => ClosedLoop::constant(n, self.duration.get(), think_time),
+            (None, Some(stages)) => {
+                let stages = parse_vu_stages(stages).map_err(|e| Error::Flag("--vu-stages", e))?;
+                if stages.iter().all(|s| s.vus == 0) {
+                    return Err(Error::Flag(
+                        "--vu-stages",
+                        "no stage has a user; raise a count".into(),
+                    ));
+                }
+                ClosedLoop::staged(&stages, think_time)
+            }
+            (None, None) => {
+                if self.think_time.is_some() {
+                    return Err(Error::Flag(
+                        "--think-time",
+                        "applies to the closed loop: give --vus or --vu-stages too".into(),
+                    ));
+                }
+                return Ok(Executor::OpenLoop);
+            }
+        };
+        let flag = if self.vus.is_some() {
+            "--vus"
+        } else {
+            "--vu-stages"
+        };
+        if self.shard.trim() != "0/1" {
+            return Err(Error::Flag(
+                "--shard",
+                format!("splits the open-loop schedule; {flag} runs whole (leave --shard out)"),
+            ));
+        }
+        let vus = closed
+            .vus
+            .scaled(time_scale)
+            .map_err(|e| Error::Flag("--time-scale", e.to_string()))?;
+        if vus.duration().is_zero() {
+            let which = if self.vus.is_some() {
+                "--duration"
+            } else {
+                "--vu-stages"
+            };
+            return Err(Error::Flag(
+                which,
+                "the closed loop would run for 0s".into(),
+            ));
+        }
+        Ok(Executor::ClosedLoop(ClosedLoop { vus, ..closed }))
     }
 
     fn shape(&self) -> Result<Shape> {
@@ -266,94 +429,4 @@ impl Opts {
         })?;
         Ok(Shape::Ramp(ramp))
     }
-}
-
-/// `--url` mode: the target is the URL's origin when `--url` is absolute, else `--target`.
-fn custom_workload(target: Option<&str>, url: &str, opts: &Opts) -> Result<(String, Workload)> {
-    let bad_url = |why: String| Error::Flag("--url", why);
-    let (target, path) = if url.starts_with('/') {
-        let target =
-            target.ok_or_else(|| bad_url(format!("`{url}` is a path: give --target too")))?;
-        (target.to_string(), url.to_string())
-    } else {
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|e| bad_url(format!("`{url}` is neither a /path nor a URL: {e}")))?;
-        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
-            return Err(bad_url(format!(
-                "`{url}` is neither a /path nor an http:// URL"
-            )));
-        };
-        let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-        (format!("{scheme}://{authority}"), path)
-    };
-    if path.parse::<http::uri::PathAndQuery>().is_err() {
-        return Err(bad_url(format!("`{path}` is not a valid URL path")));
-    }
-    let method = http::Method::from_bytes(opts.method.trim().as_bytes()).map_err(|_| {
-        Error::Flag(
-            "--method",
-            format!("`{}` is not an HTTP method", opts.method),
-        )
-    })?;
-    let headers = opts
-        .headers
-        .iter()
-        .map(|h| parse_header(h))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|why| Error::Flag("--header", why))?;
-    let body = match opts.body.as_deref() {
-        None => Bytes::new(),
-        Some(b) => match b.strip_prefix('@') {
-            Some(file) => std::fs::read(file)
-                .map(Bytes::from)
-                .map_err(|e| Error::Flag("--body", format!("cannot read `{file}`: {e}")))?,
-            None => Bytes::from(b.to_string()),
-        },
-    };
-    let custom = CustomRequest {
-        path,
-        method,
-        headers,
-        body,
-    };
-    Ok((target, Workload::Custom(custom)))
-}
-
-fn parse_header(h: &str) -> Result<(http::HeaderName, http::HeaderValue), String> {
-    let (name, value) = h
-        .split_once(':')
-        .ok_or_else(|| format!("`{h}` is not `Name: value`"))?;
-    let name = http::HeaderName::from_bytes(name.trim().as_bytes())
-        .map_err(|_| format!("`{}` is not a valid header name", name.trim()))?;
-    let value = http::HeaderValue::from_str(value.trim())
-        .map_err(|_| format!("the value of `{h}` is not a valid header value"))?;
-    Ok((name, value))
-}
-
-/// `book_ticket=5,cancel_ticket` → weighted actions (weight 1 when omitted).
-fn parse_actions(input: &str) -> Result<Vec<(Action, u32)>> {
-    let bad = |why: String| Error::Flag("--actions", why);
-    let mut out = Vec::new();
-    for part in input.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, weight) = match part.split_once('=') {
-            Some((n, w)) => {
-                let w: u32 = w
-                    .trim()
-                    .parse()
-                    .map_err(|_| bad(format!("weight in `{part}` is not a whole number")))?;
-                (n, w)
-            }
-            None => (part, 1),
-        };
-        let action: Action = name.parse().map_err(|e| bad(format!("{e}")))?;
-        if out.iter().any(|&(a, _)| a == action) {
-            return Err(bad(format!("`{action}` is listed twice")));
-        }
-        out.push((action, weight));
-    }
-    if out.iter().all(|&(_, w)| w == 0) {
-        return Err(bad("no action with a weight above 0".into()));
-    }
-    Ok(out)
 }

@@ -1,5 +1,9 @@
 //! Rate and latency measurements (nextest runs this module alone): rate accuracy, drops at
-//! the in-flight cap, and coordinated-omission-correct latency.
+//! the in-flight cap, and coordinated-omission-correct latency; each load shape as the
+//! server saw it (`shapes`); async job durations and closed-loop throughput (`modes`).
+
+mod modes;
+mod shapes;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Metric names, label keys, units, descriptions and histogram buckets of every `/metrics`
-//! page (../shared/DESIGN.md, "Metric names"). Components never spell a metric name
+//! page (ARCHITECTURE.md, "Contracts"). Components never spell a metric name
 //! themselves: they take it from here and call [`describe_backend`] or [`describe_loadgen`]
 //! on their own recorder, so descriptions and units are registered in one place.
 //!

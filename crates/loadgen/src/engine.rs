@@ -50,7 +50,8 @@ pub(crate) struct Shared {
 ///
 /// `/metrics` is served on `metrics_listener` (or on `config.metrics_addr` when None) from
 /// the start until this returns. It returns when the schedule is done and in-flight
-/// requests finished (or timed out), or soon after `shutdown` resolves: scheduling stops,
+/// requests finished (or timed out) — with `config.linger`, only once `shutdown` resolves
+/// after that — or soon after `shutdown` resolves: scheduling stops,
 /// in-flight requests get up to the request timeout, and the report covers what was sent.
 pub async fn run(
     config: Config,
@@ -100,7 +101,13 @@ pub async fn run(
         on_signal.cancel();
     });
 
+    let linger = config.linger;
+    let stopped = stop.clone();
     let result = load(config, target, lanes, stats, metrics, stop).await;
+    if linger && result.is_ok() {
+        // The plan is done: the last counts stay readable until the caller says stop.
+        stopped.cancelled().await;
+    }
 
     signal.abort();
     serving.cancel();

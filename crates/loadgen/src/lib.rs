@@ -25,7 +25,6 @@ mod stats;
 mod summary;
 pub mod threshold;
 mod ticker;
-pub mod vus;
 mod wait;
 mod worker;
 mod workload;
@@ -37,7 +36,7 @@ use std::time::Duration;
 use common::api::Action;
 use common::load::{Arrivals, Profile, Ramp, Shard, Stage};
 
-pub use vus::{ClosedLoop, ThinkTime};
+pub use common::load::vus::{ClosedLoop, ThinkTime};
 
 pub use cli::Opts;
 pub use engine::run;
@@ -189,4 +188,6 @@ pub struct Config {
     pub seed: u64,
     pub mode: Mode,
     pub polling: JobPolling,
+    /// Once the plan is done, keep serving `/metrics` until the shutdown signal.
+    pub linger: bool,
 }

@@ -1,4 +1,4 @@
-//! The orchestrator's command line (../shared/DESIGN.md, "Orchestrator").
+//! The orchestrator's command line (ARCHITECTURE.md, "Contracts").
 
 use std::path::PathBuf;
 

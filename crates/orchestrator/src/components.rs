@@ -65,6 +65,11 @@ pub fn frontend_args(
 /// balance connections, not requests: without recycling a scaled-up replica gets no traffic.
 pub const LOADGEN_CONN_MAX_AGE: &str = "1s";
 
+/// Keeps a generator whose plan is shorter than the load phases serving its final counts
+/// until it is stopped: a scrape after the end still reads them, and a Deployment does not
+/// restart a generator that is done. A Job's pod must end instead (see kube's Job builder).
+pub const LINGER: &str = "--linger";
+
 /// The load generator's flags. `shard` is `(index, count)` when several generators share the
 /// planned load (kube Deployment with `loadgen.replicas > 1`).
 pub fn loadgen_args(
@@ -76,7 +81,17 @@ pub fn loadgen_args(
     let load = &scenario.load;
     let mut args = vec!["--target".into(), target_url.into()];
     // The loadgen refuses the ramp's flags next to stages or a profile, as `resolve` does.
-    if let Some(stages) = &load.stages {
+    // The loadgen refuses every open-loop shape flag next to virtual users, as `resolve` does.
+    if let Some(stages) = &load.vu_stages {
+        args.extend(["--vu-stages".into(), stages.clone()]);
+    } else if load.vus > 0 {
+        args.extend([
+            "--vus".into(),
+            load.vus.to_string(),
+            "--duration".into(),
+            load.run_duration.to_string(),
+        ]);
+    } else if let Some(stages) = &load.stages {
         args.extend(["--stages".into(), stages.clone()]);
     } else if let Some(profile) = &load.profile {
         args.extend(["--profile".into(), profile.clone()]);
@@ -95,9 +110,14 @@ pub fn loadgen_args(
             args.extend(["--max-rps".into(), max.to_string()]);
         }
     }
+    if load.is_closed_loop() {
+        if let Some(think) = &load.think_time {
+            args.extend(["--think-time".into(), think.clone()]);
+        }
+    } else {
+        args.extend(["--arrival".into(), load.arrival.as_str().into()]);
+    }
     args.extend([
-        "--arrival".into(),
-        load.arrival.as_str().into(),
         "--seed".into(),
         load.seed.to_string(),
         "--actions".into(),
@@ -109,6 +129,7 @@ pub fn loadgen_args(
         // A generator that starts before the backend Service answers (a pod scheduled
         // early) waits for its /readyz instead of failing at once.
         "--wait-for-target".into(),
+        LINGER.into(),
     ]);
     if load.mode != LoadMode::Sync {
         args.extend(["--mode".into(), load.mode.as_str().into()]);
@@ -152,6 +173,7 @@ mod tests {
         assert_eq!(value_of(&args, "--max-rps"), Some("300"));
         assert_eq!(value_of(&args, "--shard"), Some("1/3"));
         assert!(args.iter().any(|a| a == "--wait-for-target"));
+        assert!(args.iter().any(|a| a == LINGER));
         assert_eq!(value_of(&args, "--arrival"), Some("uniform"));
         assert_eq!(value_of(&args, "--seed"), Some("1"));
         assert_eq!(value_of(&args, "--stages"), None);
@@ -181,6 +203,37 @@ mod tests {
         let mut argv = vec!["loadgen".to_owned()];
         argv.extend(args);
         loadgen::Opts::try_parse_from(argv).expect("loadgen accepts the stage arguments");
+    }
+
+    #[test]
+    fn loadgen_args_carry_virtual_users_and_their_think_time() {
+        let mut s = Scenario::default();
+        s.load.vus = 12;
+        s.load.think_time = Some("100ms..300ms".into());
+        let args = loadgen_args(&s, "http://b", "127.0.0.1:0", None);
+        assert_eq!(value_of(&args, "--vus"), Some("12"));
+        assert_eq!(value_of(&args, "--duration"), Some("1m30s"));
+        assert_eq!(value_of(&args, "--think-time"), Some("100ms..300ms"));
+        for open_loop in ["--base-rps", "--arrival", "--max-rps", "--stages"] {
+            assert_eq!(
+                value_of(&args, open_loop),
+                None,
+                "{open_loop} next to --vus"
+            );
+        }
+        let mut argv = vec!["loadgen".to_owned()];
+        argv.extend(args);
+        let config = loadgen::Opts::try_parse_from(argv).unwrap().into_config();
+        assert!(config.is_ok(), "{:?}", config.err());
+        s.load.vus = 0;
+        s.load.vu_stages = Some("2s:5,2s:0".into());
+        let args = loadgen_args(&s, "http://b", "127.0.0.1:0", None);
+        assert_eq!(value_of(&args, "--vu-stages"), Some("2s:5,2s:0"));
+        assert_eq!(value_of(&args, "--duration"), None);
+        let mut argv = vec!["loadgen".to_owned()];
+        argv.extend(args);
+        let config = loadgen::Opts::try_parse_from(argv).unwrap().into_config();
+        assert!(config.is_ok(), "{:?}", config.err());
     }
 
     #[test]

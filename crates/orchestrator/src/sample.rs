@@ -26,6 +26,9 @@ pub struct Totals {
     pub shed: f64,
     pub lg_latency: Vec<f64>,
     pub server_latency: Vec<f64>,
+    /// Async mode: from the intended send time to the job's end, buckets as `lg_latency`.
+    #[serde(default)]
+    pub job_latency: Vec<f64>,
 }
 
 /// One sampling round.
@@ -38,6 +41,12 @@ pub struct Point {
     pub target_rps: f64,
     pub backend_ready: u32,
     pub backend_desired: u32,
+    /// Async jobs accepted and not yet finished, over every backend replica.
+    #[serde(default)]
+    pub jobs_pending: f64,
+    /// Closed loop: virtual users running.
+    #[serde(default)]
+    pub vus: f64,
     /// Targets that could not be scraped this round: `instance: reason`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<String>,
@@ -53,8 +62,11 @@ pub struct InstanceReading {
     pub server_5xx: f64,
     pub shed: f64,
     pub target_rps: f64,
+    pub jobs_pending: f64,
+    pub vus: f64,
     pub lg_latency: Vec<f64>,
     pub server_latency: Vec<f64>,
+    pub job_latency: Vec<f64>,
 }
 
 /// Parses one `/metrics` page. Unknown series are ignored; a page that is not Prometheus
@@ -64,8 +76,10 @@ pub fn read_page(text: &str) -> Result<InstanceReading, String> {
     let mut r = InstanceReading {
         lg_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
         server_latency: vec![0.0; names::HTTP_LATENCY_BUCKETS.len() + 1],
+        job_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
         ..Default::default()
     };
+    let job_bucket = format!("{}_bucket", names::LG_JOB_DURATION_SECONDS);
     let lg_bucket = format!("{}_bucket", names::LG_REQUEST_DURATION_SECONDS);
     let server_bucket = format!("{}_bucket", names::HTTP_REQUEST_DURATION_SECONDS);
     for s in &samples {
@@ -75,6 +89,8 @@ pub fn read_page(text: &str) -> Result<InstanceReading, String> {
             names::LG_ERRORS_TOTAL => r.lg_errors += v,
             names::LG_DROPPED_REQUESTS_TOTAL => r.dropped += v,
             names::LG_TARGET_RPS => r.target_rps += v,
+            names::LG_VUS => r.vus += v,
+            names::APP_JOBS_PENDING => r.jobs_pending += v,
             names::APP_SHED_REQUESTS_TOTAL => r.shed += v,
             names::HTTP_REQUESTS_TOTAL if !is_probe(s) => {
                 r.served += v;
@@ -86,6 +102,9 @@ pub fn read_page(text: &str) -> Result<InstanceReading, String> {
             }
             name if name == lg_bucket => {
                 add_bucket(&mut r.lg_latency, names::LG_LATENCY_BUCKETS, s)
+            }
+            name if name == job_bucket => {
+                add_bucket(&mut r.job_latency, names::LG_LATENCY_BUCKETS, s)
             }
             name if name == server_bucket && !is_probe(s) => {
                 add_bucket(&mut r.server_latency, names::HTTP_LATENCY_BUCKETS, s);
@@ -164,6 +183,7 @@ impl Accumulator {
             totals: Totals {
                 lg_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
                 server_latency: vec![0.0; names::HTTP_LATENCY_BUCKETS.len() + 1],
+                job_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
                 ..Default::default()
             },
         }
@@ -171,7 +191,7 @@ impl Accumulator {
 
     pub fn push(&mut self, t: f64, round: &ScrapeRound) -> Point {
         let mut gaps = Vec::new();
-        let mut target_rps = 0.0;
+        let (mut target_rps, mut jobs_pending, mut vus) = (0.0, 0.0, 0.0);
         for scrape in &round.targets {
             if !matches!(
                 scrape.component,
@@ -193,6 +213,8 @@ impl Accumulator {
                 }
             };
             target_rps += reading.target_rps;
+            jobs_pending += reading.jobs_pending;
+            vus += reading.vus;
             let before = self.last.get(&scrape.instance).cloned().unwrap_or_default();
             let t_ = &mut self.totals;
             add_delta(&mut t_.sent, reading.sent, before.sent);
@@ -207,6 +229,11 @@ impl Accumulator {
                 &reading.server_latency,
                 &before.server_latency,
             );
+            add_delta_vec(
+                &mut t_.job_latency,
+                &reading.job_latency,
+                &before.job_latency,
+            );
             self.last.insert(scrape.instance.clone(), reading);
         }
         Point {
@@ -215,6 +242,8 @@ impl Accumulator {
             target_rps,
             backend_ready: round.backend_ready,
             backend_desired: round.backend_desired,
+            jobs_pending,
+            vus,
             gaps,
         }
     }

@@ -53,7 +53,7 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    /// 0 completed, 130 interrupted, 1 failed (../shared/DESIGN.md).
+    /// 0 completed, 130 interrupted, 1 failed (ARCHITECTURE.md).
     pub fn exit_code(&self) -> i32 {
         match (&self.report.outcome, &self.write_error) {
             (Outcome::Interrupted { .. }, _) => 130,
@@ -349,7 +349,10 @@ pub fn summary(r: &Report) -> String {
     let mut out = String::from(
         "\nphase        sent/s  errors   p50 ms   p95 ms   p99 ms  settled p95  replicas\n",
     );
-    for p in &r.phases {
+    // Phases shorter than one sampling interval (locally: deploy, scale_up, unload) have no
+    // figures of their own; a row of dashes would only look like missing data.
+    let (rows, short): (Vec<_>, Vec<_>) = r.phases.iter().partition(|p| p.end - p.start >= 1.0);
+    for p in rows {
         out.push_str(&format!(
             "{:<12} {:>6.1} {:>6.1}% {:>8} {:>8} {:>8} {:>12}  {}–{}\n",
             p.name,
@@ -361,6 +364,13 @@ pub fn summary(r: &Report) -> String {
             ms(p.settled_client_latency.p95),
             p.replicas_min,
             p.replicas_max
+        ));
+    }
+    if !short.is_empty() {
+        let names: Vec<&str> = short.iter().map(|p| p.name.as_str()).collect();
+        out.push_str(&format!(
+            "({}: under a second, too short for figures of their own; see report.json)\n",
+            names.join(", ")
         ));
     }
     out

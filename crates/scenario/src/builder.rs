@@ -15,7 +15,7 @@ pub(crate) struct Builder {
     pub(crate) sources: BTreeMap<String, Source>,
     pub(crate) errors: Vec<ConfigError>,
     /// Keys with a rejected value: cross-checks skip them rather than judge a stale value.
-    failed: BTreeSet<&'static str>,
+    pub(crate) failed: BTreeSet<&'static str>,
 }
 
 impl Builder {
@@ -74,47 +74,12 @@ impl Builder {
             ));
     }
 
-    fn source(&self, key: &str) -> Source {
+    pub(crate) fn source(&self, key: &str) -> Source {
         self.sources.get(key).cloned().unwrap_or(Source::Default)
     }
 
     fn ok(&self, names: &[&str]) -> bool {
         names.iter().all(|n| !self.failed.contains(n))
-    }
-
-    /// Stages, a profile and the ramp are three ways to give one shape: a scenario that sets
-    /// more than one (in any layer but the defaults) is refused, naming both keys.
-    fn shape_conflicts(&self) -> Vec<ConfigError> {
-        let set = |key: &str| self.source(key) != Source::Default && !self.failed.contains(key);
-        let shapes = [
-            ("load_stages", &self.scenario.load.stages),
-            ("load_profile", &self.scenario.load.profile),
-        ];
-        let mut found = Vec::new();
-        let chosen: Vec<(&str, &String)> = shapes
-            .iter()
-            .filter_map(|(key, value)| Some((*key, value.as_ref().filter(|_| set(key))?)))
-            .collect();
-        for (i, (key, value)) in chosen.iter().enumerate() {
-            let others = chosen[..i]
-                .iter()
-                .map(|(k, _)| *k)
-                .chain(keys::RAMP_KEYS.into_iter().filter(|k| set(k)));
-            for other in others {
-                found.push(
-                    Problem::new(
-                        ErrorKind::Conflict,
-                        format!(
-                            "{key} and {other} (from {}) both give the load's shape",
-                            self.source(other)
-                        ),
-                        format!("keep one: remove {other}, or remove {key} to use the ramp"),
-                    )
-                    .at(key, value, Some(self.source(key))),
-                );
-            }
-        }
-        found
     }
 
     /// The checks that involve more than one key, then the verdict.

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use super::error::{ErrorKind, Problem};
 use super::value::Typed;
 use common::api::Action;
+use common::load::vus::{ThinkTime, parse_vu_stages};
 use common::load::{Profile as LoadProfile, parse_stages};
 
 /// Per-value rules, applied to every layer's value on its own.
@@ -34,6 +35,10 @@ pub(crate) enum Check {
     Stages,
     /// A named load profile (when set).
     Profile,
+    /// Closed-loop VU stages (when set).
+    VuStages,
+    /// A think time or range (when set).
+    ThinkTime,
 }
 
 /// Kubernetes' default `--service-node-port-range`.
@@ -97,6 +102,22 @@ impl Check {
                         ErrorKind::BadShape,
                         e.to_string(),
                         "write stages as duration:rate pairs like `30s:20,1m:20,10s:0` (rates of 0 or more)",
+                    )
+                })
+            }
+            (Check::VuStages, Typed::OptText(Some(s))) => parse_vu_stages(s).map(drop).map_err(|e| {
+                Problem::new(
+                    ErrorKind::BadShape,
+                    e,
+                    "write VU stages as duration:users pairs like `30s:20,1m:20,10s:0`",
+                )
+            }),
+            (Check::ThinkTime, Typed::OptText(Some(s))) => {
+                s.parse::<ThinkTime>().map(drop).map_err(|e| {
+                    Problem::new(
+                        ErrorKind::BadShape,
+                        e,
+                        "write a duration like `1s`, or a range like `500ms..2s`",
                     )
                 })
             }

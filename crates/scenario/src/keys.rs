@@ -277,6 +277,27 @@ pub(crate) static KEYS: &[Key] = &[
         "sync: the backend answers when the work is done; async: 202 at once and a job the load generator follows to its end."
     ),
     key!(
+        "load_vus",
+        U32,
+        load.vus,
+        Check::None,
+        "Closed loop: this many virtual users, each sending its next request when its last is answered, for load_run_duration; 0 for the open loop."
+    ),
+    key!(
+        "load_vu_stages",
+        OptText,
+        load.vu_stages,
+        Check::VuStages,
+        "Closed loop: virtual users moving linearly from 0 to each stage's count, e.g. 30s:20,1m:20,10s:0, or none."
+    ),
+    key!(
+        "load_think_time",
+        OptText,
+        load.think_time,
+        Check::ThinkTime,
+        "Closed loop: each virtual user's pause between an answer and its next request, 1s or a range 500ms..2s, or none."
+    ),
+    key!(
         "backend_workers",
         U32,
         backend_capacity.workers,

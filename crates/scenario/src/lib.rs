@@ -32,6 +32,7 @@ mod keys;
 mod render;
 mod resolve;
 mod scenario;
+mod shape;
 mod value;
 
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Source};

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use common::HumanDuration;
 use common::load::stages::stages_curve;
+use common::load::vus::{ClosedLoop, ThinkTime, parse_vu_stages};
 use common::load::{Curve, Profile, Ramp, parse_stages};
 
 /// One deployable part of the stack.
@@ -40,6 +41,16 @@ pub struct LoadSpec {
     pub seed: u32,
     #[serde(default)]
     pub mode: LoadMode,
+    /// Closed loop: this many virtual users for `run_duration` (0: open loop).
+    #[serde(default)]
+    pub vus: u32,
+    /// Closed loop: k6-style VU stages (`30s:20,1m:20,10s:0`) instead of a constant count.
+    #[serde(default)]
+    pub vu_stages: Option<String>,
+    /// Closed loop: each user's pause between an answer and its next request (`1s`,
+    /// `500ms..2s`).
+    #[serde(default)]
+    pub think_time: Option<String>,
 }
 
 fn default_seed() -> u32 {
@@ -87,9 +98,31 @@ impl LoadMode {
 }
 
 impl LoadSpec {
-    /// The planned rate over time, whichever shape the scenario chose. Shapes that do not
-    /// parse give an empty curve; `resolve` refuses them before any run.
+    /// Virtual users (closed loop) rather than a planned rate (open loop).
+    pub fn is_closed_loop(&self) -> bool {
+        self.vus > 0 || self.vu_stages.is_some()
+    }
+
+    /// The closed loop's plan of virtual users; `None` for an open-loop shape.
+    pub fn closed_loop(&self) -> Option<ClosedLoop> {
+        let think = self
+            .think_time
+            .as_deref()
+            .and_then(|t| t.parse::<ThinkTime>().ok())
+            .unwrap_or_default();
+        if let Some(stages) = &self.vu_stages {
+            return Some(ClosedLoop::staged(&parse_vu_stages(stages).ok()?, think));
+        }
+        (self.vus > 0).then(|| ClosedLoop::constant(self.vus, self.run_duration.get(), think))
+    }
+
+    /// The planned request rate over time of an open-loop shape (empty for the closed loop,
+    /// whose rate follows the answers). Shapes that do not parse give an empty curve;
+    /// `resolve` refuses them before any run.
     pub fn curve(&self) -> Curve {
+        if self.is_closed_loop() {
+            return Curve::default();
+        }
         if let Some(stages) = &self.stages {
             return parse_stages(stages)
                 .map(|stages| stages_curve(0.0, &stages))
@@ -114,7 +147,14 @@ impl LoadSpec {
     /// The shape in a few words, for the terminal: `10 rps ×5 every 5s, cap 300 rps`,
     /// `stages 30s:20,10s:0`, `profile spike`, with the arrivals and mode when not the default.
     pub fn describe(&self) -> String {
-        let mut text = if let Some(stages) = &self.stages {
+        let mut text = if let Some(stages) = &self.vu_stages {
+            format!("virtual users {stages} (closed loop)")
+        } else if self.vus > 0 {
+            format!(
+                "{} virtual users (closed loop) for {}",
+                self.vus, self.run_duration
+            )
+        } else if let Some(stages) = &self.stages {
             format!("stages {stages}")
         } else if let Some(profile) = &self.profile {
             format!("profile {profile}")
@@ -128,6 +168,9 @@ impl LoadSpec {
                     .map_or("none".to_owned(), |m| format!("{m} rps"))
             )
         };
+        if let Some(think) = &self.think_time {
+            text.push_str(&format!(", think time {think}"));
+        }
         if self.arrival != Arrival::Uniform {
             text.push_str(&format!(", {} arrivals", self.arrival.as_str()));
         }
@@ -139,7 +182,9 @@ impl LoadSpec {
 
     /// How long the load generator sends: the ramp's run duration, or the shape's length.
     pub fn duration(&self) -> std::time::Duration {
-        if self.stages.is_none() && self.profile.is_none() {
+        if let Some(closed) = self.closed_loop() {
+            closed.duration()
+        } else if self.stages.is_none() && self.profile.is_none() {
             self.run_duration.get()
         } else {
             self.curve().duration()
@@ -245,6 +290,9 @@ impl Default for Scenario {
                 arrival: Arrival::Uniform,
                 seed: default_seed(),
                 mode: LoadMode::Sync,
+                vus: 0,
+                vu_stages: None,
+                think_time: None,
             },
             backend_capacity: BackendCapacity {
                 workers: 4,

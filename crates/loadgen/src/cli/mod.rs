@@ -11,8 +11,8 @@ use common::load::{Arrivals, Error as LoadError, Profile, Ramp, Shard, parse_sta
 
 use crate::client::Target;
 use crate::threshold::Threshold;
-use crate::vus::{ClosedLoop, ThinkTime, parse_vu_stages};
 use crate::{Config, Error, Executor, JobPolling, Mode, Progress, Result, Shape, Workload};
+use common::load::vus::{ClosedLoop, ThinkTime, parse_vu_stages};
 
 mod workload;
 
@@ -143,6 +143,10 @@ pub struct Opts {
     /// Wait until the target's /readyz answers 200 before starting (see --wait-timeout).
     #[arg(long, env = "WAIT_FOR_TARGET")]
     pub wait_for_target: bool,
+    /// Once the plan is done, keep serving /metrics (and exit only on SIGTERM or Ctrl-C), so
+    /// a scraper reads the final counts and a supervisor does not restart a finished run.
+    #[arg(long, env = "LINGER")]
+    pub linger: bool,
     /// Longest wait of --wait-for-target.
     #[arg(long, env = "WAIT_TIMEOUT", default_value = "60s")]
     pub wait_timeout: HumanDuration,
@@ -296,6 +300,7 @@ impl Opts {
             seed: self.seed,
             mode,
             polling,
+            linger: self.linger,
         })
     }
 

@@ -192,3 +192,51 @@ async fn metrics_page_has_every_series_and_passes_promtool() {
         sessions.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_linger_the_final_counts_stay_readable_until_shutdown() {
+    let server = Server::start(backend()).await;
+    let cfg = config(
+        &server.url,
+        &[
+            "--stages",
+            "1s:40",
+            "--actions",
+            "give_feedback",
+            "--linger",
+        ],
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let run = tokio::spawn(loadgen::run(cfg, Some(listener), async move {
+        let _ = stop_rx.await;
+    }));
+    // The plan is 20 requests; once all arrived the generator has nothing left to send.
+    server.wait_requests(20, Duration::from_secs(10)).await;
+    let sent = || async {
+        let page = scrape(addr)
+            .await
+            .expect("/metrics answers after the plan ended");
+        value(
+            &parse(&page),
+            names::LG_SENT_REQUESTS_TOTAL,
+            &[("action", "give_feedback")],
+        )
+    };
+    // Without --linger the run returns, and /metrics closes, right after the last answer; a
+    // negative can only be watched for a while: half a second is many times that.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sent().await, Some(20.0));
+    assert!(!run.is_finished(), "a lingering run waits for its shutdown");
+    let _ = stop_tx.send(());
+    let report = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("it ends once told to")
+        .unwrap()
+        .unwrap();
+    assert!(
+        !report.interrupted,
+        "the plan had ended before the shutdown"
+    );
+}

@@ -133,11 +133,6 @@ impl LocalRuntime {
                 return;
             }
             let reason = match result {
-                // A load generator whose plan is shorter than the load phases has done its job.
-                Ok(()) if kind == ComponentKind::Loadgen => {
-                    tracing::info!(instance = %name, "the load generator finished its plan");
-                    return;
-                }
                 Ok(()) => "exited on its own".to_owned(),
                 Err(e) => format!("exited: {e:#}"),
             };

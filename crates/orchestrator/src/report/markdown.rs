@@ -62,13 +62,33 @@ pub fn render(r: &Report) -> String {
             p.replicas_max,
         );
     }
+    if r.phases.iter().any(|p| p.job_latency.p50.is_some()) {
+        let _ = writeln!(
+            out,
+            "\n## Async jobs\n\nThe latency above is the 202's; a job's duration runs from the request's intended send time to the job's end.\n\n| phase | job p50 ms | job p95 ms | job p99 ms | jobs pending (max) |\n|---|---:|---:|---:|---:|"
+        );
+        for p in &r.phases {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                p.name,
+                latency_cells(&p.job_latency),
+                p.jobs_pending_max
+            );
+        }
+    }
     let _ = writeln!(out, "\n## Endpoints\n");
     for e in &r.endpoints {
         let _ = writeln!(out, "- {}: {}", e.name, e.url);
     }
+    let latency = if r.scenario.load.is_closed_loop() {
+        "Closed loop: each virtual user waits for its answer before the next request, so latency is the plain response time and a slow service lowers the load instead of queueing it; it is not comparable with open-loop figures"
+    } else {
+        "Latency is measured from each request's intended send time (coordinated omission corrected)"
+    };
     let _ = writeln!(
         out,
-        "\nLatency is measured from each request's intended send time (coordinated omission corrected); p-values are interpolated from histogram buckets; settled p95 is the p95 of the phase's second half. Charts: report.html."
+        "\n{latency}; p-values are interpolated from histogram buckets; settled p95 is the p95 of the phase's second half. Charts: report.html."
     );
     out
 }

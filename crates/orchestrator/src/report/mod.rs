@@ -87,6 +87,12 @@ pub struct PhaseStats {
     pub settled_client_latency: Latency,
     /// Latency inside the backend, queue wait included.
     pub server_latency: Latency,
+    /// Async mode: from the intended send time to the end of the job the request started.
+    #[serde(default)]
+    pub job_latency: Latency,
+    /// Async mode: the most jobs waiting or running at once, over every replica.
+    #[serde(default)]
+    pub jobs_pending_max: f64,
     pub replicas_min: u32,
     pub replicas_max: u32,
 }
@@ -142,6 +148,8 @@ pub fn phase_stats(points: &[Point], phase: &Phase) -> PhaseStats {
         client_latency: Latency::default(),
         settled_client_latency: Latency::default(),
         server_latency: Latency::default(),
+        job_latency: Latency::default(),
+        jobs_pending_max: 0.0,
         replicas_min: inside.iter().map(|p| p.backend_ready).min().unwrap_or(0),
         replicas_max: inside.iter().map(|p| p.backend_ready).max().unwrap_or(0),
     };
@@ -184,6 +192,11 @@ pub fn phase_stats(points: &[Point], phase: &Phase) -> PhaseStats {
         names::HTTP_LATENCY_BUCKETS,
         &diff(&tb.server_latency, &ta.server_latency),
     );
+    stats.job_latency = Latency::from_buckets(
+        names::LG_LATENCY_BUCKETS,
+        &diff(&tb.job_latency, &ta.job_latency),
+    );
+    stats.jobs_pending_max = round6(inside.iter().map(|p| p.jobs_pending).fold(0.0, f64::max));
     stats
 }
 
@@ -356,6 +369,8 @@ mod tests {
             target_rps: 100.0,
             backend_ready: 2,
             backend_desired: 2,
+            jobs_pending: 0.0,
+            vus: 0.0,
             gaps: Vec::new(),
         }
     }

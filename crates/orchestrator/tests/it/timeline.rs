@@ -79,6 +79,18 @@ async fn a_full_run_walks_every_phase_and_reports_the_recovery() {
             .iter()
             .any(|g| g.contains("backend-9: connection refused"))
     }));
+    // The terminal summary: a row per phase with figures, the instantaneous ones named once.
+    let summary = orchestrator::timeline::summary(&result.report);
+    for p in &result.report.phases {
+        let has_row = summary
+            .lines()
+            .any(|l| l.starts_with(&format!("{} ", p.name)));
+        assert_eq!(has_row, p.end - p.start >= 1.0, "{}:\n{summary}", p.name);
+    }
+    let footnote = summary.lines().last().unwrap();
+    for short in [phase::DEPLOY, phase::SCALE_UP, phase::UNLOAD] {
+        assert!(footnote.contains(short), "{footnote}");
+    }
     // What was written is what was returned.
     let back = Report::read(&result.dir).unwrap();
     assert_eq!(back, result.report);

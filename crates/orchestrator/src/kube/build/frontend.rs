@@ -36,7 +36,7 @@ pub fn deployment(s: &Scenario) -> Result<Deployment> {
         &loadgen_url,
     );
     let mut c = pod::container(&s.frontend.name, &s.frontend.image, ports::FRONTEND, args);
-    // The same values as the flags, under the names ../shared/DESIGN.md gives them, so
+    // The same values as the flags, under the names ARCHITECTURE.md gives them, so
     // `kubectl describe` shows where the frontend looks.
     c.env = Some(vec![
         pod::env("BACKEND_URL", backend_url),

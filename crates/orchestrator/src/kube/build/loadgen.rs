@@ -71,7 +71,7 @@ fn template(
         args,
     );
     c.resources = Some(pod::resources(("200m", "64Mi"), ("1", "256Mi")));
-    // The generator serves only /metrics (../shared/DESIGN.md): it answers once the
+    // The generator serves only /metrics (ARCHITECTURE.md): it answers once the
     // generator is up, which is what "ready" means for it.
     pod::probes(&mut c, routes::METRICS, routes::METRICS);
     if !env.is_empty() {
@@ -128,6 +128,8 @@ const SHARD_INDEX_ENV: &str = "SHARD_INDEX";
 pub fn job(s: &Scenario) -> BatchJob {
     let n = s.loadgen.replicas;
     let mut args = args(s, None);
+    // A Job completes when its pods end: a generator lingering after its plan never would.
+    args.retain(|a| a != components::LINGER);
     let mut env = Vec::new();
     if n > 1 {
         args.push("--shard".to_owned());

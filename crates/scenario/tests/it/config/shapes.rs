@@ -106,3 +106,59 @@ fn a_shape_round_trips_through_the_toml_of_config() {
     let back = scenario::scenario_from_toml(&text).expect("reads back");
     assert_eq!(back, r.scenario);
 }
+
+#[test]
+fn virtual_users_make_a_closed_loop_that_keeps_the_run_duration() {
+    let r = ok(&with_sets(&[
+        "load_vus=20",
+        "load_run_duration=45s",
+        "load_think_time=500ms..2s",
+    ]));
+    let load = &r.scenario.load;
+    assert!(load.is_closed_loop());
+    assert_eq!(load.duration(), std::time::Duration::from_secs(45));
+    assert_eq!(load.closed_loop().unwrap().peak(), 20);
+    // A closed loop's rate follows the answers: there is no planned curve to draw.
+    assert_eq!(load.curve().total(), 0.0);
+    let r = ok(&with_sets(&["load_vu_stages=10s:20,5s:0"]));
+    assert_eq!(
+        r.scenario.load.duration(),
+        std::time::Duration::from_secs(15)
+    );
+}
+
+#[test]
+fn virtual_users_next_to_an_open_loop_shape_are_refused() {
+    let e = errors(&with_sets(&["load_vus=5", "load_base_rps=20"]));
+    let err = error_about(&e, ErrorKind::Conflict, "load_vus", "5", "--set");
+    assert!(err.problem.contains("load_base_rps"), "{err}");
+    let e = errors(&with_sets(&["load_stages=10s:20", "load_vu_stages=10s:5"]));
+    error_about(&e, ErrorKind::Conflict, "load_vu_stages", "10s:5", "--set");
+    let e = errors(&with_sets(&["load_vus=5", "load_arrival=poisson"]));
+    let err = error_about(&e, ErrorKind::Conflict, "load_vus", "5", "--set");
+    assert!(err.problem.contains("load_arrival"), "{err}");
+}
+
+#[test]
+fn a_think_time_needs_virtual_users_and_the_right_way_up() {
+    let e = errors(&with_sets(&["load_think_time=1s"]));
+    let err = error_about(&e, ErrorKind::Conflict, "load_think_time", "1s", "--set");
+    assert!(err.fix.contains("load_vus"), "{err}");
+    let e = errors(&with_sets(&["load_vus=3", "load_think_time=2s..1s"]));
+    let err = error_about(
+        &e,
+        ErrorKind::BadShape,
+        "load_think_time",
+        "2s..1s",
+        "--set",
+    );
+    assert!(err.problem.contains("upside down"), "{err}");
+    let e = errors(&with_sets(&["load_vu_stages=10s:many"]));
+    error_about(
+        &e,
+        ErrorKind::BadShape,
+        "load_vu_stages",
+        "10s:many",
+        "--set",
+    );
+}

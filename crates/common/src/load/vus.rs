@@ -6,9 +6,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use common::HumanDuration;
-use common::duration::parse_duration;
-use common::load::{Curve, Segment};
+use super::{Curve, Segment};
+use crate::HumanDuration;
+use crate::duration::parse_duration;
 
 /// Virtual users over time and their think time.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,7 +124,7 @@ impl ThinkTime {
     }
 
     /// A wait drawn uniformly from the range by a uniformly random `roll`.
-    pub(crate) fn sample(&self, roll: u64) -> Duration {
+    pub fn sample(&self, roll: u64) -> Duration {
         let span = u64::try_from((self.max - self.min).as_nanos()).unwrap_or(u64::MAX);
         if span == 0 {
             return self.min;
@@ -193,9 +193,10 @@ mod tests {
     #[test]
     fn sampled_think_times_stay_in_the_range_and_average_its_middle() {
         let t: ThinkTime = "100ms..300ms".parse().unwrap();
+        let mut rolls = <rand::rngs::SmallRng as rand::SeedableRng>::seed_from_u64(7);
         let mut sum = Duration::ZERO;
-        for n in 0..10_000u64 {
-            let d = t.sample(crate::scheduler::splitmix64(n));
+        for _ in 0..10_000u64 {
+            let d = t.sample(rand::Rng::random(&mut rolls));
             assert!(d >= t.min && d <= t.max, "{d:?}");
             sum += d;
         }

@@ -51,6 +51,8 @@ pub(crate) fn namespaces() -> Collection {
 pub(crate) struct Target {
     pub(crate) coll: Collection,
     pub(crate) name: Option<String>,
+    /// `proxy/metrics`, `status`, ...: the routes tell them apart by the name's port.
+    #[allow(dead_code)]
     pub(crate) sub: Option<String>,
 }
 
@@ -209,10 +211,11 @@ impl Store {
         Some(self.log.iter().filter(|l| l.rv > rv).cloned().collect())
     }
 
-    /// Forgets the history: a watch resuming from before now answers 410 Gone.
+    /// Forgets the history: a watch resuming from any version seen so far answers 410 Gone
+    /// (and its client must list again).
     pub(crate) fn compact(&mut self) {
         self.log.clear();
-        self.oldest = self.rv;
+        self.oldest = self.rv + 1;
     }
 
     fn record(&mut self, coll: &Collection, kind: &'static str, obj: &Value) {

@@ -73,7 +73,7 @@ pub(crate) static KEYS: &[Key] = &[
         "backend_name",
         Text,
         backend.name,
-        Check::ServiceName,
+        Check::ServiceName(54),
         "Name of the backend's Deployment and Service."
     ),
     key!(
@@ -94,7 +94,7 @@ pub(crate) static KEYS: &[Key] = &[
         "frontend_name",
         Text,
         frontend.name,
-        Check::ServiceName,
+        Check::ServiceName(58),
         "Name of the frontend's Deployment and Service."
     ),
     key!(
@@ -115,7 +115,7 @@ pub(crate) static KEYS: &[Key] = &[
         "loadgen_name",
         Text,
         loadgen.name,
-        Check::ServiceName,
+        Check::ServiceName(58),
         "Name of the load generator's workload and Service."
     ),
     key!(
@@ -136,7 +136,7 @@ pub(crate) static KEYS: &[Key] = &[
         "prometheus_name",
         Text,
         prometheus.name,
-        Check::ServiceName,
+        Check::ServiceName(56),
         "Name of Prometheus' Deployment and Service."
     ),
     key!(

@@ -1,6 +1,6 @@
 //! The fake's control plane, one pass at a time: Deployments through ReplicaSets (a rolling
-//! update keeps old and new pods side by side), ReplicaSets, DaemonSets and Indexed Jobs
-//! create their pods through admission (a refusal is a FailedCreate event on the owner),
+//! update keeps old and new pods side by side), ReplicaSets (and, in [`super::jobs`],
+//! DaemonSets and Indexed Jobs) create their pods through admission (a refusal is a FailedCreate event on the owner),
 //! the garbage collector deletes what lost its owner, and a Terminating namespace empties
 //! and then goes.
 
@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::Behaviour;
 use super::admission::pod_security;
-use super::kubelet::{self, JOB_FINALIZER, is_active, is_ready};
+use super::kubelet::{self, is_active, is_ready};
 use super::store::{Collection, Store, apps, core, name_of, namespaces};
 
 /// Records (or counts again) a Warning event about `kind/name`.
@@ -45,10 +45,10 @@ pub(crate) fn run(store: &mut Store, b: &Behaviour) {
         replica_set(store, b, &coll, &rs);
     }
     for (coll, ds) in of_kind(store, "daemonsets") {
-        daemon_set(store, b, &coll, &ds);
+        super::jobs::daemon_set(store, b, &coll, &ds);
     }
     for (coll, job) in of_kind(store, "jobs") {
-        job_pass(store, b, &coll, &job);
+        super::jobs::job(store, b, &coll, &job);
     }
     kubelet::run(store, b);
 }
@@ -68,12 +68,12 @@ fn uid(obj: &Value) -> String {
         .to_owned()
 }
 
-fn deleting(obj: &Value) -> bool {
+pub(crate) fn deleting(obj: &Value) -> bool {
     obj["metadata"].get("deletionTimestamp").is_some()
 }
 
 /// The objects of `plural` in `ns` that `owner` controls.
-fn owned(store: &Store, plural: &str, ns: &str, owner: &Value) -> Vec<Value> {
+pub(crate) fn owned(store: &Store, plural: &str, ns: &str, owner: &Value) -> Vec<Value> {
     let id = uid(owner);
     store
         .list(&core(plural, ns), &[], &[])
@@ -253,7 +253,13 @@ fn deployment(store: &mut Store, coll: &Collection, d: &Value) {
 }
 
 /// Creates one pod of `owner` through admission, or records why it could not.
-fn create_pod(store: &mut Store, b: &Behaviour, owner: &Value, name: &str, extra: Value) {
+pub(crate) fn create_pod(
+    store: &mut Store,
+    b: &Behaviour,
+    owner: &Value,
+    name: &str,
+    extra: Value,
+) {
     let ns = owner["metadata"]["namespace"]
         .as_str()
         .unwrap_or_default()
@@ -350,92 +356,6 @@ fn replica_set(store: &mut Store, b: &Behaviour, coll: &Collection, rs: &Value) 
     let mut next = rs.clone();
     next["status"] = json!({"replicas": pods.len(), "readyReplicas": ready, "availableReplicas": ready, "observedGeneration": rs["metadata"]["generation"]});
     if next != *rs {
-        store.put(coll, next);
-    }
-}
-
-fn daemon_set(store: &mut Store, b: &Behaviour, coll: &Collection, ds: &Value) {
-    let ns = coll.namespace.clone().unwrap_or_default();
-    if !deleting(ds) {
-        for node in &b.nodes {
-            let name = format!("{}-{node}", name_of(ds));
-            if store.get(&kubelet::pods(&ns), &name).is_none() {
-                create_pod(store, b, ds, &name, json!({"spec.nodeName": node}));
-            }
-        }
-    }
-    let pods: Vec<Value> = owned(store, "pods", &ns, ds)
-        .into_iter()
-        .filter(is_active)
-        .collect();
-    let ready = pods.iter().filter(|p| is_ready(p)).count();
-    let mut next = ds.clone();
-    next["status"] = json!({"observedGeneration": ds["metadata"]["generation"], "desiredNumberScheduled": b.nodes.len(),
-        "currentNumberScheduled": pods.len(), "numberMisscheduled": 0, "numberReady": ready, "updatedNumberScheduled": pods.len(),
-        "numberAvailable": ready});
-    if next != *ds {
-        store.put(coll, next);
-    }
-}
-
-fn job_pass(store: &mut Store, b: &Behaviour, coll: &Collection, job: &Value) {
-    let ns = coll.namespace.clone().unwrap_or_default();
-    let completions = job["spec"]["completions"].as_i64().unwrap_or(1);
-    let pods = owned(store, "pods", &ns, job);
-    let index_of = |p: &Value| {
-        p["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"]
-            .as_str()
-            .map(str::to_owned)
-    };
-    if !deleting(job) {
-        for i in 0..completions {
-            if !pods.iter().any(|p| index_of(p) == Some(i.to_string())) {
-                let name = format!("{}-{i}-x8k2p", name_of(job));
-                let mut labels = job["spec"]["template"]["metadata"]["labels"].clone();
-                labels["batch.kubernetes.io/job-completion-index"] = json!(i.to_string());
-                let mut annotations = job["spec"]["template"]["metadata"]["annotations"].clone();
-                if !annotations.is_object() {
-                    annotations = json!({});
-                }
-                annotations["batch.kubernetes.io/job-completion-index"] = json!(i.to_string());
-                create_pod(
-                    store,
-                    b,
-                    job,
-                    &name,
-                    json!({"labels": labels, "annotations": annotations, "finalizers": [JOB_FINALIZER]}),
-                );
-            }
-        }
-    }
-    let pods = owned(store, "pods", &ns, job);
-    for p in pods
-        .iter()
-        .filter(|p| matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed")))
-    {
-        if p["metadata"]["finalizers"]
-            .as_array()
-            .is_some_and(|f| f.iter().any(|x| x == JOB_FINALIZER))
-        {
-            store.drop_finalizer(&kubelet::pods(&ns), &name_of(p), JOB_FINALIZER);
-        }
-    }
-    let succeeded = pods
-        .iter()
-        .filter(|p| p["status"]["phase"] == "Succeeded")
-        .count() as i64;
-    let active: Vec<&Value> = pods.iter().filter(|p| is_active(p)).collect();
-    let mut status = json!({"active": active.len(), "ready": active.iter().filter(|p| is_ready(p)).count(), "succeeded": succeeded});
-    if succeeded == completions {
-        status["conditions"] = json!([{"type": "Complete", "status": "True"}]);
-        status["completionTime"] = json!(store.now().to_string());
-    }
-    let mut next = job.clone();
-    if job["status"]["completionTime"].is_string() {
-        status["completionTime"] = job["status"]["completionTime"].clone();
-    }
-    next["status"] = status;
-    if next != *job {
         store.put(coll, next);
     }
 }

@@ -1,12 +1,13 @@
 //! A fake Kubernetes API server behind `tower_test::mock::pair`, as strict as a cluster
 //! where the runtime depends on it: [`store`] keeps objects and their history, [`watch`]
 //! serves watches, [`routes`] answers HTTP, [`admission`] refuses what an API server
-//! refuses, [`controllers`] and [`kubelet`] play the control plane and the nodes on
+//! refuses, [`controllers`], [`jobs`] and [`kubelet`] play the control plane and the nodes on
 //! tokio's clock (paused in tests: nothing waits on the wall clock). Every request is
 //! recorded, so tests assert the API conversation itself.
 
 mod admission;
 mod controllers;
+mod jobs;
 mod kubelet;
 mod routes;
 mod store;

@@ -324,7 +324,13 @@ fn proxy(st: &State, t: &Target) -> Response<Body> {
         .into_iter()
         .flatten()
         .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
-        .any(|cp| cp["containerPort"].to_string() == port);
+        .any(|cp| {
+            cp["containerPort"]
+                .as_u64()
+                .map(|n| n.to_string())
+                .as_deref()
+                == Some(port)
+        });
     // Only a running container listens; a finished pod keeps its IP but answers nothing.
     if p["status"]["phase"] != "Running"
         || !listens

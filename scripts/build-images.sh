@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the four container images offline: one cargo invocation makes the static (musl)
-# binaries on the host, they are staged into target/docker-context, and each image copies
-# its binary onto `scratch`. Needs no base image and no registry.
+# binaries on the host, for the host's architecture (x86_64 or aarch64: kind's nodes run
+# as the host does), they are staged into target/docker-context, and each image copies its
+# binary onto `scratch`. Needs no base image and no registry.
 #   kind.local/demo-app-backend:latest       demo-backend
 #   kind.local/demo-app-frontend:latest      demo-frontend
 #   kind.local/demo-app-load:latest          loadgen
@@ -10,7 +11,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-readonly TARGET=x86_64-unknown-linux-musl
+case "$(uname -m)" in
+  x86_64 | amd64) TARGET=x86_64-unknown-linux-musl ;;
+  aarch64 | arm64) TARGET=aarch64-unknown-linux-musl ;;
+  *) die "unsupported host architecture $(uname -m): the images are built for x86_64 or aarch64 hosts only (kind's nodes run the host's architecture)" ;;
+esac
+readonly TARGET
 readonly CONTEXT=target/docker-context
 declare -A IMAGES=(
   [demo-backend]=kind.local/demo-app-backend:latest

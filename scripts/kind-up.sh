@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Creates the kind cluster from kind/cluster.yaml (one control plane, two workers, the
 # frontend and Prometheus NodePorts on localhost:30080 and :30090), builds the images and
-# loads each into the cluster's nodes. Idempotent: an existing cluster is reused.
+# loads each into the cluster's nodes, with the two public images a run needs (Prometheus
+# and the pre-pull's pause image), pulled once on the host: a cold cluster would otherwise
+# pull them on every node inside the run's ready_timeout. Idempotent: an existing cluster
+# is reused.
 # Environment: KIND_CLUSTER_NAME (default load-demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +16,11 @@ readonly IMAGES=(
   kind.local/demo-app-frontend:latest
   kind.local/demo-app-load:latest
   kind.local/demo-app-orchestrator:latest
+)
+# Keep equal to the prometheus_image and pause_image defaults (crates/scenario/src/keys.rs).
+readonly PUBLIC_IMAGES=(
+  prom/prometheus:v2.54.0
+  registry.k8s.io/pause:3.10
 )
 
 section "prerequisites"
@@ -41,6 +49,10 @@ scripts/build-images.sh
 
 section "loading images into ${CLUSTER}"
 for image in "${IMAGES[@]}"; do
+  kind load docker-image --name "${CLUSTER}" "${image}"
+done
+for image in "${PUBLIC_IMAGES[@]}"; do
+  docker image inspect "${image}" >/dev/null 2>&1 || docker pull --quiet "${image}"
   kind load docker-image --name "${CLUSTER}" "${image}"
 done
 echo "cluster ${CLUSTER} is ready; kubectl context kind-${CLUSTER}"

@@ -159,6 +159,12 @@ pub trait Runtime: Send {
 
     fn stop_load(&mut self) -> impl Future<Output = Result<()>> + Send;
 
+    /// How long [`Runtime::stop_load`] may take when a failed run stops the load: what its
+    /// objects need to go (on a cluster, the pods' grace period and more).
+    fn stop_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(10)
+    }
+
     /// URLs to open (frontend, Prometheus, backend, loadgen metrics).
     fn endpoints(&self) -> Vec<Endpoint>;
 

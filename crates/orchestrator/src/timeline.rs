@@ -24,9 +24,6 @@ pub mod phase {
     pub const UNLOAD: &str = "unload";
 }
 
-/// How long stopping the load may take when the run is interrupted or failed.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// What a run needs besides its runtime.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -280,12 +277,11 @@ pub async fn run<R: Runtime>(
                 }
             };
             if s.enable_load {
-                match tokio::time::timeout(STOP_TIMEOUT, rt.stop_load()).await {
+                let bound = rt.stop_timeout();
+                match tokio::time::timeout(bound, rt.stop_load()).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => failures.push(format!("stopping the load: {e}")),
-                    Err(_) => {
-                        failures.push(format!("stopping the load took over {STOP_TIMEOUT:?}"))
-                    }
+                    Err(_) => failures.push(format!("stopping the load took over {bound:?}")),
                 }
             }
             outcome

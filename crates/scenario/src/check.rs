@@ -15,8 +15,10 @@ pub(crate) enum Check {
     None,
     /// An RFC 1123 label: lowercase letters, digits and `-`, alphanumeric at both ends, ≤ 63.
     Label,
-    /// An RFC 1123 label that also starts with a letter: it names a Service (RFC 1035).
-    ServiceName,
+    /// An RFC 1123 label that also starts with a letter: it names a Service (RFC 1035). At
+    /// most this many characters, so the names made from it fit in 63 too: the pre-pull
+    /// container `pull-<name>`, `<backend>-headless`, `<prometheus>-config`.
+    ServiceName(usize),
     /// A container image reference: not empty, no whitespace.
     Image,
     /// A whole number at least this large.
@@ -47,8 +49,8 @@ pub(crate) const NODE_PORTS: std::ops::RangeInclusive<u64> = 30000..=32767;
 impl Check {
     pub(crate) fn run(self, v: &Typed) -> Result<(), Problem> {
         match (self, v) {
-            (Check::Label, Typed::Text(s)) => label(s, false),
-            (Check::ServiceName, Typed::Text(s)) => label(s, true),
+            (Check::Label, Typed::Text(s)) => label(s, false, 63),
+            (Check::ServiceName(max), Typed::Text(s)) => label(s, true, max),
             (Check::Image, Typed::Text(s)) => {
                 if s.is_empty() || s.chars().any(char::is_whitespace) {
                     Err(Problem::new(
@@ -135,8 +137,9 @@ impl Check {
     }
 }
 
-/// Checks an RFC 1123 label; `letter_first` adds RFC 1035's leading letter (Service names).
-fn label(s: &str, letter_first: bool) -> Result<(), Problem> {
+/// Checks an RFC 1123 label of at most `max` characters, as the API server would;
+/// `letter_first` adds RFC 1035's leading letter (Service names).
+fn label(s: &str, letter_first: bool, max: usize) -> Result<(), Problem> {
     let fix = "use lowercase letters, digits and `-`, starting and ending with a letter or digit, at most 63 characters, like `my-name-1`";
     let bad = |why: &str| {
         Err(Problem::new(
@@ -150,6 +153,12 @@ fn label(s: &str, letter_first: bool) -> Result<(), Problem> {
     }
     if s.len() > 63 {
         return bad(&format!("it is {} characters long, above 63", s.len()));
+    }
+    if s.len() > max {
+        return bad(&format!(
+            "it is {} characters long, above {max}: the names made from it (`pull-<name>`, `<name>-headless`, `<name>-config`) would pass 63",
+            s.len()
+        ));
     }
     if let Some(c) = s
         .chars()

@@ -82,7 +82,7 @@ pub(crate) static KEYS: &[Key] = &[
         "backend_name",
         Text,
         backend.name,
-        Check::ServiceName,
+        Check::ServiceName(54),
         "Name of the backend's Deployment and Service."
     ),
     key!(
@@ -103,7 +103,7 @@ pub(crate) static KEYS: &[Key] = &[
         "frontend_name",
         Text,
         frontend.name,
-        Check::ServiceName,
+        Check::ServiceName(58),
         "Name of the frontend's Deployment and Service."
     ),
     key!(
@@ -124,7 +124,7 @@ pub(crate) static KEYS: &[Key] = &[
         "loadgen_name",
         Text,
         loadgen.name,
-        Check::ServiceName,
+        Check::ServiceName(58),
         "Name of the load generator's workload and Service."
     ),
     key!(
@@ -145,7 +145,7 @@ pub(crate) static KEYS: &[Key] = &[
         "prometheus_name",
         Text,
         prometheus.name,
-        Check::ServiceName,
+        Check::ServiceName(56),
         "Name of Prometheus' Deployment and Service."
     ),
     key!(

@@ -146,6 +146,21 @@ where
     Ok(retry(&what, scope, || api.list(&lp)).await?.items)
 }
 
+/// Deletes a namespace. One already terminating answers 409 Conflict: it is going already,
+/// which is what the caller wants (it then waits until it is gone), as is 404.
+pub async fn delete_namespace(
+    api: &Api<k8s_openapi::api::core::v1::Namespace>,
+    name: &str,
+) -> Result<()> {
+    match delete_one(api, name, name).await {
+        Err(Error::Api {
+            source: ::kube::Error::Api(s),
+            ..
+        }) if s.code == 409 => Ok(()),
+        other => other,
+    }
+}
+
 /// Deletes one object in the background (dependents such as ReplicaSets or a Job's pods go
 /// too). An object already gone is not an error: deletes are idempotent.
 pub async fn delete_one<K>(api: &Api<K>, name: &str, scope: &str) -> Result<()>

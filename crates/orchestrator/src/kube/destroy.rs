@@ -9,7 +9,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 
-use super::api::{delete_matching, delete_one, list};
+use super::api::{delete_matching, delete_namespace, list};
 use super::error::{Error, Result};
 use super::meta;
 use super::wait::{WaitError, until_gone};
@@ -35,7 +35,7 @@ pub async fn destroy(client: &Client, uuid: &str, timeout: Duration) -> Result<D
         .map(|n| n.name_any())
         .collect();
     for ns in &doomed {
-        delete_one(&namespaces, ns, ns).await?;
+        delete_namespace(&namespaces, ns).await?;
         out.deleted.push(format!("Namespace {ns}"));
     }
     // Objects of the run outside its namespaces (e.g. applied by hand elsewhere); those

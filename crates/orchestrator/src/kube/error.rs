@@ -39,6 +39,31 @@ pub enum Error {
     )]
     NamespaceTerminating { namespace: String },
 
+    /// A NodePort the scenario asks for belongs to a Service of another run (or anyone).
+    #[error(
+        "NodePort {port} (scenario key {key}) is already allocated to Service {holder}{}: {}, or set {key} to a free port{}",
+        .uuid.as_ref().map(|u| format!(" of run {u}")).unwrap_or_default(),
+        .uuid.as_ref().map_or_else(|| format!("free it (`kubectl delete service -n {}`)", .holder.replace('/', " ")), |u| format!("remove that run with `orchestrator destroy --uuid {u}`")),
+        .free.map(|f| format!(" such as {f}")).unwrap_or_default()
+    )]
+    NodePortTaken {
+        key: &'static str,
+        port: u16,
+        /// `namespace/name` of the Service holding it.
+        holder: String,
+        /// The run it belongs to, from its uuid label.
+        uuid: Option<String>,
+        /// A port no Service holds, to suggest.
+        free: Option<u16>,
+    },
+
+    /// The namespace is being deleted under the run: an API server refuses new objects in
+    /// it with 403, which is not a permission problem.
+    #[error(
+        "{what}: namespace {namespace} is being deleted (by `orchestrator destroy`, `kubectl delete namespace` or an earlier --cleanup), so the API server refuses new objects in it: wait until `kubectl get namespace {namespace}` finds nothing and run again, or choose another --uuid"
+    )]
+    NamespaceBeingDeleted { what: String, namespace: String },
+
     /// A pod cannot pull its image.
     #[error(
         "{} pod {}: image {} cannot be pulled ({}: {}); on kind, load it first: `kind load docker-image {} --name <cluster>` (this repository's cluster is named load-demo)",
@@ -110,6 +135,15 @@ impl Error {
     pub fn api(what: impl Into<String>, namespace: &str, source: ::kube::Error) -> Self {
         let what = what.into();
         match &source {
+            ::kube::Error::Api(status)
+                if status.code == 403
+                    && status.message.contains("because it is being terminated") =>
+            {
+                Self::NamespaceBeingDeleted {
+                    what,
+                    namespace: namespace.to_owned(),
+                }
+            }
             ::kube::Error::Api(status) if status.code == 403 => Self::Forbidden {
                 what,
                 namespace: namespace.to_owned(),

@@ -48,3 +48,20 @@ pub async fn warnings(client: &Client, namespace: &str) -> Result<Vec<Warning>> 
         })
         .collect())
 }
+
+/// The warnings about a workload's own objects, its owners' first: the workload, its
+/// ReplicaSets (`<name>-<hash>`) and its pods. A pod that was never created (Pod Security,
+/// a missing ServiceAccount, a quota) shows only as FailedCreate on its owner.
+pub fn about<'a>(warnings: &'a [Warning], kind: &str, name: &str) -> Vec<&'a Warning> {
+    let prefix = format!("{name}-");
+    let mut found: Vec<&Warning> = warnings
+        .iter()
+        .filter(|w| {
+            let (k, n) = w.object.split_once('/').unwrap_or(("", &w.object));
+            (k == kind && n == name)
+                || (matches!(k, "ReplicaSet" | "Pod" | "Job") && n.starts_with(&prefix))
+        })
+        .collect();
+    found.sort_by_key(|w| w.object.starts_with("Pod/"));
+    found
+}

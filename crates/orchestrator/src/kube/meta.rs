@@ -203,7 +203,17 @@ fn check_label_value(key: &'static str, v: &str) -> Result<()> {
 
 /// RFC 1123 label: what namespaces, Services and container names must be.
 fn check_dns_label(key: &'static str, v: &str, max: usize) -> Result<()> {
+    check_label(key, v, max, false)
+}
+
+/// RFC 1035 label (RFC 1123 starting with a letter): what Service names must be.
+fn check_service_name(key: &'static str, v: &str, max: usize) -> Result<()> {
+    check_label(key, v, max, true)
+}
+
+fn check_label(key: &'static str, v: &str, max: usize, letter_first: bool) -> Result<()> {
     let ok = !v.is_empty()
+        && (!letter_first || v.starts_with(|c: char| c.is_ascii_lowercase()))
         && v.len() <= max
         && v.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
@@ -215,7 +225,12 @@ fn check_dns_label(key: &'static str, v: &str, max: usize) -> Result<()> {
         Err(Error::Invalid {
             key,
             reason: format!(
-                "{v:?} is not a valid Kubernetes name: use at most {max} lower-case letters, digits and '-', starting and ending with a letter or digit"
+                "{v:?} is not a valid Kubernetes name: use at most {max} lower-case letters, digits and '-', starting with a {} and ending with a letter or digit",
+                if letter_first {
+                    "letter (it names a Service)"
+                } else {
+                    "letter or digit"
+                }
             ),
         })
     }
@@ -231,12 +246,14 @@ pub fn validate(s: &Scenario) -> Result<()> {
         63,
     )?;
     check_label_value("app_name", &s.app_name)?;
-    // Service names become DNS labels; the longest derived name is "<backend>-headless" and a
-    // shard's "<loadgen>-<n>".
-    check_dns_label("backend.name", &s.backend.name, 63 - "-headless".len())?;
-    check_dns_label("frontend.name", &s.frontend.name, 63)?;
-    check_dns_label("loadgen.name", &s.loadgen.name, 63 - 4)?;
-    check_dns_label("prometheus.name", &s.prometheus.name, 63 - "-config".len())?;
+    // Service names are DNS-1035 labels; the longest names made from them are the pre-pull
+    // container "pull-<name>", "<backend>-headless", "<prometheus>-config" and a shard's
+    // "<loadgen>-<n>" (the scenario crate's config check has the same limits).
+    let pull = 63 - "pull-".len();
+    check_service_name("backend.name", &s.backend.name, 63 - "-headless".len())?;
+    check_service_name("frontend.name", &s.frontend.name, pull)?;
+    check_service_name("loadgen.name", &s.loadgen.name, pull)?;
+    check_service_name("prometheus.name", &s.prometheus.name, 63 - "-config".len())?;
     let mut names = [
         &s.backend.name,
         &s.frontend.name,

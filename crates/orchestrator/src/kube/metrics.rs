@@ -98,8 +98,12 @@ impl MetricsSource for KubeMetrics {
         let targets = pods.iter().filter_map(|p| {
             let job = p.job?;
             let port = metrics_port(job)?;
-            // A pod without an IP has no container running yet: not a target, not a gap.
+            // Only a running pod serves: one without an IP has not started, and a finished
+            // one (a completed Job pod) keeps its IP but answers nothing. Neither is a gap.
             p.ip.as_ref()?;
+            if p.phase != "Running" {
+                return None;
+            }
             Some((p, job, port))
         });
         let scrapes = futures::future::join_all(targets.map(|(p, job, port)| async move {

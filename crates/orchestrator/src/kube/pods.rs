@@ -1,38 +1,33 @@
 //! What the run's pods are doing, from one watch: which are ready (for waits and the
 //! replica count), where their `/metrics` are (for sampling), when each reached each
-//! condition (pod latency), and which are failing (image pulls, crash loops).
+//! condition (pod latency), and which are failing (image pulls, crash loops). A problem
+//! the kubelet retries (a pull that may succeed next time, a container it could not create
+//! yet) is reported when it appears and fails the run only when it lasts [`PROBLEM_BOUND`];
+//! a pod that recovers counts like any other.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use crate::kube::labels;
 use ::kube::runtime::WatchStreamExt;
 use ::kube::runtime::watcher::{self, Event};
 use ::kube::{Api, Client, ResourceExt};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
-use super::error::{Error, PodProblem};
+use super::error::PodProblem;
 use super::meta::Job;
+pub use super::problems::{
+    FAILING_REASONS, IMAGE_PULL_REASONS, diagnose, permanent, problem_error,
+};
 
-/// Waiting reasons that mean the image cannot be had.
-pub const IMAGE_PULL_REASONS: &[&str] = &[
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "ErrImageNeverPull",
-];
-
-/// Waiting reasons that mean the container cannot run.
-pub const FAILING_REASONS: &[&str] = &[
-    "CrashLoopBackOff",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-    "RunContainerError",
-];
+/// How long a problem the kubelet retries may last before it fails the run.
+pub const PROBLEM_BOUND: Duration = Duration::from_secs(60);
 
 /// The conditions whose latency from pod creation is measured, in the order they happen.
 pub const CONDITIONS: [&str; 4] = ["PodScheduled", "Initialized", "ContainersReady", "Ready"];
@@ -45,6 +40,8 @@ pub struct PodInfo {
     pub ip: Option<String>,
     pub node: Option<String>,
     pub ready: bool,
+    /// `Pending`, `Running`, `Succeeded`, `Failed` (or `Unknown`).
+    pub phase: String,
     /// Being deleted: it still finishes its in-flight requests, but does not count as a replica.
     pub terminating: bool,
     pub problem: Option<PodProblem>,
@@ -68,6 +65,46 @@ struct State {
     times: BTreeMap<String, PodTimes>,
     /// Names seen since the last re-list (a re-list replaces the pod set).
     relisting: Option<BTreeSet<String>>,
+    /// When each pod's current problem was first seen.
+    troubled_since: BTreeMap<String, Instant>,
+    /// Every problem as it appeared: `pod: reason: message`.
+    reported: Vec<String>,
+}
+
+impl State {
+    /// The first problem that fails the run at `now`, else when the next one would.
+    fn judge(&self, now: Instant) -> (Option<PodProblem>, Option<Instant>) {
+        let mut next: Option<Instant> = None;
+        for p in self.pods.values() {
+            let Some(problem) = stack_problem(p) else {
+                continue;
+            };
+            if permanent(&problem) {
+                return (Some(problem), None);
+            }
+            let since = self.troubled_since.get(&p.name).copied().unwrap_or(now);
+            let due = since + PROBLEM_BOUND;
+            if now >= due {
+                let mut problem = problem;
+                problem.message = format!(
+                    "{} (still so after {} s of retries)",
+                    problem.message,
+                    PROBLEM_BOUND.as_secs()
+                );
+                return (Some(problem), None);
+            }
+            next = Some(next.map_or(due, |n| n.min(due)));
+        }
+        (None, next)
+    }
+}
+
+/// A problem of a stack pod that counts (pre-pull pods are judged by their own phase, and
+/// a pod being deleted is going anyway).
+fn stack_problem(p: &PodInfo) -> Option<PodProblem> {
+    p.problem
+        .clone()
+        .filter(|_| p.job.is_some_and(|j| j != Job::Prepull) && !p.terminating)
 }
 
 /// A cheap, cloneable view of the run's pods, updated by [`PodTracker`].
@@ -76,7 +113,6 @@ pub struct PodView {
     state: Arc<RwLock<State>>,
     /// Bumped on every change: waits watch it instead of polling.
     version: watch::Receiver<u64>,
-    failure: watch::Receiver<Option<PodProblem>>,
 }
 
 impl PodView {
@@ -116,16 +152,40 @@ impl PodView {
         }
     }
 
-    /// Resolves with the first pod problem of a stack component (pre-pull pods are judged
-    /// by their own phase).
+    /// Every pod problem as it appeared (`pod: reason: message`), transient or not.
+    pub fn reported(&self) -> Vec<String> {
+        self.state
+            .read()
+            .map(|s| s.reported.clone())
+            .unwrap_or_default()
+    }
+
+    /// Resolves with the first pod problem of a stack component that is permanent or has
+    /// lasted [`PROBLEM_BOUND`]; re-judged on every change and when a bound runs out.
     pub async fn failed(&self) -> PodProblem {
-        let mut rx = self.failure.clone();
+        let mut version = self.version.clone();
         loop {
-            if let Some(p) = rx.borrow_and_update().clone() {
+            let (found, next) = match self.state.read() {
+                Ok(s) => s.judge(Instant::now()),
+                Err(_) => (None, None),
+            };
+            if let Some(p) = found {
                 return p;
             }
-            if rx.changed().await.is_err() {
-                std::future::pending::<()>().await;
+            match next {
+                Some(at) => {
+                    tokio::select! {
+                        r = version.changed() => if r.is_err() {
+                            tokio::time::sleep_until(at).await;
+                        },
+                        () = tokio::time::sleep_until(at) => {}
+                    }
+                }
+                None => {
+                    if version.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
             }
         }
     }
@@ -137,24 +197,20 @@ impl PodView {
 pub struct PodFeed {
     state: Arc<RwLock<State>>,
     version: watch::Sender<u64>,
-    failure: watch::Sender<Option<PodProblem>>,
 }
 
 /// A view with no pods yet, and the feed that fills it.
 pub fn channel() -> (PodView, PodFeed) {
     let state: Arc<RwLock<State>> = Arc::default();
     let (version_tx, version) = watch::channel(0u64);
-    let (failure_tx, failure) = watch::channel(None);
     (
         PodView {
             state: state.clone(),
             version,
-            failure,
         },
         PodFeed {
             state,
             version: version_tx,
-            failure: failure_tx,
         },
     )
 }
@@ -182,19 +238,9 @@ impl PodFeed {
             while let Some(event) = events.next().await {
                 match event {
                     Ok(event) => {
-                        let problem = match self.state.write() {
+                        match self.state.write() {
                             Ok(mut s) => apply_event(&mut s, event, &ns),
                             Err(_) => return,
-                        };
-                        if let Some(p) = problem {
-                            self.failure.send_if_modified(|f| {
-                                if f.is_none() {
-                                    *f = Some(p);
-                                    true
-                                } else {
-                                    false
-                                }
-                            });
                         }
                         self.version.send_modify(|v| *v += 1);
                     }
@@ -215,13 +261,10 @@ fn watcher(
     ::kube::runtime::watcher(api, config)
 }
 
-/// Folds one watch event into the state; returns a stack pod's problem, if any.
-fn apply_event(s: &mut State, event: Event<Pod>, namespace: &str) -> Option<PodProblem> {
+/// Folds one watch event into the state.
+fn apply_event(s: &mut State, event: Event<Pod>, namespace: &str) {
     match event {
-        Event::Init => {
-            s.relisting = Some(BTreeSet::new());
-            None
-        }
+        Event::Init => s.relisting = Some(BTreeSet::new()),
         Event::InitApply(pod) => {
             if let Some(seen) = s.relisting.as_mut() {
                 seen.insert(pod.name_any());
@@ -231,18 +274,18 @@ fn apply_event(s: &mut State, event: Event<Pod>, namespace: &str) -> Option<PodP
         Event::InitDone => {
             if let Some(seen) = s.relisting.take() {
                 s.pods.retain(|name, _| seen.contains(name));
+                s.troubled_since.retain(|name, _| seen.contains(name));
             }
-            None
         }
         Event::Apply(pod) => upsert(s, &pod, namespace),
         Event::Delete(pod) => {
             s.pods.remove(&pod.name_any());
-            None
+            s.troubled_since.remove(&pod.name_any());
         }
     }
 }
 
-fn upsert(s: &mut State, pod: &Pod, namespace: &str) -> Option<PodProblem> {
+fn upsert(s: &mut State, pod: &Pod, namespace: &str) {
     let info = info(pod, namespace);
     if let Some(t) = times(pod, info.job) {
         s.times
@@ -255,12 +298,35 @@ fn upsert(s: &mut State, pod: &Pod, namespace: &str) -> Option<PodProblem> {
             })
             .or_insert(t);
     }
-    let problem = info
-        .problem
-        .clone()
-        .filter(|_| info.job.is_some_and(|j| j != Job::Prepull) && !info.terminating);
+    match stack_problem(&info) {
+        Some(p) => {
+            let new = !s.troubled_since.contains_key(&info.name)
+                || s.pods
+                    .get(&info.name)
+                    .and_then(|old| old.problem.as_ref())
+                    .map(|o| &o.reason)
+                    != Some(&p.reason);
+            s.troubled_since
+                .entry(info.name.clone())
+                .or_insert_with(Instant::now);
+            if new {
+                let line = format!("{}: {}: {}", p.pod, p.reason, p.message);
+                tracing::warn!(
+                    "pod {line}{}",
+                    if permanent(&p) {
+                        ""
+                    } else {
+                        " (the kubelet retries; a pod that recovers counts)"
+                    }
+                );
+                s.reported.push(line);
+            }
+        }
+        None => {
+            s.troubled_since.remove(&info.name);
+        }
+    }
     s.pods.insert(info.name.clone(), info);
-    problem
 }
 
 /// The job a pod belongs to, from its labels.
@@ -281,6 +347,9 @@ pub fn info(pod: &Pod, namespace: &str) -> PodInfo {
             .filter(|ip| !ip.is_empty()),
         node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
         ready,
+        phase: status
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Unknown".to_owned()),
         terminating: pod.metadata.deletion_timestamp.is_some(),
         problem: diagnose(pod, namespace),
         status: status_line(pod),
@@ -313,80 +382,6 @@ fn times(pod: &Pod, job: Option<Job>) -> Option<PodTimes> {
         created,
         conditions,
     })
-}
-
-/// What is wrong with a pod, if anything: an image that cannot be pulled, a container that
-/// crash-loops or cannot be created, or (pods that do not restart) a container that failed.
-pub fn diagnose(pod: &Pod, namespace: &str) -> Option<PodProblem> {
-    let status = pod.status.as_ref()?;
-    let spec_image = |name: &str| {
-        let spec = pod.spec.as_ref()?;
-        spec.init_containers
-            .iter()
-            .flatten()
-            .chain(&spec.containers)
-            .find(|c| c.name == name)
-            .and_then(|c| c.image.clone())
-    };
-    let problem = |cs: &ContainerStatus, reason: &str, message: String| PodProblem {
-        component: pod
-            .labels()
-            .get(labels::JOB)
-            .cloned()
-            .unwrap_or_else(|| "unknown".to_owned()),
-        pod: pod.name_any(),
-        namespace: namespace.to_owned(),
-        node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
-        container: cs.name.clone(),
-        image: spec_image(&cs.name).unwrap_or_else(|| cs.image.clone()),
-        reason: reason.to_owned(),
-        message,
-    };
-    let statuses = status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .chain(status.container_statuses.iter().flatten());
-    for cs in statuses {
-        let state = cs.state.as_ref();
-        if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
-            let reason = w.reason.as_deref().unwrap_or_default();
-            // A container that keeps finishing successfully (a load generator whose
-            // --duration ended, restarted by its Deployment) is done, not crashing.
-            let finished_ok = cs
-                .last_state
-                .as_ref()
-                .and_then(|l| l.terminated.as_ref())
-                .is_some_and(|t| t.exit_code == 0);
-            if reason == "CrashLoopBackOff" && finished_ok {
-                continue;
-            }
-            if IMAGE_PULL_REASONS.contains(&reason) || FAILING_REASONS.contains(&reason) {
-                return Some(problem(cs, reason, w.message.clone().unwrap_or_default()));
-            }
-        }
-        if status.phase.as_deref() == Some("Failed")
-            && let Some(t) = state.and_then(|s| s.terminated.as_ref())
-            && t.exit_code != 0
-        {
-            let reason = t.reason.clone().unwrap_or_else(|| "Error".to_owned());
-            let message = t
-                .message
-                .clone()
-                .unwrap_or_else(|| format!("exited with code {}", t.exit_code));
-            return Some(problem(cs, &reason, message));
-        }
-    }
-    None
-}
-
-/// The error a problem is reported as: image pulls get the `kind load` hint.
-pub fn problem_error(p: PodProblem) -> Error {
-    if IMAGE_PULL_REASONS.contains(&p.reason.as_str()) {
-        Error::ImagePull(Box::new(p))
-    } else {
-        Error::ContainerFailing(Box::new(p))
-    }
 }
 
 /// One line per pod of `job` that is not ready, saying why as far as the status tells.
@@ -422,64 +417,4 @@ fn status_line(pod: &Pod) -> String {
         })
         .unwrap_or_default();
     format!("{phase}{why}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use k8s_openapi::api::core::v1::{
-        ContainerState, ContainerStateTerminated, ContainerStateWaiting, PodStatus,
-    };
-
-    fn pod(waiting: &str, last_exit: Option<i32>) -> Pod {
-        let mut p = Pod::default();
-        p.metadata.name = Some("backend-1".into());
-        p.metadata.labels = Some([(labels::JOB.to_owned(), "backend".to_owned())].into());
-        p.status = Some(PodStatus {
-            phase: Some("Running".into()),
-            container_statuses: Some(vec![ContainerStatus {
-                name: "backend".into(),
-                image: "img:1".into(),
-                state: Some(ContainerState {
-                    waiting: Some(ContainerStateWaiting {
-                        reason: Some(waiting.into()),
-                        message: Some("back-off 10s".into()),
-                    }),
-                    ..ContainerState::default()
-                }),
-                last_state: last_exit.map(|code| ContainerState {
-                    terminated: Some(ContainerStateTerminated {
-                        exit_code: code,
-                        ..ContainerStateTerminated::default()
-                    }),
-                    ..ContainerState::default()
-                }),
-                ..ContainerStatus::default()
-            }]),
-            ..PodStatus::default()
-        });
-        p
-    }
-
-    #[test]
-    fn crash_loops_and_pull_errors_are_problems_a_clean_exit_is_not() {
-        let p = diagnose(&pod("CrashLoopBackOff", Some(1)), "ns").unwrap();
-        assert_eq!(
-            (p.component.as_str(), p.reason.as_str()),
-            ("backend", "CrashLoopBackOff")
-        );
-        assert!(
-            problem_error(p)
-                .to_string()
-                .contains("kubectl logs -n ns backend-1 -c backend --previous")
-        );
-        assert!(diagnose(&pod("CrashLoopBackOff", Some(0)), "ns").is_none());
-        let p = diagnose(&pod("ImagePullBackOff", None), "ns").unwrap();
-        assert!(
-            problem_error(p)
-                .to_string()
-                .contains("kind load docker-image img:1")
-        );
-        assert!(diagnose(&pod("ContainerCreating", None), "ns").is_none());
-    }
 }

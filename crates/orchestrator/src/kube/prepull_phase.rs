@@ -12,6 +12,7 @@ use scenario::Scenario;
 use super::api::{self, delete_one};
 use super::build::prepull;
 use super::error::{Error, Result};
+use super::events;
 use super::meta::{self, Job};
 use super::pods::PodView;
 use super::wait::{self, WaitError};
@@ -34,7 +35,7 @@ pub async fn run(client: &Client, s: &Scenario, view: &PodView, ds: &DaemonSet) 
             ))
         }
         Err(WaitError::Failed(e)) => Err(e),
-        Err(WaitError::TimedOut) => Err(timed_out(s, view)),
+        Err(WaitError::TimedOut) => Err(timed_out(client, s, view).await),
     };
     delete_one(&dss, prepull::NAME, &ns).await?;
     let selector = meta::job_selector(s, Job::Prepull)?;
@@ -54,8 +55,9 @@ pub async fn run(client: &Client, s: &Scenario, view: &PodView, ds: &DaemonSet) 
     result
 }
 
-/// Names every node whose pre-pull pod is not ready, with the image and the reason.
-fn timed_out(s: &Scenario, view: &PodView) -> Error {
+/// Names every node whose pre-pull pod is not ready, with the image and the reason, and
+/// the DaemonSet's own Warning events (a pod it could not create has no status to show).
+async fn timed_out(client: &Client, s: &Scenario, view: &PodView) -> Error {
     let mut detail = Vec::new();
     for p in view
         .pods()
@@ -74,6 +76,17 @@ fn timed_out(s: &Scenario, view: &PodView) -> Error {
             )),
         }
     }
+    let warnings = events::warnings(client, &s.namespace())
+        .await
+        .unwrap_or_default();
+    let owner = events::about(&warnings, "DaemonSet", prepull::NAME);
+    detail.extend(
+        owner
+            .iter()
+            .filter(|w| !w.object.starts_with("Pod/"))
+            .take(3)
+            .map(ToString::to_string),
+    );
     if detail.is_empty() {
         detail.push("no pre-pull pod is running: is any node schedulable?".into());
     }

@@ -14,19 +14,23 @@ use k8s_openapi::api::batch::v1::Job as BatchJob;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use scenario::{LoadgenKind, Scenario};
 
-use super::api::{self, delete_matching, delete_one};
+use super::api::{self, delete_matching};
 use super::build::{self, Plan, backend, loadgen};
 use super::error::{Error, Result};
 use super::meta::{self, Job};
 use super::metrics::KubeMetrics;
 use super::pods::{self, PodFeed, PodTracker, PodView};
 use super::wait::{self, WaitError};
-use super::{connect, endpoints, events, measure, prepull_phase};
+use super::{connect, endpoints, events, measure, node_ports, prepull_phase};
 use crate::runtime::{Deployed, Endpoint, Runtime, RuntimeError};
 
 /// How long deleting the namespace at `--cleanup` may take at least (finalizers of a busy
 /// cluster can be slow); the scenario's `ready_timeout` when it is longer.
 const MIN_DELETE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What stopping the load generator may take beyond its pods' grace period: the garbage
+/// collector reaching the pods, and the Job controller dropping its finalizer.
+const STOP_MARGIN: Duration = Duration::from_secs(20);
 
 /// What the CLI decides besides the scenario.
 #[derive(Debug, Clone, Default)]
@@ -205,12 +209,8 @@ impl KubeRuntime {
             ));
             detail.extend(pods::not_ready_detail(&pods, *job));
             detail.extend(
-                warnings
-                    .iter()
-                    .filter(|w| {
-                        w.object.starts_with(&format!("Pod/{name}"))
-                            || w.object.ends_with(&format!("/{name}"))
-                    })
+                events::about(&warnings, "Deployment", name)
+                    .into_iter()
                     .take(3)
                     .map(ToString::to_string),
             );
@@ -227,6 +227,8 @@ impl KubeRuntime {
     }
 
     async fn deploy_inner(&mut self) -> Result<Deployed> {
+        // Before anything is applied: a NodePort held elsewhere would fail half-way.
+        node_ports::ensure_free(&self.client, &self.scenario).await?;
         self.ensure_namespace().await?;
         self.start_tracker()?;
         let mut notes = Vec::new();
@@ -287,18 +289,27 @@ impl KubeRuntime {
                 };
                 match r {
                     Ok(()) => Ok(()),
-                    Err(_) => Err(Error::Timeout {
-                        what: format!(
-                            "Job/{} ({}/{want} pods ready)",
-                            self.scenario.loadgen.name,
-                            self.view.ready(Job::Loadgen)
-                        ),
-                        after: self.timeout(),
-                        detail: pods::not_ready_detail(&self.view.pods(), Job::Loadgen)
-                            .iter()
-                            .map(|d| format!("; {d}"))
-                            .collect(),
-                    }),
+                    Err(_) => {
+                        let name = &self.scenario.loadgen.name;
+                        let warnings = events::warnings(&self.client, &self.namespace)
+                            .await
+                            .unwrap_or_default();
+                        let mut detail = pods::not_ready_detail(&self.view.pods(), Job::Loadgen);
+                        detail.extend(
+                            events::about(&warnings, "Job", name)
+                                .into_iter()
+                                .take(3)
+                                .map(ToString::to_string),
+                        );
+                        Err(Error::Timeout {
+                            what: format!(
+                                "Job/{name} ({}/{want} pods ready)",
+                                self.view.ready(Job::Loadgen)
+                            ),
+                            after: self.timeout(),
+                            detail: detail.iter().map(|d| format!("; {d}")).collect(),
+                        })
+                    }
                 }
             }
         }
@@ -343,8 +354,7 @@ impl KubeRuntime {
         )
         .await?;
         let pods: Api<Pod> = Api::namespaced(c.clone(), &ns);
-        // Pods get their termination grace period (30 s) on top of the usual bound.
-        let timeout = self.timeout() + Duration::from_secs(30);
+        let timeout = self.stop_bound();
         wait::until_gone(pods, &selector, timeout)
             .await
             .map_err(|(e, left)| match e {
@@ -352,9 +362,19 @@ impl KubeRuntime {
                 WaitError::TimedOut => Error::Timeout {
                     what: "stopping the load generator".into(),
                     after: timeout,
-                    detail: format!("; pods still there: {}", left.join(", ")),
+                    detail: format!(
+                        "; still running (their grace period is {} s): {}; see `kubectl get pods -n {ns} -l {selector}`",
+                        loadgen::grace_period_seconds(),
+                        left.join(", ")
+                    ),
                 },
             })
+    }
+
+    /// How long the load generator's pods may take to go: their grace period (SIGTERM, then
+    /// their own drain) plus [`STOP_MARGIN`].
+    fn stop_bound(&self) -> Duration {
+        Duration::from_secs(loadgen::grace_period_seconds().unsigned_abs()) + STOP_MARGIN
     }
 
     async fn teardown_inner(&mut self, keep: bool) -> Result<()> {
@@ -381,7 +401,7 @@ impl KubeRuntime {
             return Ok(());
         }
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        delete_one(&namespaces, &self.namespace, &self.namespace).await?;
+        api::delete_namespace(&namespaces, &self.namespace).await?;
         let timeout = self.timeout().max(MIN_DELETE_TIMEOUT);
         match wait::until(
             namespaces,
@@ -410,11 +430,16 @@ impl Runtime for KubeRuntime {
     }
 
     async fn deploy(&mut self) -> crate::runtime::Result<Deployed> {
-        self.deploy_inner().await.map_err(RuntimeError::from)
+        // Boxed: the deploy's nested waits make a large future, kept off the caller's stack.
+        Box::pin(self.deploy_inner())
+            .await
+            .map_err(RuntimeError::from)
     }
 
     async fn start_load(&mut self) -> crate::runtime::Result<()> {
-        self.start_load_inner().await.map_err(RuntimeError::from)
+        Box::pin(self.start_load_inner())
+            .await
+            .map_err(RuntimeError::from)
     }
 
     async fn scale_backend(&mut self, replicas: u32) -> crate::runtime::Result<()> {
@@ -423,6 +448,12 @@ impl Runtime for KubeRuntime {
 
     async fn stop_load(&mut self) -> crate::runtime::Result<()> {
         self.stop_load_inner().await.map_err(RuntimeError::from)
+    }
+
+    /// The runtime's own bound reports what is still running; the timeline's is a little
+    /// longer so that message wins.
+    fn stop_timeout(&self) -> Duration {
+        self.stop_bound() + Duration::from_secs(10)
     }
 
     fn endpoints(&self) -> Vec<Endpoint> {
@@ -444,6 +475,8 @@ impl Runtime for KubeRuntime {
     }
 
     async fn teardown(&mut self, keep: bool) -> crate::runtime::Result<()> {
-        self.teardown_inner(keep).await.map_err(RuntimeError::from)
+        Box::pin(self.teardown_inner(keep))
+            .await
+            .map_err(RuntimeError::from)
     }
 }

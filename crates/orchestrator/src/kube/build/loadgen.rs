@@ -90,10 +90,15 @@ fn template(
         PodSpec {
             containers: vec![c],
             // Stopping lets in-flight requests finish and the final summary print.
-            termination_grace_period_seconds: Some(30),
+            termination_grace_period_seconds: Some(grace_period_seconds()),
             ..PodSpec::default()
         },
     )
+}
+
+/// The load generator pods' `terminationGracePeriodSeconds`: what stopping them may take.
+pub const fn grace_period_seconds() -> i64 {
+    30
 }
 
 fn args(s: &Scenario, shard: Option<(u32, u32)>) -> Vec<String> {

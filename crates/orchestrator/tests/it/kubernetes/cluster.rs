@@ -22,9 +22,12 @@ async fn client() -> Client {
         .expect("a reachable cluster in the current kubeconfig context")
 }
 
-/// A scenario of its own uuid, short enough for a test.
-fn scenario(tag: &str) -> Scenario {
+/// A scenario of its own uuid and NodePorts (`n`: one per test), short enough for a test:
+/// the tests run in parallel, beside a demo stack left up on 30080/30090.
+fn scenario(tag: &str, n: u16) -> Scenario {
     let mut s = Scenario::default();
+    s.frontend_node_port = 30180 + n;
+    s.prometheus_node_port = 30190 + n;
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() % 1_000_000);
@@ -41,7 +44,7 @@ fn scenario(tag: &str) -> Scenario {
 #[ignore = "needs cluster"]
 async fn a_short_run_completes_scales_and_cleans_up() {
     let client = client().await;
-    let s = scenario("run");
+    let s = scenario("run", 1);
     let runs = tempfile::tempdir().unwrap();
     let mut rt = KubeRuntime::new(client.clone(), s.clone(), KubeOptions::default()).unwrap();
     rt.set_run_dir(runs.path().join(&s.uuid));
@@ -79,7 +82,7 @@ async fn a_short_run_completes_scales_and_cleans_up() {
 #[ignore = "needs cluster"]
 async fn every_rendered_object_passes_server_side_validation() {
     let client = client().await;
-    let s = scenario("render");
+    let s = scenario("render", 2);
     let plan = build::plan(&s).unwrap();
     // Namespaced dry-runs need the namespace to exist for real.
     orchestrator::kube::api::apply(&client, &Object::Namespace(plan.namespace.clone()))
@@ -121,7 +124,7 @@ async fn every_rendered_object_passes_server_side_validation() {
 #[ignore = "needs cluster"]
 async fn destroy_removes_a_stack_left_up() {
     let client = client().await;
-    let mut s = scenario("destroy");
+    let mut s = scenario("destroy", 3);
     s.prepull = false;
     let mut rt = KubeRuntime::new(client.clone(), s.clone(), KubeOptions::default()).unwrap();
     use orchestrator::runtime::Runtime;

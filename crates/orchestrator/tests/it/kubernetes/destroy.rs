@@ -15,7 +15,7 @@ fn config_map(ns: &str, name: &str, uuid: Option<&str>) -> serde_json::Value {
            "metadata": {"name": name, "namespace": ns, "labels": labels}})
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn destroy_removes_everything_of_the_uuid_in_every_namespace_and_waits() {
     let fake = FakeApi::start(Behaviour::default());
     fake.insert(
@@ -67,7 +67,7 @@ async fn destroy_removes_everything_of_the_uuid_in_every_namespace_and_waits() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn destroy_refuses_a_uuid_that_is_not_a_label_value() {
     let fake = FakeApi::start(Behaviour::default());
     let e = orchestrator::kube::destroy(&fake.client, "", Duration::from_secs(1))

@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod destroy;
 mod fake;
+mod fidelity;
 mod render;
 mod run;
 

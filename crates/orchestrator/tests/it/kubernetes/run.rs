@@ -3,7 +3,9 @@
 //! messages and partial reports. Each test is bounded by a timeout.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use common::HumanDuration;
 use orchestrator::kube::{KubeOptions, KubeRuntime};
@@ -14,17 +16,17 @@ use scenario::{LoadgenKind, Scenario};
 
 use super::fake::{Behaviour, FakeApi};
 
-const NS: &str = "app-demo-demo-run-001";
+pub(crate) const NS: &str = "app-demo-demo-run-001";
 const MANAGER: &str = "load-demo-orchestrator";
 
-async fn bounded<T>(f: impl Future<Output = T>) -> T {
+pub(crate) async fn bounded<T>(f: impl Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(20), f)
         .await
         .expect("the test finished within 20 s")
 }
 
 /// The default scenario with pauses short enough for a test.
-fn quick() -> Scenario {
+pub(crate) fn quick() -> Scenario {
     let mut s = Scenario::default();
     s.baseline_pause = HumanDuration::from_millis(100);
     s.load_pause = HumanDuration::from_millis(100);
@@ -33,7 +35,7 @@ fn quick() -> Scenario {
     s
 }
 
-fn runtime(fake: &FakeApi, s: Scenario) -> KubeRuntime {
+pub(crate) fn runtime(fake: &FakeApi, s: Scenario) -> KubeRuntime {
     KubeRuntime::new(
         fake.client.clone(),
         s,
@@ -45,11 +47,19 @@ fn runtime(fake: &FakeApi, s: Scenario) -> KubeRuntime {
     .expect("the scenario builds")
 }
 
+/// The first pod of a workload, whatever name its controller gave it.
+pub(crate) fn pod_of(fake: &FakeApi, workload: &str) -> String {
+    fake.names(&format!("/api/v1/namespaces/{NS}/pods"))
+        .into_iter()
+        .find(|p| p.starts_with(&format!("{workload}-")))
+        .unwrap_or_else(|| panic!("no pod of {workload}"))
+}
+
 fn deployments(name: &str) -> String {
     format!("/apis/apps/v1/namespaces/{NS}/deployments/{name}")
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn deploy_applies_in_order_and_waits_through_watches() {
     let fake = FakeApi::start(Behaviour::default());
     let mut rt = runtime(&fake, quick());
@@ -133,7 +143,7 @@ async fn deploy_applies_in_order_and_waits_through_watches() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn scale_is_an_apply_of_the_backend_replicas_and_waits_for_them() {
     let fake = FakeApi::start(Behaviour::default());
     let mut s = quick();
@@ -172,7 +182,7 @@ async fn scale_is_an_apply_of_the_backend_replicas_and_waits_for_them() {
     assert_eq!(round.backend_desired, 3);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn load_starts_per_shard_and_stops_by_its_job_label() {
     let fake = FakeApi::start(Behaviour::default());
     let mut s = quick();
@@ -228,7 +238,7 @@ async fn load_starts_per_shard_and_stops_by_its_job_label() {
     bounded(rt.stop_load()).await.expect("stop load twice");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_loadgen_job_waits_for_all_its_pods() {
     let fake = FakeApi::start(Behaviour::default());
     let mut s = quick();
@@ -250,10 +260,10 @@ async fn the_loadgen_job_waits_for_all_its_pods() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn metrics_go_through_the_pod_proxy_and_an_unreachable_pod_is_a_gap() {
     let fake = FakeApi::start(Behaviour {
-        unreachable_pods: vec!["backend-7d9f8-0".into()],
+        unreachable_pods: vec!["backend-".into()],
         ..Behaviour::default()
     });
     let mut s = quick();
@@ -266,27 +276,27 @@ async fn metrics_go_through_the_pod_proxy_and_an_unreachable_pod_is_a_gap() {
         .iter()
         .map(|t| (t.instance.as_str(), &t.result))
         .collect();
-    let backend = by["backend-7d9f8-0"].as_ref().unwrap_err();
+    let (backend_pod, frontend_pod) = (pod_of(&fake, "backend"), pod_of(&fake, "frontend"));
+    let backend = by[backend_pod.as_str()].as_ref().unwrap_err();
     assert!(
         backend.contains("could not reach the pod") && backend.contains("503"),
         "{backend}"
     );
-    let frontend = by["frontend-7d9f8-0"].as_ref().unwrap();
+    let frontend = by[frontend_pod.as_str()].as_ref().unwrap();
     // The page parses as Prometheus text, as the sampler will read it.
     let parsed = common::exposition::parse(frontend).unwrap();
-    assert_eq!(parsed[0].label("pod"), Some("frontend-7d9f8-0"));
+    assert_eq!(parsed[0].label("pod"), Some(frontend_pod.as_str()));
     assert!(
-        !by.contains_key("prometheus-7d9f8-0"),
+        !by.keys().any(|k| k.starts_with("prometheus-")),
         "Prometheus is not sampled"
     );
-    assert!(
-        fake.calls().iter().any(|c| c.path
-            == format!("/api/v1/namespaces/{NS}/pods/frontend-7d9f8-0:8080/proxy/metrics"))
-    );
+    assert!(fake.calls().iter().any(
+        |c| c.path == format!("/api/v1/namespaces/{NS}/pods/{frontend_pod}:8080/proxy/metrics")
+    ));
     assert_eq!((round.backend_ready, round.backend_desired), (1, 1));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_existing_namespace_is_refused_without_reuse_and_left_alone() {
     let fake = FakeApi::start(Behaviour {
         existing_namespace: Some(NS.into()),
@@ -319,7 +329,7 @@ async fn an_existing_namespace_is_refused_without_reuse_and_left_alone() {
     bounded(rt.deploy()).await.expect("--reuse deploys into it");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn rbac_forbidden_is_named_with_what_to_check() {
     let fake = FakeApi::start(Behaviour {
         forbid: Some(format!("PATCH /apis/apps/v1/namespaces/{NS}/deployments")),
@@ -343,7 +353,7 @@ async fn rbac_forbidden_is_named_with_what_to_check() {
     assert_eq!(tries, 1);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn transient_api_errors_are_retried_with_backoff() {
     let fake = FakeApi::start(Behaviour {
         transient_apply_failures: 2,
@@ -366,7 +376,7 @@ async fn transient_api_errors_are_retried_with_backoff() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_image_pull_error_fails_at_once_naming_the_image_with_the_kind_hint() {
     let image = "kind.local/demo-app-backend:latest";
     let fake = FakeApi::start(Behaviour {
@@ -383,7 +393,8 @@ async fn an_image_pull_error_fails_at_once_naming_the_image_with_the_kind_hint()
         t0.elapsed() < Duration::from_secs(10),
         "did not wait for the timeout"
     );
-    assert!(e.contains("backend pod backend-7d9f8-0"), "{e}");
+    let pod = pod_of(&fake, "backend");
+    assert!(e.contains(&format!("backend pod {pod}")), "{e}");
     assert!(e.contains("ErrImagePull"), "{e}");
     assert!(
         e.contains(&format!("kind load docker-image {image} --name")),
@@ -391,23 +402,21 @@ async fn an_image_pull_error_fails_at_once_naming_the_image_with_the_kind_hint()
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_prepull_that_cannot_pull_fails_at_the_timeout_naming_node_and_image() {
     let image = "kind.local/demo-app-load:latest";
     let fake = FakeApi::start(Behaviour {
         image_pull_error: Some(image.into()),
         ..Behaviour::default()
     });
-    let mut s = quick();
-    s.ready_timeout = HumanDuration::from_secs(1);
-    let mut rt = runtime(&fake, s);
+    let mut rt = runtime(&fake, quick());
     let e = bounded(rt.deploy()).await.unwrap_err().to_string();
     assert!(
-        e.starts_with("pre-pulling the images on every node was not ready after 1s"),
+        e.starts_with("pre-pulling the images on every node was not ready after 5s"),
         "{e}"
     );
     assert!(
-        e.contains(&format!("node kind-worker: image {image} ErrImagePull")),
+        e.contains(&format!("node kind-worker: image {image} ImagePullBackOff")),
         "{e}"
     );
     assert!(e.contains("node kind-worker2"), "{e}");
@@ -427,7 +436,7 @@ async fn a_prepull_that_cannot_pull_fails_at_the_timeout_naming_node_and_image()
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_deployment_that_never_gets_ready_times_out_saying_what_its_pods_say() {
     let fake = FakeApi::start(Behaviour {
         never_ready: vec!["frontend".into()],
@@ -435,17 +444,17 @@ async fn a_deployment_that_never_gets_ready_times_out_saying_what_its_pods_say()
     });
     let mut s = quick();
     s.prepull = false;
-    s.ready_timeout = HumanDuration::from_secs(1);
     let mut rt = runtime(&fake, s);
     let e = bounded(rt.deploy()).await.unwrap_err().to_string();
     assert!(
         e.starts_with(
-            "Deployment/frontend (0/1 ready) was not ready after 1s (scenario key ready_timeout)"
+            "Deployment/frontend (0/1 ready) was not ready after 5s (scenario key ready_timeout)"
         ),
         "{e}"
     );
+    let pod = pod_of(&fake, "frontend");
     assert!(
-        e.contains("pod frontend-7d9f8-0 not ready (Running, ContainersReady"),
+        e.contains(&format!("pod {pod} not ready (Running, ContainersReady")),
         "{e}"
     );
 }
@@ -461,7 +470,7 @@ fn options(s: Scenario, runs: &std::path::Path, keep: bool) -> RunOptions {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_whole_run_reports_pod_latency_and_cleanup_removes_the_namespace() {
     let fake = FakeApi::start(Behaviour::default());
     let runs = tempfile::tempdir().unwrap();
@@ -496,8 +505,9 @@ async fn a_whole_run_reports_pod_latency_and_cleanup_removes_the_namespace() {
         .iter()
         .find(|n| n.starts_with("pod latency Ready:"))
         .expect("pod latency in the report");
-    // The fake's pods become Ready 2 s after creation.
-    assert!(ready.contains("p50 2000 ms"), "{ready}");
+    // The fake's pods are scheduled, started and ready one stage apart.
+    let stage = Behaviour::default().stage.as_millis() * 3;
+    assert!(ready.contains(&format!("p50 {stage} ms")), "{ready}");
     let kube: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("kube.json")).unwrap()).unwrap();
     let rows = kube["pod_latency"].as_array().unwrap();
@@ -523,7 +533,7 @@ async fn a_whole_run_reports_pod_latency_and_cleanup_removes_the_namespace() {
     assert!(fake.object(&format!("/api/v1/namespaces/{NS}")).is_none());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn without_cleanup_the_stack_stays_up() {
     let fake = FakeApi::start(Behaviour::default());
     let runs = tempfile::tempdir().unwrap();
@@ -542,7 +552,7 @@ async fn without_cleanup_the_stack_stays_up() {
     assert!(!fake.writes().iter().any(|w| w.starts_with("DELETE")));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_failed_run_still_writes_its_partial_report_with_the_reason() {
     let image = "kind.local/demo-app-frontend:latest";
     let fake = FakeApi::start(Behaviour {
@@ -572,17 +582,18 @@ async fn a_failed_run_still_writes_its_partial_report_with_the_reason() {
         "{error}"
     );
     // The Warning events of the namespace are in the report.
+    let pod = pod_of(&fake, "frontend");
     assert!(
         report
             .notes
             .iter()
-            .any(|n| n.contains("Pod/frontend-7d9f8-0 Failed: Failed to pull image")),
+            .any(|n| n.contains(&format!("Pod/{pod} Failed: Failed to pull image"))),
         "{:?}",
         report.notes
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_timeout_fails_the_run_with_a_partial_report() {
     let fake = FakeApi::start(Behaviour {
         never_ready: vec!["backend".into()],
@@ -591,7 +602,6 @@ async fn a_timeout_fails_the_run_with_a_partial_report() {
     let runs = tempfile::tempdir().unwrap();
     let mut s = quick();
     s.prepull = false;
-    s.ready_timeout = HumanDuration::from_secs(1);
     let rt = runtime(&fake, s.clone());
     let result = bounded(timeline::run(
         rt,
@@ -605,12 +615,12 @@ async fn a_timeout_fails_the_run_with_a_partial_report() {
         panic!()
     };
     assert!(
-        error.contains("Deployment/backend (0/1 ready) was not ready after 1s"),
+        error.contains("Deployment/backend (0/1 ready) was not ready after 5s"),
         "{error}"
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_forbidden_apply_fails_the_run_with_a_partial_report() {
     let fake = FakeApi::start(Behaviour {
         forbid: Some(format!("PATCH /api/v1/namespaces/{NS}/configmaps")),

@@ -386,6 +386,29 @@ fn names_must_be_rfc_1123_labels() {
 }
 
 #[test]
+fn component_names_leave_room_for_the_names_made_from_them() {
+    // `pull-<name>` (the pre-pull container) and `<backend>-headless` must fit in 63 too:
+    // the API server refuses them otherwise, after the run has started.
+    for (key, max) in [
+        ("frontend_name", 58),
+        ("loadgen_name", 58),
+        ("prometheus_name", 56),
+        ("backend_name", 54),
+    ] {
+        let fits = "a".repeat(max);
+        let inputs = ConfigInputs {
+            sets: sets(&[&format!("{key}={fits}")]),
+            ..ConfigInputs::default()
+        };
+        assert!(scenario::resolve(&inputs).is_ok(), "{key} of {max} fits");
+        let long = "a".repeat(max + 1);
+        let e = set_errors(&[&format!("{key}={long}")]);
+        let a = error_about(&e, ErrorKind::InvalidName, key, &long, "--set");
+        assert!(a.problem.contains(&format!("above {max}")), "{a}");
+    }
+}
+
+#[test]
 fn images_must_be_references() {
     let e = set_errors(&["backend_image=my image", "pause_image="]);
     assert_eq!(e.len(), 2, "{e}");

@@ -69,6 +69,11 @@ pub async fn run(scenario: Scenario, args: KubeRunArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     rt.set_run_dir(args.runs_dir.join(&scenario.uuid));
+    let defaults: Vec<&'static str> = super::node_ports::KEYS
+        .into_iter()
+        .filter(|key| args.config.sources.get(*key).is_none_or(|s| s == "default"))
+        .collect();
+    rt.set_movable_node_ports(defaults);
     let opts = RunOptions {
         scenario,
         config: args.config,

@@ -41,6 +41,9 @@ pub struct KubeOptions {
     pub run_dir: Option<PathBuf>,
     /// Host at which NodePorts are reachable; `None` asks the cluster for a node address.
     pub node_host: Option<String>,
+    /// NodePort keys the scenario left at their default: one held by another run moves to a
+    /// free port instead of failing the run.
+    pub movable_node_ports: Vec<&'static str>,
 }
 
 /// The kube runtime. See [`crate::runtime`] for the call order.
@@ -86,6 +89,7 @@ impl KubeRuntime {
                 reuse,
                 run_dir: None,
                 node_host: local.then(|| "localhost".to_owned()),
+                movable_node_ports: Vec::new(),
             },
         )
     }
@@ -113,6 +117,11 @@ impl KubeRuntime {
     /// Where kube.json and the report's notes go (`runs/<uuid>`).
     pub fn set_run_dir(&mut self, dir: PathBuf) {
         self.options.run_dir = Some(dir);
+    }
+
+    /// See [`KubeOptions::movable_node_ports`].
+    pub fn set_movable_node_ports(&mut self, keys: Vec<&'static str>) {
+        self.options.movable_node_ports = keys;
     }
 
     pub fn client(&self) -> &Client {
@@ -228,10 +237,18 @@ impl KubeRuntime {
 
     async fn deploy_inner(&mut self) -> Result<Deployed> {
         // Before anything is applied: a NodePort held elsewhere would fail half-way.
-        node_ports::ensure_free(&self.client, &self.scenario).await?;
+        let moved = node_ports::ensure_free(
+            &self.client,
+            &mut self.scenario,
+            &self.options.movable_node_ports,
+        )
+        .await?;
+        if !moved.is_empty() {
+            self.plan = build::plan(&self.scenario)?;
+        }
         self.ensure_namespace().await?;
         self.start_tracker()?;
-        let mut notes = Vec::new();
+        let mut notes = moved;
         if let Some(ds) = self.plan.prepull.clone() {
             notes.push(prepull_phase::run(&self.client, &self.scenario, &self.view, &ds).await?);
         }

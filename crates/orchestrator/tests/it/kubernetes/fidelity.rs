@@ -53,6 +53,52 @@ async fn a_node_port_held_by_another_run_stops_the_deploy_before_anything_is_app
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_node_port_left_at_its_default_moves_to_a_free_one_when_another_run_holds_it() {
+    let fake = FakeApi::start(Behaviour::default());
+    fake.insert(
+        "/api/v1/namespaces",
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app-demo-other"}}),
+    );
+    fake.insert(
+        "/api/v1/namespaces/app-demo-other/services",
+        json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "frontend", "namespace": "app-demo-other", "labels": {"load-demo.io/uuid": "other"}},
+            "spec": {"type": "NodePort", "ports": [{"port": 8080, "nodePort": 30080}]}}),
+    );
+    let options = KubeOptions {
+        node_host: Some("localhost".into()),
+        movable_node_ports: vec!["frontend_node_port", "prometheus_node_port"],
+        ..KubeOptions::default()
+    };
+    let mut rt = KubeRuntime::new(fake.client.clone(), no_prepull(), options).unwrap();
+    let deployed = bounded(rt.deploy()).await.expect("the deploy goes on");
+    // The fake's API server refuses an allocated NodePort with 422, as a real one does: the
+    // deploy got through, so the Service asked for another.
+    let svc = fake
+        .object(&format!("/api/v1/namespaces/{NS}/services/frontend"))
+        .expect("the frontend Service was applied");
+    let port = svc["spec"]["ports"][0]["nodePort"].as_u64().unwrap();
+    assert_ne!(port, 30080);
+    assert!((30000..=32767).contains(&port), "{port}");
+    assert!(
+        deployed.notes.iter().any(|n| n
+            .contains("frontend_node_port: 30080 is held by Service app-demo-other/frontend")
+            && n.contains(&format!("this run uses {port}"))),
+        "the move is said: {:?}",
+        deployed.notes
+    );
+    let ui = rt
+        .endpoints()
+        .into_iter()
+        .find(|e| e.url.contains(&port.to_string()));
+    assert!(
+        ui.is_some(),
+        "the UI's URL has the new port: {:?}",
+        rt.endpoints()
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn destroying_a_namespace_that_is_already_terminating_waits_for_it() {
     let fake = FakeApi::start(Behaviour::default());
     fake.insert(

@@ -47,6 +47,16 @@ pub enum ComponentKind {
 }
 
 impl ComponentKind {
+    /// The scenario's spec (name, replicas, image) of this component.
+    pub fn spec(self, s: &scenario::Scenario) -> &scenario::ComponentSpec {
+        match self {
+            Self::Backend => &s.backend,
+            Self::Frontend => &s.frontend,
+            Self::Loadgen => &s.loadgen,
+            Self::Prometheus => &s.prometheus,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Backend => "backend",

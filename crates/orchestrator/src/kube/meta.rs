@@ -10,31 +10,31 @@ use scenario::{Scenario, ServiceType};
 use super::error::{Error, Result};
 use crate::runtime::ComponentKind;
 
-/// Which scenario job an object belongs to: the value of [`labels::JOB`].
+/// Which scenario job an object belongs to, the value of [`labels::JOB`]: one of the stack's
+/// components, or the pre-pull DaemonSet that runs before them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Job {
-    Backend,
-    Frontend,
-    Loadgen,
-    Prometheus,
+    Component(ComponentKind),
     Prepull,
 }
 
 impl Job {
+    pub const BACKEND: Job = Job::Component(ComponentKind::Backend);
+    pub const FRONTEND: Job = Job::Component(ComponentKind::Frontend);
+    pub const LOADGEN: Job = Job::Component(ComponentKind::Loadgen);
+    pub const PROMETHEUS: Job = Job::Component(ComponentKind::Prometheus);
+
     pub const ALL: [Job; 5] = [
-        Job::Backend,
-        Job::Frontend,
-        Job::Loadgen,
-        Job::Prometheus,
+        Job::BACKEND,
+        Job::FRONTEND,
+        Job::LOADGEN,
+        Job::PROMETHEUS,
         Job::Prepull,
     ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
-            Self::Backend => "backend",
-            Self::Frontend => "frontend",
-            Self::Loadgen => "loadgen",
-            Self::Prometheus => "prometheus",
+            Self::Component(c) => c.as_str(),
             Self::Prepull => "prepull",
         }
     }
@@ -46,10 +46,7 @@ impl Job {
     /// The component a job's pods count as in samples and errors (none for pre-pull).
     pub const fn component(self) -> Option<ComponentKind> {
         match self {
-            Self::Backend => Some(ComponentKind::Backend),
-            Self::Frontend => Some(ComponentKind::Frontend),
-            Self::Loadgen => Some(ComponentKind::Loadgen),
-            Self::Prometheus => Some(ComponentKind::Prometheus),
+            Self::Component(c) => Some(c),
             Self::Prepull => None,
         }
     }
@@ -57,10 +54,7 @@ impl Job {
     /// The object name the scenario gives this job.
     pub fn name(self, s: &Scenario) -> String {
         match self {
-            Self::Backend => s.backend.name.clone(),
-            Self::Frontend => s.frontend.name.clone(),
-            Self::Loadgen => s.loadgen.name.clone(),
-            Self::Prometheus => s.prometheus.name.clone(),
+            Self::Component(c) => c.spec(s).name.clone(),
             Self::Prepull => "prepull".to_owned(),
         }
     }
@@ -110,10 +104,10 @@ pub fn run_labels(s: &Scenario) -> BTreeMap<String, String> {
 
 fn image_of(s: &Scenario, job: Job) -> &str {
     match job {
-        Job::Backend => &s.backend.image,
-        Job::Frontend => &s.frontend.image,
-        Job::Loadgen => &s.loadgen.image,
-        Job::Prometheus => &s.prometheus.image,
+        Job::BACKEND => &s.backend.image,
+        Job::FRONTEND => &s.frontend.image,
+        Job::LOADGEN => &s.loadgen.image,
+        Job::PROMETHEUS => &s.prometheus.image,
         Job::Prepull => &s.pause_image,
     }
 }

@@ -48,10 +48,10 @@ impl KubeMetrics {
 /// sampled.
 fn metrics_port(job: Job) -> Option<u16> {
     match job {
-        Job::Backend => Some(ports::BACKEND),
-        Job::Frontend => Some(ports::FRONTEND),
-        Job::Loadgen => Some(ports::LOADGEN_METRICS),
-        Job::Prometheus | Job::Prepull => None,
+        Job::BACKEND => Some(ports::BACKEND),
+        Job::FRONTEND => Some(ports::FRONTEND),
+        Job::LOADGEN => Some(ports::LOADGEN_METRICS),
+        Job::PROMETHEUS | Job::Prepull => None,
     }
 }
 
@@ -120,7 +120,7 @@ impl MetricsSource for KubeMetrics {
             targets: scrapes,
             backend_ready: u32::try_from(
                 pods.iter()
-                    .filter(|p| p.job == Some(Job::Backend) && p.ready && !p.terminating)
+                    .filter(|p| p.job == Some(Job::BACKEND) && p.ready && !p.terminating)
                     .count(),
             )
             .unwrap_or(u32::MAX),

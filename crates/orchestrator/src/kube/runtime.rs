@@ -260,9 +260,9 @@ impl KubeRuntime {
             .store(self.scenario.backend.replicas, Ordering::Relaxed);
         let s = &self.scenario;
         self.wait_deployments(&[
-            (Job::Backend, s.backend.name.clone()),
-            (Job::Frontend, s.frontend.name.clone()),
-            (Job::Prometheus, s.prometheus.name.clone()),
+            (Job::BACKEND, s.backend.name.clone()),
+            (Job::FRONTEND, s.frontend.name.clone()),
+            (Job::PROMETHEUS, s.prometheus.name.clone()),
         ])
         .await?;
         let time_to_ready = t0.elapsed();
@@ -288,7 +288,7 @@ impl KubeRuntime {
             LoadgenKind::Deployment => {
                 let targets: Vec<_> = loadgen::workload_names(&self.scenario)
                     .into_iter()
-                    .map(|n| (Job::Loadgen, n))
+                    .map(|n| (Job::LOADGEN, n))
                     .collect();
                 self.wait_deployments(&targets).await
             }
@@ -296,7 +296,7 @@ impl KubeRuntime {
                 let want = self.scenario.loadgen.replicas as usize;
                 let ready = self.view.until(|pods| {
                     pods.iter()
-                        .filter(|p| p.job == Some(Job::Loadgen) && p.ready && !p.terminating)
+                        .filter(|p| p.job == Some(Job::LOADGEN) && p.ready && !p.terminating)
                         .count()
                         >= want
                 });
@@ -311,7 +311,7 @@ impl KubeRuntime {
                         let warnings = events::warnings(&self.client, &self.namespace)
                             .await
                             .unwrap_or_default();
-                        let mut detail = pods::not_ready_detail(&self.view.pods(), Job::Loadgen);
+                        let mut detail = pods::not_ready_detail(&self.view.pods(), Job::LOADGEN);
                         detail.extend(
                             events::about(&warnings, "Job", name)
                                 .into_iter()
@@ -321,7 +321,7 @@ impl KubeRuntime {
                         Err(Error::Timeout {
                             what: format!(
                                 "Job/{name} ({}/{want} pods ready)",
-                                self.view.ready(Job::Loadgen)
+                                self.view.ready(Job::LOADGEN)
                             ),
                             after: self.timeout(),
                             detail: detail.iter().map(|d| format!("; {d}")).collect(),
@@ -336,7 +336,7 @@ impl KubeRuntime {
         let d = backend::deployment(&self.scenario, replicas)?;
         api::apply_namespaced(&self.client, &d).await?;
         self.desired.store(replicas, Ordering::Relaxed);
-        self.wait_deployments(&[(Job::Backend, self.scenario.backend.name.clone())])
+        self.wait_deployments(&[(Job::BACKEND, self.scenario.backend.name.clone())])
             .await
     }
 
@@ -346,7 +346,7 @@ impl KubeRuntime {
         if !self.owns_namespace {
             return Ok(());
         }
-        let selector = meta::job_selector(&self.scenario, Job::Loadgen)?;
+        let selector = meta::job_selector(&self.scenario, Job::LOADGEN)?;
         let ns = self.namespace.clone();
         let c = &self.client;
         delete_matching(

@@ -32,7 +32,7 @@ pub fn services(s: &Scenario) -> Vec<Object> {
     vec![
         Object::Service(super::service(
             s,
-            Job::Backend,
+            Job::BACKEND,
             &s.backend.name,
             ports::BACKEND,
             None,
@@ -40,7 +40,7 @@ pub fn services(s: &Scenario) -> Vec<Object> {
         )),
         Object::Service(super::service(
             s,
-            Job::Backend,
+            Job::BACKEND,
             &headless_name(s),
             ports::BACKEND,
             None,
@@ -62,7 +62,7 @@ pub fn deployment(s: &Scenario, replicas: u32) -> Result<Deployment> {
     c.resources = Some(pod::resources(("100m", "64Mi"), ("1", "256Mi")));
     pod::probes(&mut c, routes::HEALTHZ, routes::READYZ);
     let template = pod::template(
-        meta::labels(s, Job::Backend),
+        meta::labels(s, Job::BACKEND),
         Some(pod::scrape_annotations(ports::BACKEND, routes::METRICS)),
         PodSpec {
             containers: vec![c],
@@ -73,10 +73,10 @@ pub fn deployment(s: &Scenario, replicas: u32) -> Result<Deployment> {
     );
     super::deployment(
         s,
-        Job::Backend,
+        Job::BACKEND,
         &s.backend.name,
         replicas,
-        meta::selector_labels(s, Job::Backend),
+        meta::selector_labels(s, Job::BACKEND),
         template,
     )
 }

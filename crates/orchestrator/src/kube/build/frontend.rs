@@ -17,7 +17,7 @@ pub fn service(s: &Scenario) -> Service {
         (s.frontend_service_type == ServiceType::NodePort).then_some(s.frontend_node_port);
     super::service(
         s,
-        Job::Frontend,
+        Job::FRONTEND,
         &s.frontend.name,
         ports::FRONTEND,
         node_port,
@@ -46,7 +46,7 @@ pub fn deployment(s: &Scenario) -> Result<Deployment> {
     c.resources = Some(pod::resources(("50m", "32Mi"), ("500m", "128Mi")));
     pod::probes(&mut c, routes::HEALTHZ, routes::READYZ);
     let template = pod::template(
-        meta::labels(s, Job::Frontend),
+        meta::labels(s, Job::FRONTEND),
         Some(pod::scrape_annotations(ports::FRONTEND, routes::METRICS)),
         PodSpec {
             containers: vec![c],
@@ -55,10 +55,10 @@ pub fn deployment(s: &Scenario) -> Result<Deployment> {
     );
     super::deployment(
         s,
-        Job::Frontend,
+        Job::FRONTEND,
         &s.frontend.name,
         s.frontend.replicas,
-        meta::selector_labels(s, Job::Frontend),
+        meta::selector_labels(s, Job::FRONTEND),
         template,
     )
 }

@@ -39,7 +39,7 @@ pub fn workload_names(s: &Scenario) -> Vec<String> {
 pub fn objects(s: &Scenario) -> Result<Vec<Object>> {
     let mut v = vec![Object::Service(super::service(
         s,
-        Job::Loadgen,
+        Job::LOADGEN,
         &s.loadgen.name,
         ports::LOADGEN_METRICS,
         None,
@@ -77,7 +77,7 @@ fn template(
     if !env.is_empty() {
         c.env = Some(env);
     }
-    let mut labels = meta::labels(s, Job::Loadgen);
+    let mut labels = meta::labels(s, Job::LOADGEN);
     if let Some(i) = shard {
         labels.insert(SHARD.to_owned(), i.to_string());
     }
@@ -116,12 +116,12 @@ pub fn shard_deployment(
     name: &str,
     shard: Option<(u32, u32)>,
 ) -> Result<k8s_openapi::api::apps::v1::Deployment> {
-    let mut selector = meta::selector_labels(s, Job::Loadgen);
+    let mut selector = meta::selector_labels(s, Job::LOADGEN);
     if let Some((i, _)) = shard {
         selector.insert(SHARD.to_owned(), i.to_string());
     }
     let template = template(s, args(s, shard), shard.map(|(i, _)| i), Vec::new());
-    super::deployment(s, Job::Loadgen, name, 1, selector, template)
+    super::deployment(s, Job::LOADGEN, name, 1, selector, template)
 }
 
 /// Env var carrying an Indexed Job pod's completion index (its shard).
@@ -159,7 +159,7 @@ pub fn job(s: &Scenario) -> BatchJob {
     let deadline = s.load.duration() + s.ready_timeout.get();
     let replicas = i32::try_from(n).unwrap_or(i32::MAX);
     BatchJob {
-        metadata: meta::object_meta(s, Job::Loadgen, &s.loadgen.name),
+        metadata: meta::object_meta(s, Job::LOADGEN, &s.loadgen.name),
         spec: Some(JobSpec {
             completion_mode: Some("Indexed".to_owned()),
             completions: Some(replicas),

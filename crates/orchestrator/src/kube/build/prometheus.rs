@@ -34,12 +34,12 @@ pub fn config_map_name(s: &Scenario) -> String {
 pub fn rbac(s: &Scenario) -> Vec<Object> {
     let name = &s.prometheus.name;
     let sa = ServiceAccount {
-        metadata: meta::object_meta(s, Job::Prometheus, name),
+        metadata: meta::object_meta(s, Job::PROMETHEUS, name),
         automount_service_account_token: Some(true),
         ..ServiceAccount::default()
     };
     let role = Role {
-        metadata: meta::object_meta(s, Job::Prometheus, name),
+        metadata: meta::object_meta(s, Job::PROMETHEUS, name),
         rules: Some(vec![PolicyRule {
             api_groups: Some(vec![String::new()]),
             resources: Some(vec!["pods".to_owned()]),
@@ -48,7 +48,7 @@ pub fn rbac(s: &Scenario) -> Vec<Object> {
         }]),
     };
     let binding = RoleBinding {
-        metadata: meta::object_meta(s, Job::Prometheus, name),
+        metadata: meta::object_meta(s, Job::PROMETHEUS, name),
         role_ref: RoleRef {
             api_group: "rbac.authorization.k8s.io".to_owned(),
             kind: "Role".to_owned(),
@@ -188,7 +188,7 @@ pub fn config_map(s: &Scenario) -> Result<ConfigMap> {
         message: e.to_string(),
     })?;
     Ok(ConfigMap {
-        metadata: meta::object_meta(s, Job::Prometheus, config_map_name(s)),
+        metadata: meta::object_meta(s, Job::PROMETHEUS, config_map_name(s)),
         data: Some(BTreeMap::from([(CONFIG_FILE.to_owned(), yaml)])),
         ..ConfigMap::default()
     })
@@ -197,7 +197,7 @@ pub fn config_map(s: &Scenario) -> Result<ConfigMap> {
 pub fn service(s: &Scenario) -> Service {
     super::service(
         s,
-        Job::Prometheus,
+        Job::PROMETHEUS,
         &s.prometheus.name,
         ports::PROMETHEUS,
         Some(s.prometheus_node_port),
@@ -235,7 +235,7 @@ pub fn deployment(s: &Scenario) -> Result<Deployment> {
         },
     ]);
     let template = pod::template(
-        meta::labels(s, Job::Prometheus),
+        meta::labels(s, Job::PROMETHEUS),
         None,
         PodSpec {
             containers: vec![c],
@@ -265,10 +265,10 @@ pub fn deployment(s: &Scenario) -> Result<Deployment> {
     );
     super::deployment(
         s,
-        Job::Prometheus,
+        Job::PROMETHEUS,
         &s.prometheus.name,
         s.prometheus.replicas,
-        meta::selector_labels(s, Job::Prometheus),
+        meta::selector_labels(s, Job::PROMETHEUS),
         template,
     )
 }

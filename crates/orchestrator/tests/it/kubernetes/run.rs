@@ -248,7 +248,7 @@ async fn the_loadgen_job_waits_for_all_its_pods() {
     let mut rt = runtime(&fake, s);
     bounded(rt.deploy()).await.expect("deploy");
     bounded(rt.start_load()).await.expect("start load");
-    assert_eq!(rt.pods().ready(orchestrator::kube::meta::Job::Loadgen), 3);
+    assert_eq!(rt.pods().ready(orchestrator::kube::meta::Job::LOADGEN), 3);
     let job = fake
         .object(&format!("/apis/batch/v1/namespaces/{NS}/jobs/loadgen"))
         .unwrap();

@@ -2,10 +2,13 @@
 //! axum's plain-text rejections: a JSON body ([`ApiJson`]: 400 malformed or wrong types, 413
 //! beyond `--max-body`), a path parameter ([`ApiPath`]) and the `?mode=` query ([`ModeQuery`]).
 
-use axum::extract::rejection::BytesRejection;
+use std::pin::pin;
+
+use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
@@ -33,8 +36,7 @@ impl ModeQuery {
     }
 }
 
-/// A JSON request body of at most `--max-body` bytes (axum's `DefaultBodyLimit`, set by the
-/// router, bounds the read).
+/// A JSON request body of at most `--max-body` bytes (read through `http_body_util::Limited`).
 ///
 /// Not `#[from_request(via(Json))]`: `axum::Json` refuses a body without a JSON
 /// Content-Type (415), and the backend has always taken JSON without one (`curl -d`, the
@@ -47,21 +49,43 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| unreadable(rejection, state.config().max_body))?;
+        let bytes = read_body(req.into_body(), state.config().max_body).await?;
         parse_json(&bytes).map(ApiJson)
     }
 }
 
-fn unreadable(rejection: BytesRejection, limit: usize) -> ApiError {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large").with_detail(
-            format!("send at most {limit} bytes (the limit is set by --max-body)"),
-        );
+/// Reads a whole body of at most `limit` bytes. A body that arrives in one frame (any small
+/// request: this is every action request) is kept as received, without the copy and the
+/// buffer list a general collector makes; it is the hot path of every load test.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let mut body = pin!(Limited::new(body, limit));
+    let mut first: Option<Bytes> = None;
+    let mut joined = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            if e.is::<LengthLimitError>() {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large").with_detail(
+                    format!("send at most {limit} bytes (the limit is set by --max-body)"),
+                )
+            } else {
+                ApiError::bad_request("cannot read the request body").with_detail(e.to_string())
+            }
+        })?;
+        // Trailers carry nothing a JSON body needs.
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        match first.take() {
+            None if joined.is_empty() => first = Some(data),
+            None => joined.extend_from_slice(&data),
+            Some(earlier) => {
+                joined.reserve(earlier.len() + data.len());
+                joined.extend_from_slice(&earlier);
+                joined.extend_from_slice(&data);
+            }
+        }
     }
-    ApiError::new(rejection.status(), "cannot read the request body")
-        .with_detail(rejection.body_text())
+    Ok(first.unwrap_or_else(|| joined.freeze()))
 }
 
 /// Parses `bytes` as JSON into `T`, telling malformed JSON apart from wrong fields or types.

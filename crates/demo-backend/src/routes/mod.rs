@@ -1,13 +1,14 @@
 //! The backend's HTTP service: an axum `Router` with one line per route of
 //! `common::api::routes` the backend serves (all but the frontend's summary), JSON answers
-//! for 404 and 405 (axum adds `Allow`), and the layers every request goes through.
+//! for 404 and 405 (axum adds `Allow`), and the layers every request goes through. Bodies
+//! are bounded by `--max-body` where they are read (`extract::ApiJson`).
 
 mod actions;
 mod ops;
 pub(crate) mod stress;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::extract::MatchedPath;
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -23,8 +24,7 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     let layers = ServiceBuilder::new()
         .layer(ObserveLayer::new(state.clone()))
-        .layer(DeadlineLayer::new(state.clone()))
-        .layer(DefaultBodyLimit::max(state.config().max_body));
+        .layer(DeadlineLayer::new(state.clone()));
     Router::new()
         .route(routes::HEALTHZ, get(ops::healthz))
         .route(routes::READYZ, get(ops::readyz))

@@ -10,12 +10,7 @@ use http::{Method, Request};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-async fn send(
-    app: &demo_backend::App,
-    method: Method,
-    uri: &str,
-    body: &str,
-) -> Result<String, String> {
+async fn send(app: &axum::Router, method: Method, uri: &str, body: &str) -> Result<String, String> {
     let request = Request::builder()
         .method(method)
         .uri(uri)

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use common::HumanDuration;
+use serde::Deserialize;
 
 use crate::{Error, Result};
 
@@ -19,7 +20,9 @@ pub const MAX_SIMULATED_WAIT: Duration = Duration::from_secs(60);
 pub const MAX_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// How action requests are processed: answered when done, or accepted at once as a job.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+/// Read from `--mode` and from a request's `?mode=`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Answer when the work is done (201/204).
     #[default]

@@ -1,9 +1,11 @@
 //! Errors: the library's [`Error`] (configuration, serving) and [`ApiError`], the JSON
-//! answer of every non-2xx response, so clients always get `common::api::ErrorBody`.
+//! answer of every non-2xx response, so clients always get `common::api::ErrorBody`. The
+//! rejections of axum's extractors convert into it, so a bad path or query is a JSON 400 too.
 
 use std::time::Duration;
 
 use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use common::api::ErrorBody;
@@ -15,6 +17,8 @@ pub enum Error {
     InvalidFlag { flag: &'static str, reason: String },
     #[error("cannot read the listener's local address")]
     LocalAddr(#[source] std::io::Error),
+    #[error("the HTTP server failed")]
+    Serve(#[source] std::io::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -73,5 +77,27 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// The `{id}` of a path: the only way it fails a valid route is an id that is not UTF-8
+/// once percent-decoded.
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        let status = rejection.status();
+        let error = if status.is_client_error() {
+            "invalid id in the path"
+        } else {
+            "cannot read the path"
+        };
+        Self::new(status, error).with_detail(rejection.body_text())
+    }
+}
+
+/// The query string: `mode` is the only parameter the backend reads.
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::bad_request("unknown mode in the query: use ?mode=sync or ?mode=async")
+            .with_detail(rejection.body_text())
     }
 }

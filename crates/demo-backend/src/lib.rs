@@ -6,30 +6,35 @@
 //! much. Everything is per instance (state, metrics recorder), so several replicas can run
 //! in one process.
 //!
-//! Where to start reading: [`server::run`] (lifecycle), `routes/mod.rs` (the route table and dispatch),
-//! `routes/actions.rs` (the three user actions) and `capacity.rs` (the capacity model).
+//! Where to start reading: [`run`] (`server.rs`: serving and draining), [`app`]
+//! (`routes/mod.rs`: the router and its layers), `routes/actions.rs` (the three user
+//! actions), `work.rs` (how their work runs) and `capacity.rs` (the capacity model).
 
 mod capacity;
-mod close;
 mod config;
+mod deadline;
 mod error;
 mod extract;
+mod jobs;
+mod lifecycle;
 mod metrics;
-mod middleware;
+mod observe;
+mod outcome;
 mod routes;
 mod server;
 mod sessions;
 mod state;
 mod store;
 mod window;
+mod work;
 
 pub use config::{
     Config, DelayRange, MAX_BODY_LIMIT, MAX_CPU_WORK, MAX_SIMULATED_WAIT, Mode, Opts,
 };
 pub use error::{Error, Result};
-pub use middleware::{App, Observed};
+pub use jobs::JOB_CAP;
 pub use routes::app;
 pub use routes::stress::{MAX_CPU_MS, MAX_HOLD_MS, MAX_MEMORY_BYTES, MAX_MEMORY_TOTAL};
 pub use server::run;
 pub use state::{AppState, StoreSizes};
-pub use store::{FEEDBACK_CAP, JOB_CAP, MAX_SEATS_PER_BOOKING, TICKET_CAP};
+pub use store::{FEEDBACK_CAP, MAX_SEATS_PER_BOOKING, TICKET_CAP};

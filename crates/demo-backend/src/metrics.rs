@@ -1,6 +1,9 @@
 //! This instance's Prometheus recorder and cached metric handles. No global recorder: each
 //! backend instance renders only its own series (several replicas share one process in the
 //! orchestrator's local runtime). Names, labels and buckets come from `common::names`.
+//!
+//! The HTTP series are registered on first use and then found without locks: each route
+//! label gets a row of handles the first time it is seen, whatever routes the router has.
 
 use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock};
@@ -13,8 +16,6 @@ use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
-
-use crate::middleware::{ROUTE_SLOTS, RouteTag};
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
@@ -65,7 +66,28 @@ impl MethodLabel {
 }
 
 type HttpHandles = (Counter, Histogram);
-type HttpKey = (&'static str, &'static str, u16);
+type HttpKey = (&'static str, String, u16);
+
+/// Route labels given a lock-free row of handles (the backend has a dozen); more would go
+/// through a map.
+const ROUTE_ROWS: usize = 32;
+
+/// One route label's handles: slot `method × STATUSES + status`.
+struct RouteRow {
+    label: Box<str>,
+    handles: Box<[OnceLock<HttpHandles>]>,
+}
+
+impl RouteRow {
+    fn new(label: &str) -> Self {
+        Self {
+            label: label.into(),
+            handles: (0..METHODS.len() * STATUSES.len())
+                .map(|_| OnceLock::new())
+                .collect(),
+        }
+    }
+}
 
 /// The handles of one instance's metrics, cached so the hot path does no registry lookup
 /// (except the first time a method/route/status combination is seen).
@@ -77,10 +99,11 @@ pub(crate) struct Metrics {
     in_flight: Gauge,
     queue_depth: Gauge,
     active_sessions: Gauge,
-    /// Registered on first use, then read without locks: slot
-    /// `(route index × METHODS + method) × STATUSES + status`.
-    http: Box<[OnceLock<HttpHandles>]>,
-    http_other_status: RwLock<HashMap<HttpKey, HttpHandles>>,
+    jobs_pending: Gauge,
+    /// A row per route label, claimed in order by the first request with that label.
+    http: Box<[OnceLock<RouteRow>]>,
+    /// Statuses outside [`STATUSES`] and labels beyond [`ROUTE_ROWS`].
+    http_other: RwLock<HashMap<HttpKey, HttpHandles>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -132,10 +155,11 @@ impl Metrics {
         let in_flight = gauge(names::HTTP_REQUESTS_IN_FLIGHT);
         let queue_depth = gauge(names::APP_QUEUE_DEPTH);
         let active_sessions = gauge(names::APP_ACTIVE_SESSIONS);
+        let jobs_pending = gauge(names::APP_JOBS_PENDING);
         // Gauges render only once set: start them at zero so every series exists.
-        in_flight.set(0.0);
-        queue_depth.set(0.0);
-        active_sessions.set(0.0);
+        for gauge in [&in_flight, &queue_depth, &active_sessions, &jobs_pending] {
+            gauge.set(0.0);
+        }
         Self {
             recorder,
             handle,
@@ -144,10 +168,9 @@ impl Metrics {
             in_flight,
             queue_depth,
             active_sessions,
-            http: (0..ROUTE_SLOTS * METHODS.len() * STATUSES.len())
-                .map(|_| OnceLock::new())
-                .collect(),
-            http_other_status: RwLock::new(HashMap::new()),
+            jobs_pending,
+            http: (0..ROUTE_ROWS).map(|_| OnceLock::new()).collect(),
+            http_other: RwLock::new(HashMap::new()),
         }
     }
 
@@ -179,37 +202,47 @@ impl Metrics {
         self.active_sessions.set(n as f64);
     }
 
-    /// Records one answered request in `http_requests_total` and its duration histogram.
-    pub(crate) fn http(
-        &self,
-        method: MethodLabel,
-        route: RouteTag,
-        status: u16,
-        elapsed: Duration,
-    ) {
-        let slot = STATUSES.iter().position(|&s| s == status).and_then(|s| {
-            self.http
-                .get((route.slot() * METHODS.len() + method.0) * STATUSES.len() + s)
+    /// `app_jobs_pending`, for the job table to keep.
+    pub(crate) fn jobs_pending(&self) -> &Gauge {
+        &self.jobs_pending
+    }
+
+    /// Records one answered request in `http_requests_total` and its duration histogram;
+    /// `route` is the route template, or a fixed label for requests that matched none.
+    pub(crate) fn http(&self, method: MethodLabel, route: &str, status: u16, elapsed: Duration) {
+        let status_index = STATUSES.iter().position(|&s| s == status);
+        let slot = status_index.and_then(|s| {
+            self.row(route)
+                .and_then(|row| row.handles.get(method.0 * STATUSES.len() + s))
         });
-        let key = (method.as_str(), route.label(), status);
         let (counter, histogram) = match slot {
-            Some(cell) => cell.get_or_init(|| self.register_http(key)),
-            None => &self.other_status(key),
+            Some(cell) => cell.get_or_init(|| self.register_http(method.as_str(), route, status)),
+            None => &self.other(method.as_str(), route, status),
         };
         counter.increment(1);
         histogram.record(elapsed.as_secs_f64());
     }
 
-    fn other_status(&self, key: HttpKey) -> HttpHandles {
+    /// The row of `route`, claiming the first free one the first time it is seen (two
+    /// labels racing for one row: the loser moves on to the next).
+    fn row(&self, route: &str) -> Option<&RouteRow> {
+        self.http
+            .iter()
+            .map(|cell| cell.get_or_init(|| RouteRow::new(route)))
+            .find(|row| &*row.label == route)
+    }
+
+    fn other(&self, method: &'static str, route: &str, status: u16) -> HttpHandles {
+        let key = (method, route.to_owned(), status);
         let cached = self
-            .http_other_status
+            .http_other
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&key)
             .cloned();
         cached.unwrap_or_else(|| {
-            let handles = self.register_http(key);
-            self.http_other_status
+            let handles = self.register_http(method, route, status);
+            self.http_other
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .entry(key)
@@ -218,10 +251,10 @@ impl Metrics {
         })
     }
 
-    fn register_http(&self, (method, route, status): HttpKey) -> HttpHandles {
+    fn register_http(&self, method: &'static str, route: &str, status: u16) -> HttpHandles {
         let labels = vec![
             Label::new(label::METHOD, method),
-            Label::new(label::ROUTE, route),
+            Label::new(label::ROUTE, route.to_owned()),
             Label::new(label::STATUS, status.to_string()),
         ];
         let counter = self.recorder.register_counter(
@@ -250,32 +283,74 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use axum::http::Method;
+    use common::api::routes;
     use common::exposition;
 
     use super::*;
-    use crate::middleware::RouteTag;
+
+    fn count(page: &str, route: &str, status: &str) -> Option<f64> {
+        exposition::parse(page)
+            .unwrap()
+            .iter()
+            .find(|s| {
+                s.name == names::HTTP_REQUESTS_TOTAL
+                    && s.label(label::ROUTE) == Some(route)
+                    && s.label(label::STATUS) == Some(status)
+            })
+            .map(|s| s.value)
+    }
 
     /// Statuses outside the lock-free table (none the backend answers today) still get
     /// their own series.
     #[test]
     fn a_status_outside_the_table_is_counted_under_its_own_label() {
         let metrics = Metrics::new();
-        let route = RouteTag::classify(&Method::GET, common::api::routes::HEALTHZ);
         let method = MethodLabel::of(&Method::GET);
         for status in [200, 418, 418] {
-            metrics.http(method, route, status, Duration::from_millis(3));
+            metrics.http(method, routes::HEALTHZ, status, Duration::from_millis(3));
         }
         let page = metrics.render();
-        let samples = exposition::parse(&page).unwrap();
-        let count = |status: &str| {
-            samples
-                .iter()
-                .find(|s| {
-                    s.name == names::HTTP_REQUESTS_TOTAL && s.label(label::STATUS) == Some(status)
-                })
-                .map(|s| s.value)
-        };
-        assert_eq!(count("418"), Some(2.0), "{page}");
-        assert_eq!(count("200"), Some(1.0), "{page}");
+        assert_eq!(count(&page, routes::HEALTHZ, "418"), Some(2.0), "{page}");
+        assert_eq!(count(&page, routes::HEALTHZ, "200"), Some(1.0), "{page}");
+    }
+
+    /// More labels than lock-free rows: each still gets its own series, counted exactly.
+    #[test]
+    fn every_route_label_keeps_its_own_series_beyond_the_rows() {
+        let metrics = Metrics::new();
+        let method = MethodLabel::of(&Method::POST);
+        let labels: Vec<String> = (0..ROUTE_ROWS + 8).map(|i| format!("/r/{i}")).collect();
+        for (i, route) in labels.iter().enumerate() {
+            for _ in 0..=i % 3 {
+                metrics.http(method, route, 201, Duration::from_millis(1));
+            }
+        }
+        let page = metrics.render();
+        for (i, route) in labels.iter().enumerate() {
+            let expected = (i % 3 + 1) as f64;
+            assert_eq!(count(&page, route, "201"), Some(expected), "{route}");
+        }
+    }
+
+    /// Threads seeing new labels at once never share or lose a row.
+    #[test]
+    fn labels_claimed_concurrently_stay_apart() {
+        let metrics = Metrics::new();
+        let method = MethodLabel::of(&Method::GET);
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let metrics = &metrics;
+                scope.spawn(move || {
+                    for i in 0..200 {
+                        let route = format!("/t/{}", (i + t) % 10);
+                        metrics.http(method, &route, 200, Duration::from_millis(1));
+                    }
+                });
+            }
+        });
+        let page = metrics.render();
+        for route in 0..10 {
+            assert_eq!(count(&page, &format!("/t/{route}"), "200"), Some(80.0));
+        }
     }
 }

@@ -1,19 +1,17 @@
-//! The replica's in-memory state: showtimes with seat inventory, booked tickets, feedback
-//! and async jobs. Everything is bounded: tickets roll over (the oldest is released and its
-//! seats return to the inventory), feedback and jobs keep only the newest entries, so
-//! memory stays flat over hours of load.
+//! The replica's in-memory state: showtimes with seat inventory, booked tickets and feedback
+//! (async jobs are in `jobs.rs`). Everything is bounded: tickets roll over (the oldest is
+//! released and its seats return to the inventory), feedback keeps only the newest entries,
+//! so memory stays flat over hours of load.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::api::{Action, FeedbackRequest, JobState, JobStatus, Showtime, Ticket};
+use common::api::{FeedbackRequest, Showtime, Ticket};
 
 /// Tickets held at once; booking one more releases the oldest.
 pub const TICKET_CAP: usize = 512;
 /// Feedback entries kept.
 pub const FEEDBACK_CAP: usize = 1_024;
-/// Async jobs remembered (finished or not).
-pub const JOB_CAP: usize = 1_024;
 /// Most seats one booking may take.
 pub const MAX_SEATS_PER_BOOKING: u16 = 10;
 
@@ -101,8 +99,6 @@ pub(crate) struct Store {
     tickets: HashMap<String, Held>,
     ticket_order: VecDeque<String>,
     feedback: VecDeque<Feedback>,
-    jobs: HashMap<String, JobStatus>,
-    job_order: VecDeque<String>,
 }
 
 impl Store {
@@ -125,8 +121,6 @@ impl Store {
             tickets: HashMap::new(),
             ticket_order: VecDeque::new(),
             feedback: VecDeque::new(),
-            jobs: HashMap::new(),
-            job_order: VecDeque::new(),
         }
     }
 
@@ -215,43 +209,9 @@ impl Store {
         });
     }
 
-    pub(crate) fn add_job(&mut self, job_id: String, action: Action) {
-        if self.job_order.len() >= JOB_CAP
-            && let Some(old) = self.job_order.pop_front()
-        {
-            self.jobs.remove(&old);
-        }
-        self.jobs.insert(
-            job_id.clone(),
-            JobStatus {
-                job_id: job_id.clone(),
-                action,
-                state: JobState::Queued,
-                result: None,
-            },
-        );
-        self.job_order.push_back(job_id);
-    }
-
-    /// Updates a job if it is still remembered (a job rolled out meanwhile stays gone).
-    pub(crate) fn update_job(
-        &mut self,
-        job_id: &str,
-        state: JobState,
-        result: Option<serde_json::Value>,
-    ) {
-        if let Some(job) = self.jobs.get_mut(job_id) {
-            job.state = state;
-            job.result = result;
-        }
-    }
-
-    pub(crate) fn job(&self, job_id: &str) -> Option<JobStatus> {
-        self.jobs.get(job_id).cloned()
-    }
-
-    pub(crate) fn sizes(&self) -> (usize, usize, usize) {
-        (self.tickets.len(), self.feedback.len(), self.jobs.len())
+    /// Tickets held and feedback entries kept.
+    pub(crate) fn sizes(&self) -> (usize, usize) {
+        (self.tickets.len(), self.feedback.len())
     }
 }
 
@@ -298,14 +258,11 @@ mod tests {
                     comment: Some("x".repeat(500)),
                 },
             );
-            store.add_job(ids.next("j"), Action::BookTicket);
         }
-        let (tickets, feedback, jobs) = store.sizes();
+        let (tickets, feedback) = store.sizes();
         assert_eq!(tickets, TICKET_CAP);
         assert_eq!(store.ticket_order.len(), TICKET_CAP);
         assert_eq!(feedback, FEEDBACK_CAP);
-        assert_eq!(jobs, JOB_CAP);
-        assert_eq!(store.job_order.len(), JOB_CAP);
         // Rolled-over tickets gave their seats back: exactly the held ones are taken.
         assert_eq!(total_available(&store), seats_total - TICKET_CAP as u32);
     }
@@ -350,23 +307,5 @@ mod tests {
         }
         assert_eq!(store.sizes().0, TICKET_CAP);
         assert_eq!(store.ticket_order.len(), TICKET_CAP);
-    }
-
-    #[test]
-    fn jobs_are_updated_until_they_roll_out() {
-        let mut store = Store::new();
-        store.add_job("j1".into(), Action::GiveFeedback);
-        store.update_job(
-            "j1",
-            JobState::Succeeded,
-            Some(serde_json::json!({"id": "f"})),
-        );
-        assert_eq!(store.job("j1").unwrap().state, JobState::Succeeded);
-        for i in 0..JOB_CAP {
-            store.add_job(format!("x{i}"), Action::BookTicket);
-        }
-        assert!(store.job("j1").is_none());
-        store.update_job("j1", JobState::Failed, None);
-        assert!(store.job("j1").is_none());
     }
 }

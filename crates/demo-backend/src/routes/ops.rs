@@ -1,8 +1,6 @@
 //! Operational and read-only routes: health, readiness, metrics, stats, showtimes. None of
 //! them goes through the capacity limiter, so they answer even when the replica is overloaded.
 
-use std::time::Instant;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -34,8 +32,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
 
 /// `GET /metrics`: this instance's Prometheus page.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
-    state.refresh_gauges(Instant::now());
-    let body = state.inner.metrics.render();
+    let body = state.render_metrics();
     let mut response = (StatusCode::OK, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -2,19 +2,20 @@
 //! only with `--enable-stress`, capped in time and bytes (per request and in total) so no
 //! client can take the pod down. They go through the capacity limiter like the actions.
 
-use std::sync::atomic::Ordering;
+use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use common::names::outcome;
 use serde::{Deserialize, Serialize};
 
-use super::work::{Done, burn_cpu, execute};
-use crate::config::Mode;
 use crate::error::ApiError;
-use crate::extract::JsonBody;
+use crate::extract::ApiJson;
+use crate::outcome::Done;
 use crate::state::AppState;
+use crate::work::{self, burn_cpu};
 
 /// Longest CPU burn one request may ask for.
 pub const MAX_CPU_MS: u64 = 5_000;
@@ -57,59 +58,57 @@ fn too_big(what: &str, got: u64, max: u64) -> Response {
     ApiError::bad_request(format!("{what} must be at most {max}, got {got}")).into_response()
 }
 
+/// Runs stress `work` as a request answered when done (stress has no async mode and no
+/// interaction outcome).
+async fn run<F, Fut>(state: &AppState, work: F) -> Response
+where
+    F: FnOnce(&AppState) -> Fut,
+    Fut: Future<Output = Done>,
+{
+    match work::run_now(state, work).await {
+        Ok(done) => done.into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
 /// `POST /api/stress/cpu` `{"duration_ms": 500}`: burns one core for that long.
 pub(crate) async fn cpu(
     State(state): State<AppState>,
-    body: Result<JsonBody<CpuRequest>, ApiError>,
+    body: Result<ApiJson<CpuRequest>, ApiError>,
 ) -> Response {
-    if !state.inner.config.enable_stress {
+    if !state.config().enable_stress {
         return disabled();
     }
     let request = match body {
-        Ok(JsonBody(r)) => r,
+        Ok(ApiJson(r)) => r,
         Err(e) => return e.into_response(),
     };
     if request.duration_ms > MAX_CPU_MS {
         return too_big("duration_ms", request.duration_ms, MAX_CPU_MS);
     }
-    execute(state, None, Mode::Sync, move |_| async move {
+    run(&state, |_| async move {
         burn_cpu(Duration::from_millis(request.duration_ms)).await;
         let done = StressDone {
             kind: "cpu",
             duration_ms: request.duration_ms,
             bytes: None,
         };
-        Done::json(StatusCode::OK, &done, "ok")
+        Done::json(StatusCode::OK, &done, outcome::OK)
     })
     .await
-}
-
-/// Gives back its share of the stress memory budget when dropped.
-struct Reservation {
-    state: AppState,
-    bytes: usize,
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        self.state
-            .inner
-            .stress_bytes
-            .fetch_sub(self.bytes, Ordering::AcqRel);
-    }
 }
 
 /// `POST /api/stress/memory` `{"bytes": 10485760, "hold_ms": 1000}`: allocates and touches
 /// that many bytes, holds them, then frees them.
 pub(crate) async fn memory(
     State(state): State<AppState>,
-    body: Result<JsonBody<MemoryRequest>, ApiError>,
+    body: Result<ApiJson<MemoryRequest>, ApiError>,
 ) -> Response {
-    if !state.inner.config.enable_stress {
+    if !state.config().enable_stress {
         return disabled();
     }
     let request = match body {
-        Ok(JsonBody(r)) => r,
+        Ok(ApiJson(r)) => r,
         Err(e) => return e.into_response(),
     };
     if request.bytes > MAX_MEMORY_BYTES {
@@ -118,28 +117,17 @@ pub(crate) async fn memory(
     if request.hold_ms > MAX_HOLD_MS {
         return too_big("hold_ms", request.hold_ms, MAX_HOLD_MS);
     }
-    // Bounded by MAX_MEMORY_BYTES above, so it fits a usize.
+    // Bounded by MAX_MEMORY_BYTES above, so both conversions hold.
     let bytes = usize::try_from(request.bytes).unwrap_or(usize::MAX);
-    let reserved =
-        state
-            .inner
-            .stress_bytes
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                held.checked_add(bytes)
-                    .filter(|total| *total <= MAX_MEMORY_TOTAL)
-            });
-    if reserved.is_err() {
+    let permits = u32::try_from(request.bytes).unwrap_or(u32::MAX);
+    let Some(reservation) = state.reserve_stress_memory(permits) else {
         return ApiError::unavailable("the stress memory budget is in use")
             .with_detail(format!(
                 "at most {MAX_MEMORY_TOTAL} bytes are held at once; retry later"
             ))
             .into_response();
-    }
-    let reservation = Reservation {
-        state: state.clone(),
-        bytes,
     };
-    execute(state, None, Mode::Sync, move |_| async move {
+    run(&state, |_| async move {
         let _reservation = reservation;
         // vec![1; n] writes every byte, so the pages are really resident.
         let block = std::hint::black_box(vec![1u8; bytes]);
@@ -150,7 +138,7 @@ pub(crate) async fn memory(
             duration_ms: request.hold_ms,
             bytes: Some(request.bytes),
         };
-        Done::json(StatusCode::OK, &done, "ok")
+        Done::json(StatusCode::OK, &done, outcome::OK)
     })
     .await
 }

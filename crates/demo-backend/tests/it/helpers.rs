@@ -1,16 +1,14 @@
 //! Shared test helpers: configs, a real server on 127.0.0.1:0, `oneshot` calls, the
-//! Prometheus page parsed back, promtool, and a small open-loop constant-rate sender.
+//! Prometheus page parsed back, promtool, and waits on a condition.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Body;
 use bytes::Bytes;
 use common::exposition::{self, Sample};
-use demo_backend::App;
 use demo_backend::{AppState, Config};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -64,12 +62,12 @@ impl Answer {
 }
 
 /// Sends one request through the router without a network.
-pub(crate) async fn call(app: &App, method: Method, uri: &str, body: impl Into<Body>) -> Answer {
+pub(crate) async fn call(app: &Router, method: Method, uri: &str, body: impl Into<Body>) -> Answer {
     call_with(app, Request::builder().method(method).uri(uri), body).await
 }
 
 pub(crate) async fn call_with(
-    app: &App,
+    app: &Router,
     builder: http::request::Builder,
     body: impl Into<Body>,
 ) -> Answer {
@@ -249,7 +247,8 @@ pub(crate) fn promtool_check(text: &str) -> Option<(bool, String)> {
     Some((out.status.success(), report))
 }
 
-/// Waits until `check` is true, polling every 10 ms, at most [`WAIT`].
+/// Waits until `check` is true, polling every 10 ms, at most [`WAIT`] (of the paused clock's
+/// virtual time in tests that pause it, where the polls cost no real time).
 pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -265,80 +264,8 @@ where
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
 }
 
-/// One request sent by [`open_loop`]: its status (None on a transport error) and its latency
-/// measured from the intended send time (so sender stalls count, as in wrk2).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Sent {
-    pub(crate) status: Option<u16>,
-    pub(crate) latency: Duration,
-}
-
-/// Sends `POST {base}/api/feedback` at a constant `rate` for `duration`, round-robin over
-/// `bases`, each request on its own task at its scheduled time (open loop: a slow server
-/// does not slow the sender down).
-pub(crate) async fn open_loop(bases: &[String], rate: f64, duration: Duration) -> Vec<Sent> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .pool_max_idle_per_host(256)
-        .build()
-        .expect("client");
-    let urls: Arc<Vec<String>> =
-        Arc::new(bases.iter().map(|b| format!("{b}/api/feedback")).collect());
-    let total = (rate * duration.as_secs_f64()).round() as usize;
-    let start = tokio::time::Instant::now() + Duration::from_millis(20);
-    let mut tasks = Vec::with_capacity(total);
-    for i in 0..total {
-        let at = start + Duration::from_secs_f64(i as f64 / rate);
-        tokio::time::sleep_until(at).await;
-        let client = client.clone();
-        let url = urls[i % urls.len()].clone();
-        tasks.push(tokio::spawn(async move {
-            let result = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(r#"{"rating":4,"comment":"timing"}"#)
-                .send()
-                .await;
-            let status = match result {
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let _ = r.bytes().await;
-                    Some(status)
-                }
-                Err(_) => None,
-            };
-            Sent {
-                status,
-                latency: at.elapsed(),
-            }
-        }));
-    }
-    let mut out = Vec::with_capacity(total);
-    for t in tasks {
-        out.push(t.await.expect("sender task"));
-    }
-    out
-}
-
-/// Counts of each status (None = transport error).
-pub(crate) fn statuses(sent: &[Sent]) -> HashMap<Option<u16>, usize> {
-    let mut m = HashMap::new();
-    for s in sent {
-        *m.entry(s.status).or_default() += 1;
-    }
-    m
-}
-
-/// The `q` quantile of `latencies` (nearest rank).
-pub(crate) fn quantile(latencies: &mut [Duration], q: f64) -> Duration {
-    assert!(!latencies.is_empty(), "no samples");
-    latencies.sort_unstable();
-    let rank = ((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
-    latencies[rank - 1]
-}
-
 /// An app with its state, for oneshot tests that also inspect the state.
-pub(crate) fn app_with(config: Config) -> (App, AppState) {
+pub(crate) fn app_with(config: Config) -> (Router, AppState) {
     let state = AppState::new(config);
     (demo_backend::app(state.clone()), state)
 }

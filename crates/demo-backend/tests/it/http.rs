@@ -224,7 +224,9 @@ async fn every_error_is_json_over_http() {
     server.stop().await;
 }
 
-#[tokio::test]
+/// Paused clock: the held worker's 1.5 s service time is virtual, so the checks in between
+/// cost none of it.
+#[tokio::test(start_paused = true)]
 async fn overload_and_draining_answer_503_with_retry_after_over_http() {
     let mut server = Server::start(Config {
         workers: 1,

@@ -1,11 +1,14 @@
 //! `/metrics` parsed back: DESIGN.md's names, counters equal to the requests sent, the
 //! exact latency buckets, bounded labels, one page per instance, and promtool's approval.
 
-use common::api::routes;
+use std::time::Duration;
+
+use common::api::{JobState, JobStatus, routes};
 use common::names::{self, label, outcome};
+use demo_backend::Config;
 use http::StatusCode;
 
-use crate::helpers::{Server, client, config, promtool_check, scrape};
+use crate::helpers::{Server, client, config, eventually, promtool_check, scrape};
 
 async fn post(server: &Server, path: &str, body: &str) -> u16 {
     client()
@@ -155,6 +158,7 @@ async fn counters_match_the_requests_sent_and_promtool_accepts_the_page() {
     for gauge in [
         names::APP_ACTIVE_SESSIONS,
         names::APP_QUEUE_DEPTH,
+        names::APP_JOBS_PENDING,
         names::HTTP_REQUESTS_IN_FLIGHT,
     ] {
         assert!(
@@ -213,5 +217,54 @@ async fn sessions_gauge_counts_distinct_session_ids() {
     }
     let m = scrape(&server).await;
     assert_eq!(m.value(names::APP_ACTIVE_SESSIONS, &[]), 3.0);
+    server.stop().await;
+}
+
+/// `app_jobs_pending` over real HTTP, on the paused clock: 1 while an async job runs its
+/// service time, 0 once it has finished, and never touched by sync requests.
+#[tokio::test(start_paused = true)]
+async fn jobs_pending_counts_an_async_job_until_it_finishes() {
+    let service_time = Duration::from_secs(2);
+    let server = Server::start(Config {
+        service_time,
+        ..config()
+    })
+    .await;
+    let pending = |m: &crate::helpers::Metrics| m.value(names::APP_JOBS_PENDING, &[]);
+    assert_eq!(pending(&scrape(&server).await), 0.0);
+
+    let accepted_at = tokio::time::Instant::now();
+    let r = client()
+        .post(server.at("/api/feedback?mode=async"))
+        .body(r#"{"rating":4}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let location = server.at(r.headers()["location"].to_str().unwrap());
+    let job = || async {
+        let r = client().get(location.as_str()).send().await.unwrap();
+        r.json::<JobStatus>().await.unwrap()
+    };
+    assert_ne!(job().await.state, JobState::Succeeded);
+    assert_eq!(pending(&scrape(&server).await), 1.0);
+
+    eventually("the job to finish", || async {
+        job().await.state == JobState::Succeeded
+    })
+    .await;
+    assert!(accepted_at.elapsed() >= service_time);
+    let m = scrape(&server).await;
+    assert_eq!(pending(&m), 0.0);
+    assert_eq!(
+        m.value(
+            names::APP_INTERACTIONS_TOTAL,
+            &[
+                (label::ACTION, "give_feedback"),
+                (label::OUTCOME, outcome::OK)
+            ]
+        ),
+        1.0
+    );
     server.stop().await;
 }

@@ -174,7 +174,7 @@ async fn stress_routes_are_404_unless_enabled_and_capped() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn async_mode_answers_202_and_the_job_completes() {
     let (app, _) = app_with(Config {
         service_time: Duration::from_millis(5),
@@ -192,7 +192,7 @@ async fn async_mode_answers_202_and_the_job_completes() {
     let location = r.headers[header::LOCATION].to_str().unwrap().to_owned();
     assert_eq!(location, format!("/api/jobs/{}", accepted.job_id));
 
-    let job_state = |app: demo_backend::App, location: String| async move {
+    let job_state = |app: axum::Router, location: String| async move {
         let r = call(&app, Method::GET, &location, "").await;
         assert_eq!(r.status, StatusCode::OK);
         serde_json::from_slice::<JobStatus>(&r.body).unwrap()
@@ -270,7 +270,7 @@ async fn stats_count_requests_actions_and_sessions() {
 
 /// A background job is running work, not an HTTP request in flight: /api/stats does not
 /// count it in `in_flight`.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_running_job_is_not_an_http_request_in_flight() {
     let (app, _) = app_with(Config {
         service_time: Duration::from_secs(2),

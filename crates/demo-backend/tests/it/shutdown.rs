@@ -1,13 +1,19 @@
-//! Graceful shutdown: after the signal /readyz turns 503 at once, the request in flight
-//! still completes, then `run` returns Ok; a request longer than the drain timeout does
-//! not keep `run` from returning.
+//! Graceful shutdown, on tokio's paused clock (the service times and the drain timeout are
+//! timers, so virtual time tells exactly what waited): after the signal /readyz turns 503 at
+//! once, the request in flight still completes, then `run` returns Ok; a request longer than
+//! the drain timeout is answered 503 when it runs out and does not keep `run` from returning.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::api::{StatsResponse, routes};
 use demo_backend::Config;
+use tokio::time::Instant;
 
 use crate::helpers::{Server, client, config, eventually};
+
+/// How long `run` gives open connections after the drain (server.rs); a stop that took
+/// this long waited for a connection that never closed.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 async fn wait_in_flight(server: &Server, n: u64) {
     let url = server.at(routes::STATS);
@@ -28,14 +34,28 @@ async fn wait_in_flight(server: &Server, n: u64) {
     .await;
 }
 
-#[tokio::test]
+/// Waits for `run` to return Ok after the signal; returns how long that took.
+async fn stopped(server: &mut Server) -> Duration {
+    let started = Instant::now();
+    server.signal_shutdown();
+    let result = tokio::time::timeout(Duration::from_secs(30), &mut server.task)
+        .await
+        .expect("run returned")
+        .expect("run did not panic");
+    assert!(result.is_ok(), "{result:?}");
+    started.elapsed()
+}
+
+#[tokio::test(start_paused = true)]
 async fn in_flight_request_completes_after_the_signal_and_readyz_turns_503_first() {
+    let service_time = Duration::from_millis(1500);
     let mut server = Server::start(Config {
         workers: 1,
-        service_time: Duration::from_millis(1500),
+        service_time,
         ..config()
     })
     .await;
+    let sent_at = Instant::now();
     let slow = {
         let url = server.at(routes::TICKETS);
         tokio::spawn(async move {
@@ -45,8 +65,7 @@ async fn in_flight_request_completes_after_the_signal_and_readyz_turns_503_first
                 .send()
                 .await
                 .unwrap();
-            let status = r.status().as_u16();
-            (status, Instant::now())
+            (r.status().as_u16(), Instant::now())
         })
     };
     wait_in_flight(&server, 1).await;
@@ -59,62 +78,59 @@ async fn in_flight_request_completes_after_the_signal_and_readyz_turns_503_first
     .await;
     let readyz_503_at = Instant::now();
     assert!(
-        !slow.is_finished(),
+        readyz_503_at < sent_at + service_time,
         "readiness must drop before the in-flight request ends"
     );
-    let (status, done_at) = tokio::time::timeout(Duration::from_secs(10), slow)
-        .await
-        .expect("the slow request finished")
-        .unwrap();
+    let (status, done_at) = slow.await.unwrap();
     assert_eq!(status, 201, "the in-flight request completes normally");
-    assert!(done_at > readyz_503_at);
-    // Then run returns Ok, promptly.
-    server.stop().await;
+    assert!(done_at >= sent_at + service_time && done_at > readyz_503_at);
+    // Then run returns Ok, without waiting out the close grace.
+    assert!(stopped(&mut server).await < CLOSE_GRACE);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_idle_server_stops_at_once() {
-    let server = Server::start(config()).await;
-    let started = Instant::now();
-    server.stop().await;
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    let mut server = Server::start(config()).await;
+    let took = stopped(&mut server).await;
+    assert!(took < CLOSE_GRACE, "{took:?}");
 }
 
-#[tokio::test]
-async fn the_drain_timeout_bounds_the_stop() {
+/// The drain timeout bounds the stop: the request still running when it runs out is
+/// answered 503 and its connection closes, so `run` returns right after.
+#[tokio::test(start_paused = true)]
+async fn the_drain_timeout_bounds_the_stop_and_answers_what_still_runs() {
+    let drain_timeout = Duration::from_millis(300);
     let mut server = Server::start(Config {
         workers: 1,
         service_time: Duration::from_secs(20),
-        drain_timeout: Duration::from_millis(300),
+        drain_timeout,
         ..config()
     })
     .await;
     let url = server.at(routes::FEEDBACK);
-    let stuck =
-        tokio::spawn(async move { client().post(url).body(r#"{"rating":1}"#).send().await });
+    let stuck = tokio::spawn(async move {
+        let r = client()
+            .post(url)
+            .body(r#"{"rating":1}"#)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
     wait_in_flight(&server, 1).await;
-    let started = Instant::now();
-    server.signal_shutdown();
-    let result = tokio::time::timeout(Duration::from_secs(5), &mut server.task)
-        .await
-        .expect("run returned within the drain timeout and grace")
-        .unwrap();
-    assert!(result.is_ok(), "{result:?}");
-    let took = started.elapsed();
+    let took = stopped(&mut server).await;
     assert!(
-        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        took >= drain_timeout && took < drain_timeout + CLOSE_GRACE,
         "{took:?}"
     );
-    stuck.abort();
+    let (status, body) = stuck.await.unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("stopped before answering"), "{body}");
 }
 
 /// An idle keep-alive connection is closed by the server at shutdown (not left to the
-/// half-second grace after which connections are dropped), and `run` returns at once.
-#[tokio::test]
+/// grace after which `run` stops waiting), and `run` returns at once.
+#[tokio::test(start_paused = true)]
 async fn an_idle_keep_alive_connection_is_closed_at_shutdown() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -132,16 +148,8 @@ async fn an_idle_keep_alive_connection_is_closed_at_shutdown() {
         "{:?}",
         &answer[..n]
     );
-
-    let started = Instant::now();
-    server.signal_shutdown();
-    let result = tokio::time::timeout(Duration::from_secs(5), &mut server.task)
-        .await
-        .expect("run returned")
-        .unwrap();
-    assert!(result.is_ok(), "{result:?}");
-    let took = started.elapsed();
-    assert!(took < Duration::from_millis(450), "{took:?}");
+    let took = stopped(&mut server).await;
+    assert!(took < CLOSE_GRACE, "{took:?}");
     let eof = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
         .await
         .expect("the connection was closed");

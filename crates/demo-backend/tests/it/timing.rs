@@ -1,12 +1,17 @@
-//! The capacity model, measured (run alone by nextest): 4 workers × 20 ms carry 150 rps
-//! with low latency and no 503; 600 rps queues then sheds; two replicas carry 300 rps.
+//! The capacity model, measured on the wall clock (run alone by nextest), with the project's
+//! own open-loop load generator (`loadgen::run`): 4 workers × 20 ms carry 150 rps with low
+//! latency and no 503; 600 rps queues then sheds; two replicas carry 300 rps. And
+//! `--cpu-work`, which is real CPU, not a timer.
 
 use std::time::Duration;
 
+use clap::Parser;
 use common::api::{StatsResponse, routes};
+use common::names::{self, label};
 use demo_backend::Config;
+use tokio::net::TcpListener;
 
-use crate::helpers::{Sent, Server, client, config, open_loop, quantile, statuses};
+use crate::helpers::{Metrics, Server, client, config, scrape};
 
 /// The orchestrator's default replica: 4 workers × 20 ms (200 rps), queue 32.
 fn replica() -> Config {
@@ -18,11 +23,42 @@ fn replica() -> Config {
     }
 }
 
-fn latencies(sent: &[Sent], status: u16) -> Vec<Duration> {
-    sent.iter()
-        .filter(|s| s.status == Some(status))
-        .map(|s| s.latency)
-        .collect()
+/// `give_feedback` at a constant `rps` for `duration` against `server`, open loop
+/// (latency from each request's intended send time, as wrk2 and oha measure it).
+async fn load(server: &Server, rps: u32, duration: Duration) -> loadgen::Report {
+    let seconds = format!("{}ms", duration.as_millis());
+    let opts = loadgen::Opts::try_parse_from([
+        "loadgen",
+        "--target",
+        server.url.as_str(),
+        "--actions",
+        "give_feedback",
+        "--base-rps",
+        &rps.to_string(),
+        "--ramp-factor",
+        "1",
+        "--duration",
+        &seconds,
+        "--timeout",
+        "5s",
+        "--progress",
+        "off",
+    ])
+    .expect("loadgen flags");
+    let config = opts.into_config().expect("loadgen config");
+    let metrics = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let limit = duration + Duration::from_secs(15);
+    tokio::time::timeout(
+        limit,
+        loadgen::run(config, Some(metrics), std::future::pending()),
+    )
+    .await
+    .expect("the load run ended in time")
+    .expect("the load run succeeded")
+}
+
+fn status_count(report: &loadgen::Report, status: u16) -> u64 {
+    report.total.statuses.get(&status).copied().unwrap_or(0)
 }
 
 async fn stats(server: &Server) -> StatsResponse {
@@ -36,32 +72,44 @@ async fn stats(server: &Server) -> StatsResponse {
         .unwrap()
 }
 
+/// The share of `POST /api/feedback` answers of `status` the server itself answered within
+/// `le` seconds (a bucket bound), from its own latency histogram.
+fn answered_within(m: &Metrics, status: &str, le: &str) -> f64 {
+    let name = format!("{}_bucket", names::HTTP_REQUEST_DURATION_SECONDS);
+    let filter = |le: &str| {
+        m.value(
+            &name,
+            &[
+                (label::ROUTE, routes::FEEDBACK),
+                (label::STATUS, status),
+                ("le", le),
+            ],
+        )
+    };
+    filter(le) / filter("+Inf")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_replica_serves_150_rps_with_p95_under_40ms() {
     let server = Server::start(replica()).await;
-    let sent = open_loop(
-        std::slice::from_ref(&server.url),
-        150.0,
-        Duration::from_secs(4),
-    )
-    .await;
-    let counts = statuses(&sent);
-    assert_eq!(
-        counts.get(&Some(201)).copied().unwrap_or(0),
-        sent.len(),
-        "{counts:?}"
+    let report = load(&server, 150, Duration::from_secs(4)).await;
+    let total = &report.total;
+    eprintln!(
+        "150 rps: {:?}, p50 {} ms, p95 {} ms",
+        total.statuses, total.latency.p50_ms, total.latency.p95_ms
     );
-    let mut ok = latencies(&sent, 201);
-    let p50 = quantile(&mut ok, 0.50);
-    let p95 = quantile(&mut ok, 0.95);
-    eprintln!("150 rps: p50 {p50:?} p95 {p95:?} n {}", ok.len());
+    assert_eq!(total.sent, 600, "the whole schedule went out");
+    assert_eq!((total.dropped, report.skipped), (0, 0));
+    assert_eq!(
+        status_count(&report, 201),
+        total.sent,
+        "{:?}",
+        total.statuses
+    );
     // Each request holds a worker 20 ms: nothing can be faster, and with spare workers
     // nothing should wait long.
-    assert!(
-        p50 >= Duration::from_millis(20),
-        "p50 {p50:?} below the service time"
-    );
-    assert!(p95 < Duration::from_millis(40), "p95 {p95:?}");
+    assert!(total.latency.p50_ms >= 20.0, "{:?}", total.latency);
+    assert!(total.latency.p95_ms < 40.0, "{:?}", total.latency);
     let s = stats(&server).await;
     assert_eq!(s.shed_total, 0);
     assert!(s.latency_p95_ms >= 20.0 && s.latency_p95_ms < 40.0, "{s:?}");
@@ -72,41 +120,44 @@ async fn one_replica_serves_150_rps_with_p95_under_40ms() {
 async fn one_replica_at_600_rps_queues_then_sheds() {
     let server = Server::start(replica()).await;
     let duration = Duration::from_secs(3);
-    let sent = open_loop(std::slice::from_ref(&server.url), 600.0, duration).await;
-    let counts = statuses(&sent);
-    let ok = counts.get(&Some(201)).copied().unwrap_or(0);
-    let shed = counts.get(&Some(503)).copied().unwrap_or(0);
-    eprintln!("600 rps: {counts:?}");
+    let report = load(&server, 600, duration).await;
+    let total = &report.total;
+    eprintln!("600 rps: {:?}, latency {:?}", total.statuses, total.latency);
+    let (ok, shed) = (status_count(&report, 201), status_count(&report, 503));
     assert_eq!(
         ok + shed,
-        sent.len(),
-        "only 201 and 503 expected: {counts:?}"
+        total.sent,
+        "only 201 and 503: {:?}",
+        total.statuses
     );
+    assert_eq!(total.completed, total.sent, "{:?}", report.last_errors);
     // Capacity is 4 / 20 ms = 200 rps: about 600 served in 3 s (plus the queue), the rest
     // shed. A model that did not limit (or limited on CPU) would be far off either way.
     let served_rate = ok as f64 / duration.as_secs_f64();
     assert!(
         (150.0..=250.0).contains(&served_rate),
-        "served {served_rate:.0} rps: {counts:?}"
+        "served {served_rate:.0} rps: {:?}",
+        total.statuses
     );
-    assert!(shed as f64 > sent.len() as f64 * 0.5, "{counts:?}");
-    // Queue wait shows in latency: with 32 queued ahead, a request waits about 160 ms.
-    let mut ok_latency = latencies(&sent, 201);
-    let p95 = quantile(&mut ok_latency, 0.95);
     assert!(
-        p95 > Duration::from_millis(100),
-        "p95 {p95:?}: no queueing seen"
+        shed as f64 > total.sent as f64 * 0.5,
+        "{:?}",
+        total.statuses
+    );
+    // Queue wait shows in latency: with 32 queued ahead a request waits about 160 ms, in
+    // the clients' view and in the server's own histogram of its 201s.
+    assert!(total.latency.p95_ms > 100.0, "{:?}", total.latency);
+    let m = scrape(&server).await;
+    let quick = answered_within(&m, "201", "0.1");
+    assert!(
+        quick < 0.95,
+        "{quick:.2} of the 201s within 100 ms: no queueing"
     );
     // Shed answers are immediate.
-    let mut shed_latency = latencies(&sent, 503);
-    let shed_p50 = quantile(&mut shed_latency, 0.50);
-    assert!(
-        shed_p50 < Duration::from_millis(60),
-        "shed p50 {shed_p50:?}"
-    );
-    // The replica counted exactly what the client saw.
-    let s = stats(&server).await;
-    assert_eq!(s.shed_total as usize, shed);
+    let instant = answered_within(&m, "503", "0.01");
+    assert!(instant > 0.9, "only {instant:.2} of the 503s within 10 ms");
+    // The replica counted exactly what the clients saw.
+    assert_eq!(stats(&server).await.shed_total, shed);
     server.stop().await;
 }
 
@@ -114,33 +165,36 @@ async fn one_replica_at_600_rps_queues_then_sheds() {
 async fn two_replicas_serve_300_rps_without_503() {
     let a = Server::start(replica()).await;
     let b = Server::start(replica()).await;
-    let sent = open_loop(
-        &[a.url.clone(), b.url.clone()],
-        300.0,
-        Duration::from_secs(4),
-    )
-    .await;
-    let counts = statuses(&sent);
-    eprintln!("2 replicas at 300 rps: {counts:?}");
-    assert_eq!(
-        counts.get(&Some(201)).copied().unwrap_or(0),
-        sent.len(),
-        "{counts:?}"
-    );
-    let mut ok = latencies(&sent, 201);
-    let p95 = quantile(&mut ok, 0.95);
-    assert!(p95 < Duration::from_millis(60), "p95 {p95:?}");
+    let duration = Duration::from_secs(4);
+    // Half the rate on each, as a round-robin balancer would send it.
+    let (ra, rb) = tokio::join!(load(&a, 150, duration), load(&b, 150, duration));
+    for (name, report) in [("a", &ra), ("b", &rb)] {
+        let total = &report.total;
+        eprintln!("replica {name} at 150 of 300 rps: {:?}", total.statuses);
+        assert_eq!(total.sent, 600);
+        assert_eq!(
+            status_count(report, 201),
+            total.sent,
+            "{:?}",
+            total.statuses
+        );
+        assert!(total.latency.p95_ms < 60.0, "{:?}", total.latency);
+    }
     let (sa, sb) = (stats(&a).await, stats(&b).await);
     assert_eq!(sa.shed_total + sb.shed_total, 0);
     a.stop().await;
     b.stop().await;
 }
 
-/// Times `n` sequential feedback requests through the router, in order.
-async fn sequential(config: Config, n: usize) -> Vec<Duration> {
-    let app = demo_backend::app(demo_backend::AppState::new(config));
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
+/// `--cpu-work 25ms`: each request burns (at least) that long, on the wall clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpu_work_takes_real_time() {
+    let work = Duration::from_millis(25);
+    let app = demo_backend::app(demo_backend::AppState::new(Config {
+        cpu_work: work,
+        ..config()
+    }));
+    for _ in 0..5 {
         let start = std::time::Instant::now();
         let r = crate::helpers::call(
             &app,
@@ -150,61 +204,7 @@ async fn sequential(config: Config, n: usize) -> Vec<Duration> {
         )
         .await;
         assert_eq!(r.status, http::StatusCode::CREATED);
-        out.push(start.elapsed());
+        let took = start.elapsed();
+        assert!(took >= work, "{took:?}");
     }
-    out
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delay_jitter_and_cpu_work_shape_the_latency() {
-    use demo_backend::DelayRange;
-    let ms = Duration::from_millis;
-    // --delay 30ms..60ms: every request waits within the range.
-    let delayed = sequential(
-        Config {
-            delay: Some(DelayRange {
-                min: ms(30),
-                max: ms(60),
-            }),
-            ..config()
-        },
-        20,
-    )
-    .await;
-    assert!(delayed.iter().all(|d| *d >= ms(30)), "{delayed:?}");
-    let mut sorted = delayed.clone();
-    assert!(quantile(&mut sorted, 0.5) < ms(80), "{delayed:?}");
-    assert!(
-        quantile(&mut sorted, 1.0) - quantile(&mut sorted, 0.0) > ms(5),
-        "no spread: {delayed:?}"
-    );
-
-    // --service-time 20ms --jitter 10ms: within 10..30 ms (plus scheduling slack), spread out.
-    let jittered = sequential(
-        Config {
-            service_time: ms(20),
-            jitter: ms(10),
-            ..config()
-        },
-        30,
-    )
-    .await;
-    assert!(jittered.iter().all(|d| *d >= ms(9)), "{jittered:?}");
-    let mut sorted = jittered.clone();
-    assert!(quantile(&mut sorted, 0.5) < ms(35), "{jittered:?}");
-    assert!(
-        quantile(&mut sorted, 1.0) - quantile(&mut sorted, 0.0) > ms(5),
-        "no jitter: {jittered:?}"
-    );
-
-    // --cpu-work 25ms: each request burns (at least) that long.
-    let burnt = sequential(
-        Config {
-            cpu_work: ms(25),
-            ..config()
-        },
-        5,
-    )
-    .await;
-    assert!(burnt.iter().all(|d| *d >= ms(25)), "{burnt:?}");
 }

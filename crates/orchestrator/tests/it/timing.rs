@@ -180,3 +180,45 @@ fn a_stages_scenario_sends_its_plan_from_the_first_second() {
     );
     assert!(ports_free(23300));
 }
+
+/// `load_mode = "async"` end to end: the backend answers 202 at once, the load generator
+/// follows each job, and the report shows the jobs' durations beside the 202s' latency.
+#[test]
+fn an_async_scenario_reports_job_durations_beside_the_202s() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("async.toml");
+    std::fs::write(
+        &file,
+        "baseline_pause = \"1s\"\nload_pause = \"3s\"\nload_scale_delay = \"2s\"\n\
+         backend_scale_replicas = 1\nload_base_rps = 20\nload_ramp_factor = 1\n\
+         load_run_duration = \"20s\"\nbackend_service_time = \"100ms\"\nload_mode = \"async\"\n",
+    )
+    .unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .args([
+            "run",
+            "--uuid",
+            "async",
+            "--port-base",
+            "23320",
+            "--scenario",
+        ])
+        .arg(&file)
+        .arg("--runs-dir")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let r = Report::read(&dir.path().join("async")).unwrap();
+    let load = r.phase(phase::LOAD).unwrap();
+    let accepted = load.client_latency.p50.unwrap();
+    let job = load.job_latency.p50.expect("job durations were sampled");
+    // Each job holds a worker for the service time; the 202 does not wait for it.
+    assert!(job >= 0.1, "job p50 {job}");
+    assert!(accepted < job / 2.0, "202 p50 {accepted} vs job p50 {job}");
+    assert!(load.error_rate < 0.01, "{}", load.error_rate);
+    assert!(load.jobs_pending_max >= 1.0, "{}", load.jobs_pending_max);
+    let md = std::fs::read_to_string(dir.path().join("async/report.md")).unwrap();
+    assert!(md.contains("## Async jobs"), "{md}");
+    assert!(ports_free(23320));
+}

@@ -140,8 +140,8 @@ fn system_roots() -> Result<RootCertStore, TlsError> {
 /// Why a handshake failed, in words that say what to do. Takes the I/O error that
 /// tokio-rustls (or a client built on it) returns.
 pub fn handshake_failure(e: &std::io::Error) -> String {
-    if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        return refusal(inner);
+    if let Some(why) = refusal_in(e) {
+        return why;
     }
     match e.kind() {
         std::io::ErrorKind::UnexpectedEof => {
@@ -151,6 +151,26 @@ pub fn handshake_failure(e: &std::io::Error) -> String {
         }
         _ => format!("TLS handshake failed: {e}"),
     }
+}
+
+/// The TLS refusal in an error or its sources (looking inside I/O errors, which clients
+/// nest), in plain words; None when there is none.
+pub fn refusal_in(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(refusal(tls));
+        }
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            && let Some(found) = refusal_in(inner)
+        {
+            return Some(found);
+        }
+        next = err.source();
+    }
+    None
 }
 
 /// A rustls error in plain words.
@@ -288,6 +308,10 @@ mod tests {
         assert!(refusal(&unknown).contains("--cacert"));
         let io = std::io::Error::new(std::io::ErrorKind::InvalidData, unknown);
         assert!(handshake_failure(&io).contains("unknown issuer"));
+        // As an HTTP client nests it: an I/O error around the handshake's I/O error.
+        let nested = std::io::Error::other(io);
+        assert!(refusal_in(&nested).unwrap().contains("unknown issuer"));
+        assert_eq!(refusal_in(&std::io::Error::other("plain")), None);
         let eof = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
         assert!(handshake_failure(&eof).contains("speak TLS"));
     }

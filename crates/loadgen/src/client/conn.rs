@@ -76,7 +76,10 @@ pub(crate) struct Conn {
 
 // The HTTP/1.1 driver stays inline: it is polled on every exchange of the plain hot path,
 // and a few hundred connections' worth of unused bytes in the HTTP/2 case cost nothing.
-#[expect(clippy::large_enum_variant, reason = "no indirection on the HTTP/1.1 hot path")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "no indirection on the HTTP/1.1 hot path"
+)]
 enum Proto {
     H1 {
         sender: http1::SendRequest<Full<Bytes>>,

@@ -2,17 +2,20 @@
 # Benchmarks loadgen beside oha and wrk against the same target: Debian's nginx on loopback
 # returning a fixed 200. Prints (a) the highest rate each sustains with >= 99 % of it
 # achieved, (b) at 5k and 20k rps: achieved/target, CPU seconds per 100k requests and peak
-# RSS, (c) RSS after 1M requests vs after 100k, and loadgen/oha ratios.
+# RSS, (c) RSS after 1M requests vs after 100k, (d) the same as (b) over HTTPS (nginx with a
+# self-signed certificate made here; both tools with --insecure), HTTP/1.1 and HTTP/2, and
+# loadgen/oha ratios.
 # Not part of the tests: it takes a few minutes and wants an otherwise idle machine.
 #
-#   scripts/bench-loadgen.sh            # everything (about 8 minutes)
+#   scripts/bench-loadgen.sh            # everything (about 11 minutes)
+#   ONLY=https scripts/bench-loadgen.sh # only (d), the HTTPS section (about 3 minutes)
 #   QUICK=1 scripts/bench-loadgen.sh    # shorter runs, for trying the script out
 #   CARGO_TARGET_DIR=/elsewhere scripts/bench-loadgen.sh   # build and run from there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_apt_packages nginx:nginx-light wrk:wrk jq:jq /usr/bin/time:time
+ensure_apt_packages nginx:nginx-light wrk:wrk jq:jq /usr/bin/time:time openssl:openssl
 
 section "build"
 cargo build --release --locked -p loadgen
@@ -37,10 +40,18 @@ REPEATS=3             # runs of (b), the best counts
 BIG=1000000           # requests of the long run of (c)
 if [ "$QUICK" = 1 ]; then STEP_SECONDS=2; FIXED_SECONDS=2; REPEATS=1; BIG=200000; fi
 CONNS=64              # connections for every tool
+H2_CONNS=8            # HTTP/2 in (d): connections for both tools,
+H2_STREAMS=8          # and requests at once on each
+ONLY=${ONLY:-}
 
 WORK=$(mktemp -d)
 PORT=$((20000 + RANDOM % 20000))
+TLS_PORT=$((PORT + 1))
 URL="http://127.0.0.1:${PORT}/"
+# What loadgen and oha are pointed at, and the extra flags oha gets ((d) changes them).
+LG_TARGET="http://127.0.0.1:${PORT}"
+OHA_URL=$URL
+OHA_EXTRA=()
 
 cleanup() {
   if [ -f "$WORK/nginx.pid" ]; then kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; fi
@@ -48,7 +59,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-section "target: nginx on ${URL} (1 worker, fixed 200)"
+# A self-signed certificate for (d), made here and removed with $WORK.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+  -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null ||
+  die "openssl could not make a self-signed certificate"
+
+section "target: nginx on ${URL} and https://127.0.0.1:${TLS_PORT}/ (1 worker, fixed 200)"
 # One nginx worker, so the target takes at most one of the machine's cores.
 cat >"$WORK/nginx.conf" <<EOF
 worker_processes 1;
@@ -66,6 +83,15 @@ http {
   scgi_temp_path ${WORK}/scgi;
   server {
     listen 127.0.0.1:${PORT} backlog=4096;
+    location / { return 200 "ok"; }
+  }
+  server {
+    # HTTP/1.1 and h2 by ALPN. (nginx 1.25+ spells h2 as \`http2 on;\`; 1.22 as below.)
+    listen 127.0.0.1:${TLS_PORT} ssl http2 backlog=4096;
+    ssl_certificate ${WORK}/cert.pem;
+    ssl_certificate_key ${WORK}/key.pem;
+    http2_max_concurrent_streams 1000;
+    http2_max_requests 100000000;
     location / { return 200 "ok"; }
   }
 }
@@ -88,7 +114,7 @@ measure() {
 
 # loadgen_args RPS SECONDS: a constant-rate run.
 loadgen_args() {
-  echo --target "http://127.0.0.1:${PORT}" --url / --base-rps "$1" --ramp-factor 1 \
+  echo --target "$LG_TARGET" --url / --base-rps "$1" --ramp-factor 1 \
     --duration "${2}s" --connections "$CONNS" --timeout 5s --metrics-addr 127.0.0.1:0 \
     --progress off
 }
@@ -103,12 +129,12 @@ loadgen_run() {
 
 # oha_args RPS SECONDS: rate-limited oha with latency correction (its open-loop mode).
 oha_args() {
-  echo -z "${2}s" -q "$1" --latency-correction -c "$CONNS" --no-tui --output-format json "$URL"
+  echo -z "${2}s" -q "$1" --latency-correction -c "$CONNS" --no-tui --output-format json "$OHA_URL"
 }
 
 oha_run() { # NAME RPS SECONDS
   # shellcheck disable=SC2046
-  measure "$1" oha $(oha_args "$2" "$3")
+  measure "$1" oha $(oha_args "$2" "$3") "${OHA_EXTRA[@]}"
 }
 
 # Achieved rate (successful responses per second of wall time) of a finished run.
@@ -126,6 +152,62 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 ge99() { awk -v a="$1" -v t="$2" 'BEGIN { exit !(a >= 0.99 * t) }'; }
 
 RATES=(5000 10000 20000 30000 40000 50000 60000 80000)
+declare -A CPU100K RSS ACH
+# fixed KEY TOOL RPS [FLAG...]: fills ACH, CPU100K and RSS for KEY-RPS.
+fixed() {
+  local key=$1 tool=$2 rps=$3 rep name ach cpu rss
+  shift 3
+  for rep in $(seq "$REPEATS"); do
+    name="b-$key-$rps-$rep"
+    if [ "$tool" = loadgen ]; then
+      loadgen_run "$name" "$rps" "$FIXED_SECONDS" "$@"
+    else
+      oha_run "$name" "$rps" "$FIXED_SECONDS"
+    fi
+    ach=$(ratio "$("${tool}_achieved" "$name")" "$rps")
+    cpu=$(awk -v c="$(cpu_of "$name")" -v n="$(requests_of "$name" "$tool")" 'BEGIN { printf "%.3f", c * 100000 / n }')
+    rss=$(rss_mib "$name")
+    ACH[$key-$rps]=$(awk -v a="$ach" -v b="${ACH[$key-$rps]:-0}" 'BEGIN { print (a > b ? a : b) }')
+    CPU100K[$key-$rps]=$(awk -v a="$cpu" -v b="${CPU100K[$key-$rps]:-1e9}" 'BEGIN { print (a < b ? a : b) }')
+    RSS[$key-$rps]=$(awk -v a="$rss" -v b="${RSS[$key-$rps]:-1e9}" 'BEGIN { print (a < b ? a : b) }')
+  done
+  printf '  %-9s %7d %15s %18s %13s\n' "$key" "$rps" "${ACH[$key-$rps]}" "${CPU100K[$key-$rps]}" "${RSS[$key-$rps]}"
+}
+
+# (d): the fixed rates over HTTPS, HTTP/1.1 then HTTP/2, loadgen and oha side by side.
+https_section() {
+  section "(d) https (nginx, self-signed, --insecure): best of ${REPEATS} runs of ${FIXED_SECONDS}s"
+  printf '  %-9s %7s %15s %18s %13s\n' tool rps achieved/target "CPU s/100k req" "peak RSS MiB"
+  LG_TARGET="https://127.0.0.1:${TLS_PORT}"
+  OHA_URL="https://127.0.0.1:${TLS_PORT}/"
+  local rps
+  OHA_EXTRA=(--insecure)
+  for rps in 5000 20000; do
+    fixed lg-h1 loadgen "$rps" --insecure
+    [ "$HAVE_OHA" = 1 ] && fixed oha-h1 oha "$rps"
+  done
+  CONNS=$H2_CONNS
+  OHA_EXTRA=(--insecure --http2 -p "$H2_STREAMS")
+  for rps in 5000 20000; do
+    fixed lg-h2 loadgen "$rps" --insecure --http2 --h2-streams "$H2_STREAMS"
+    [ "$HAVE_OHA" = 1 ] && fixed oha-h2 oha "$rps"
+  done
+  echo "  (HTTP/1.1: ${CONNS_H1} connections each; HTTP/2: ${H2_CONNS} connections x ${H2_STREAMS} streams each)"
+  if [ "$HAVE_OHA" = 1 ]; then
+    section "ratios over https (loadgen / oha)"
+    local p
+    for p in h1 h2; do
+      for rps in 5000 20000; do
+        echo "  ${p} ${rps} rps: achieved loadgen ${ACH[lg-$p-$rps]}, oha ${ACH[oha-$p-$rps]}; CPU per request $(ratio "${CPU100K[lg-$p-$rps]}" "${CPU100K[oha-$p-$rps]}"); peak RSS $(ratio "${RSS[lg-$p-$rps]}" "${RSS[oha-$p-$rps]}")"
+      done
+    done
+  fi
+}
+CONNS_H1=$CONNS
+if [ "$ONLY" = https ]; then
+  https_section
+  exit 0
+fi
 
 section "(a) highest rate sustained with >= 99% achieved (${STEP_SECONDS}s per step)"
 # step TOOL RPS: one attempt, and a second one when the first misses (a busy machine
@@ -160,27 +242,6 @@ section "(b) fixed rates: best of ${REPEATS} runs of ${FIXED_SECONDS}s at 5k and
 # Other work on a shared machine only ever makes a run worse, so each figure is the best of
 # a few runs: most achieved, least CPU, least peak RSS.
 printf '  %-9s %7s %15s %18s %13s\n' tool rps achieved/target "CPU s/100k req" "peak RSS MiB"
-declare -A CPU100K RSS ACH
-# fixed KEY TOOL RPS [FLAG...]: fills ACH, CPU100K and RSS for KEY-RPS.
-fixed() {
-  local key=$1 tool=$2 rps=$3 rep name ach cpu rss
-  shift 3
-  for rep in $(seq "$REPEATS"); do
-    name="b-$key-$rps-$rep"
-    if [ "$tool" = loadgen ]; then
-      loadgen_run "$name" "$rps" "$FIXED_SECONDS" "$@"
-    else
-      oha_run "$name" "$rps" "$FIXED_SECONDS"
-    fi
-    ach=$(ratio "$("${tool}_achieved" "$name")" "$rps")
-    cpu=$(awk -v c="$(cpu_of "$name")" -v n="$(requests_of "$name" "$tool")" 'BEGIN { printf "%.3f", c * 100000 / n }')
-    rss=$(rss_mib "$name")
-    ACH[$key-$rps]=$(awk -v a="$ach" -v b="${ACH[$key-$rps]:-0}" 'BEGIN { print (a > b ? a : b) }')
-    CPU100K[$key-$rps]=$(awk -v a="$cpu" -v b="${CPU100K[$key-$rps]:-1e9}" 'BEGIN { print (a < b ? a : b) }')
-    RSS[$key-$rps]=$(awk -v a="$rss" -v b="${RSS[$key-$rps]:-1e9}" 'BEGIN { print (a < b ? a : b) }')
-  done
-  printf '  %-9s %7d %15s %18s %13s\n' "$key" "$rps" "${ACH[$key-$rps]}" "${CPU100K[$key-$rps]}" "${RSS[$key-$rps]}"
-}
 for rps in 5000 20000; do
   fixed lg loadgen "$rps"
   fixed lg2 loadgen "$rps" --threads 2
@@ -236,3 +297,5 @@ else
   echo "  oha missing: loadgen highest sustained ${best_lg} rps; wrk max ${wrk_max} rps"
 fi
 echo "  wrk max throughput vs loadgen highest sustained: $(ratio "$best_lg" "$wrk_max")"
+
+https_section

@@ -1,6 +1,7 @@
 //! Everything the demo's binaries agree on: human durations, load shapes, metric names and
 //! their exposition, the backend's API types, and the process plumbing (logging, shutdown
-//! signals) every `main.rs` uses. The scenario configuration lives in the `scenario` crate,
+//! signals) every `main.rs` uses, and the TLS client settings of the load generator and the
+//! frontend. The scenario configuration lives in the `scenario` crate,
 //! next to its one user, the orchestrator.
 
 pub mod api;
@@ -11,5 +12,6 @@ pub mod names;
 pub mod ports;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 
 pub use duration::HumanDuration;

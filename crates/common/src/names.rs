@@ -31,6 +31,12 @@ pub const LG_IN_FLIGHT: &str = "lg_in_flight";
 pub const LG_JOB_DURATION_SECONDS: &str = "lg_job_duration_seconds";
 /// Closed loop: virtual users running now.
 pub const LG_VUS: &str = "lg_vus";
+/// Opening a TCP connection to the target (resolving excluded), per connection opened.
+pub const LG_CONNECT_DURATION_SECONDS: &str = "lg_connect_duration_seconds";
+/// A TLS handshake with the target, from the open TCP connection to the end of the handshake.
+pub const LG_TLS_HANDSHAKE_DURATION_SECONDS: &str = "lg_tls_handshake_duration_seconds";
+/// TLS handshakes completed with the target (each new https connection makes one).
+pub const LG_HANDSHAKES_TOTAL: &str = "lg_handshakes_total";
 
 // Frontend (its own page; not read by other components).
 /// Polls of a replica's `/api/stats`, by outcome (`ok`, `error`).
@@ -75,7 +81,10 @@ pub mod error_kind {
     pub const JOB_FAILED: &str = "job_failed";
     /// Async mode: the job was forgotten by the backend, or not done within the poll bound.
     pub const JOB_EXPIRED: &str = "job_expired";
-    pub const ALL: [&str; 7] = [
+    /// The TLS handshake failed: certificate not trusted, for another host, expired, or
+    /// the handshake itself.
+    pub const TLS: &str = "tls";
+    pub const ALL: [&str; 8] = [
         TIMEOUT,
         CONNECT,
         HTTP_4XX,
@@ -83,6 +92,7 @@ pub mod error_kind {
         IO,
         JOB_FAILED,
         JOB_EXPIRED,
+        TLS,
     ];
 }
 
@@ -153,7 +163,7 @@ pub fn describe_loadgen(recorder: &dyn Recorder) {
     counter(LG_SENT_REQUESTS_TOTAL, "Requests sent, by action.");
     counter(
         LG_ERRORS_TOTAL,
-        "Requests that failed, by action and kind (timeout, connect, http_4xx, http_5xx, io, job_failed, job_expired).",
+        "Requests that failed, by action and kind (timeout, connect, http_4xx, http_5xx, io, job_failed, job_expired, tls).",
     );
     counter(
         LG_DROPPED_REQUESTS_TOTAL,
@@ -178,4 +188,18 @@ pub fn describe_loadgen(recorder: &dyn Recorder) {
         text("Async mode: time from the intended send time to the end of the job it started."),
     );
     gauge(LG_VUS, "Closed loop: virtual users running now.");
+    recorder.describe_histogram(
+        KeyName::from_const_str(LG_CONNECT_DURATION_SECONDS),
+        Some(Unit::Seconds),
+        text("Time to open a TCP connection to the target, per connection opened."),
+    );
+    recorder.describe_histogram(
+        KeyName::from_const_str(LG_TLS_HANDSHAKE_DURATION_SECONDS),
+        Some(Unit::Seconds),
+        text("Time of a TLS handshake with the target, per https connection opened."),
+    );
+    counter(
+        LG_HANDSHAKES_TOTAL,
+        "TLS handshakes completed with the target (connection rotation shows here).",
+    );
 }

@@ -29,6 +29,9 @@ pub enum Error {
     /// The HTTP client could not be built (TLS or resolver set-up of the platform).
     #[error("cannot build the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
+    /// TLS for https URLs could not be set up (no system roots, ...).
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[source] common::tls::TlsError),
     /// Serving on the listener failed.
     #[error("serving HTTP failed: {0}")]
     Serve(#[source] std::io::Error),
@@ -59,6 +62,21 @@ pub struct Config {
     pub poll_interval: Duration,
     /// Longest a proxied action may take before the page gets a 504.
     pub proxy_timeout: Duration,
+    /// Which certificates https URLs may present (`--cacert`, `--insecure`).
+    pub trust: common::tls::Trust,
+}
+
+impl Config {
+    /// True when any URL it reaches is https (the watched replicas are the orchestrator's
+    /// plain-http ones).
+    fn uses_tls(&self) -> bool {
+        let https = |u: &str| u.starts_with("https://");
+        let replicas = match &self.replicas {
+            ReplicaSource::Static(urls) => urls.iter().any(|u| https(u)),
+            ReplicaSource::Headless(_) | ReplicaSource::Watch(_) => false,
+        };
+        https(&self.backend_url) || self.loadgen_url.as_deref().is_some_and(https) || replicas
+    }
 }
 
 /// How long open connections may keep the server alive after the shutdown signal.
@@ -74,13 +92,18 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         // Environment proxies must not capture loopback or in-cluster traffic.
         .no_proxy()
         .connect_timeout(Duration::from_secs(2))
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build()
-        .map_err(Error::Client)?;
+        .pool_idle_timeout(Duration::from_secs(30));
+    if config.uses_tls() {
+        // The system's roots are read only when an https URL needs them.
+        let tls =
+            common::tls::client_config(&config.trust, &[b"h2", b"http/1.1"]).map_err(Error::Tls)?;
+        builder = builder.use_preconfigured_tls(tls);
+    }
+    let client = builder.build().map_err(Error::Client)?;
     let state = AppState::new(&config, client.clone());
     let poller = tokio::spawn(poll::run(
         poll::PollConfig::from_config(&config),

@@ -191,6 +191,10 @@ pub fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     let mut root: &dyn std::error::Error = e;
     while let Some(next) = root.source() {
         root = next;
+        // A refused TLS handshake, said with its cause (certificate, host name, ...).
+        if let Some(why) = common::tls::refusal_in(next) {
+            return format!("tls: {why}");
+        }
     }
     if e.is_connect() {
         format!("cannot connect: {root}")

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{Connector, Target};
+use crate::client::{Connector, Dialing, Setup, Target};
 use crate::metrics::{self, Metrics, Series};
 use crate::report::{self, Report};
 use crate::scheduler::Scheduled;
@@ -44,6 +44,8 @@ pub(crate) struct Shared {
     pub(crate) polling: JobPolling,
     /// Notified once a second: idle workers close connections past their age.
     pub(crate) sweep: Notify,
+    /// HTTP/2: how many workers share one connection (`--h2-streams`); None for HTTP/1.1.
+    pub(crate) h2_streams: Option<usize>,
 }
 
 /// Runs the load described by `config` and returns what it measured.
@@ -82,6 +84,7 @@ pub async fn run(
     let series = Series {
         jobs: config.mode == Mode::Async,
         vus: matches!(config.executor, Executor::ClosedLoop(_)),
+        tls: target.is_tls(),
     };
     let metrics = Arc::new(Metrics::new(&labels, series));
     let serving = CancellationToken::new();
@@ -141,14 +144,16 @@ async fn load(
     metrics: Arc<Metrics>,
     stop: CancellationToken,
 ) -> Result<Report> {
-    let connector = Connector::new(target.clone());
+    let dialing = Dialing::new(&target, &config.transport).map_err(Error::Tls)?;
+    let setup = Setup::new(Some(metrics.setup()));
+    let connector = Connector::new(target.clone(), dialing.clone(), setup);
     // The start-up checks' connection goes on to carry load rather than being wasted.
     let mut warm = match config.wait_for_target {
         Some(limit) => {
-            wait::ready(&config.target, &target, limit, &stop).await?;
+            wait::ready(&config.target, &target, dialing, limit, &stop).await?;
             None
         }
-        None => Some(wait::reachable(&config.target, &connector).await?),
+        None => wait::reachable(&config.target, &connector).await?,
     };
     let books = matches!(&config.workload, Spec::Actions(mix)
         if mix.iter().any(|&(a, w)| a == Action::BookTicket && w > 0));
@@ -174,6 +179,10 @@ async fn load(
         mode: config.mode,
         polling: config.polling,
         sweep: Notify::new(),
+        h2_streams: config
+            .transport
+            .http2
+            .then_some(config.transport.h2_streams.max(1)),
     });
     let started_unix_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -224,6 +233,7 @@ async fn load(
         planned: sent.planned,
         skipped: sent.skipped,
         connections_opened: shared.connector.opened(),
+        setup: shared.connector.setup().totals(),
         unfinished,
         lag: &sent.lag,
         timeline,

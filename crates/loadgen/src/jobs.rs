@@ -84,13 +84,6 @@ pub(crate) trait Poll {
     async fn get(&mut self, req: Request<Full<Bytes>>) -> Result<Exchange, Failure>;
 }
 
-fn describe(f: Failure) -> String {
-    match f {
-        Failure::Connect(why) => format!("cannot connect: {why}"),
-        Failure::Io(why) => why,
-    }
-}
-
 /// Polls the job at `uri` until it ends or `polling.max_wait` has passed since
 /// `accepted_at`. Each poll is bounded by `timeout`; a poll that fails or answers oddly is
 /// tried again at the next interval.
@@ -142,7 +135,7 @@ pub(crate) async fn follow(
                 return Followed::expired(format!("the backend no longer knows job {uri} (404)"));
             }
             Ok(Ok(ex)) => format!("the poll answered {}", ex.status),
-            Ok(Err(f)) => describe(f),
+            Ok(Err(f)) => f.describe(),
             Err(_) => format!("the poll did not answer within {timeout:?}"),
         };
         let now = Instant::now();

@@ -18,7 +18,7 @@ use crate::engine::Shared;
 use crate::jobs::{POLL_CONNECTIONS, PollPool};
 use crate::queue::Queue;
 use crate::scheduler::{self, Scheduled};
-use crate::worker::Worker;
+use crate::worker::{SharedConn, Worker};
 use crate::{Error, Result};
 
 /// Extra wait for in-flight requests beyond their own timeout.
@@ -157,9 +157,22 @@ async fn run(plan: Plan, shared: Arc<Shared>, stop: CancellationToken) -> Result
         followers: TaskTracker::new(),
         polls: PollPool::new(POLL_CONNECTIONS.min(plan.connections)),
     });
-    let workers: Vec<_> = (0..plan.connections.max(1))
-        .map(|_| tokio::spawn(Worker::new(shared.clone(), lane.clone()).run()))
-        .collect();
+    let workers: Vec<_> = match shared.h2_streams {
+        None => (0..plan.connections.max(1))
+            .map(|_| tokio::spawn(Worker::new(shared.clone(), lane.clone(), None).run()))
+            .collect(),
+        // HTTP/2: a group of workers per connection, one per stream.
+        Some(streams) => (0..plan.connections.max(1))
+            .flat_map(|_| {
+                let group = Arc::new(SharedConn::new(None));
+                let (shared, lane) = (shared.clone(), lane.clone());
+                (0..streams).map(move |_| {
+                    let w = Worker::new(shared.clone(), lane.clone(), Some(group.clone()));
+                    tokio::spawn(w.run())
+                })
+            })
+            .collect(),
+    };
     let schedule = Schedule::new(shared.curve.clone(), shared.arrivals, plan.shard);
     let interrupted = stop.clone();
     // A task like the workers, so that a panic in it comes back as an error for the run

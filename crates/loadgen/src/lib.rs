@@ -29,12 +29,14 @@ mod wait;
 mod worker;
 mod workload;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 use common::api::Action;
 use common::load::{Arrivals, Profile, Ramp, Shard, Stage};
+use common::tls::Trust;
 
 pub use common::load::vus::{ClosedLoop, ThinkTime};
 
@@ -72,6 +74,8 @@ pub enum Error {
     },
     #[error("the load engine failed: {0}")]
     Engine(String),
+    #[error("cannot set up TLS for the target: {0}")]
+    Tls(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -153,10 +157,82 @@ pub enum Workload {
     Custom(CustomRequest),
 }
 
+/// How requests travel to the target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transport {
+    /// Which certificates an https target may present (`--cacert`, `--insecure`).
+    pub trust: Trust,
+    /// HTTP/2 (`--http2`): negotiated by ALPN over TLS, with prior knowledge (h2c) over
+    /// plain http. HTTP/1.1 otherwise.
+    pub http2: bool,
+    /// HTTP/2: requests carried at once by one connection (`--h2-streams`).
+    pub h2_streams: usize,
+    /// Addresses used for a host and port instead of resolving it (`--resolve`).
+    pub resolve: Vec<Resolve>,
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        Self {
+            trust: Trust::System,
+            http2: false,
+            h2_streams: 1,
+            resolve: Vec::new(),
+        }
+    }
+}
+
+impl Transport {
+    /// The protocol as the report names it: `http/1.1`, `h2` (over TLS) or `h2c`.
+    pub fn protocol(&self, tls: bool) -> &'static str {
+        match (self.http2, tls) {
+            (false, _) => "http/1.1",
+            (true, true) => "h2",
+            (true, false) => "h2c",
+        }
+    }
+}
+
+/// `--resolve host:port:addr` (as curl's): connections to `host:port` go to `addr`, while
+/// the URL's host still names the server in the TLS handshake and the `Host` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolve {
+    pub host: String,
+    pub port: u16,
+    pub addr: IpAddr,
+}
+
+impl FromStr for Resolve {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let usage = || format!("`{s}` is not host:port:addr (e.g. svc.test:443:127.0.0.1)");
+        let (host, rest) = s.split_once(':').ok_or_else(usage)?;
+        let (port, addr) = rest.split_once(':').ok_or_else(usage)?;
+        if host.is_empty() {
+            return Err(usage());
+        }
+        let port = port
+            .parse::<u16>()
+            .map_err(|_| format!("`{s}`: `{port}` is not a port number"))?;
+        let bare = addr.trim_start_matches('[').trim_end_matches(']');
+        let addr = bare
+            .parse::<IpAddr>()
+            .map_err(|_| format!("`{s}`: `{addr}` is not an IP address"))?;
+        Ok(Self {
+            host: host.to_ascii_lowercase(),
+            port,
+            addr,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `http://host:port` plus an optional base path, without a trailing `/`.
+    /// `http[s]://host:port` plus an optional base path, without a trailing `/`.
     pub target: String,
+    /// TLS trust, HTTP version and pinned addresses.
+    pub transport: Transport,
     pub executor: Executor,
     /// The open loop's rate over time (unused by the closed loop).
     pub shape: Shape,

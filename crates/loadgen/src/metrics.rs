@@ -19,6 +19,7 @@ use metrics_exporter_prometheus::{
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::client::SetupMetrics;
 use crate::stats::Stats;
 
 const METADATA: Metadata<'static> =
@@ -40,6 +41,10 @@ pub(crate) struct Metrics {
     pub(crate) in_flight: Gauge,
     /// Closed loop only: virtual users running.
     pub(crate) vus: Option<Gauge>,
+    connect: Histogram,
+    /// https only (no-op handles otherwise): handshake times and count.
+    tls_handshake: Histogram,
+    handshakes: Counter,
 }
 
 /// Which mode-specific series a run has.
@@ -49,6 +54,8 @@ pub(crate) struct Series {
     pub(crate) jobs: bool,
     /// `lg_vus` (closed loop).
     pub(crate) vus: bool,
+    /// `lg_tls_handshake_duration_seconds` and `lg_handshakes_total` (https targets).
+    pub(crate) tls: bool,
 }
 
 impl Metrics {
@@ -60,6 +67,8 @@ impl Metrics {
         for name in [
             names::LG_REQUEST_DURATION_SECONDS,
             names::LG_JOB_DURATION_SECONDS,
+            names::LG_CONNECT_DURATION_SECONDS,
+            names::LG_TLS_HANDSHAKE_DURATION_SECONDS,
         ] {
             // The bucket list is a non-empty constant; an empty one is the builder's only
             // error.
@@ -116,6 +125,19 @@ impl Metrics {
         let current_rps = gauge(names::LG_CURRENT_RPS);
         let in_flight = gauge(names::LG_IN_FLIGHT);
         let vus = series.vus.then(|| gauge(names::LG_VUS));
+        let connect =
+            recorder.register_histogram(&key(names::LG_CONNECT_DURATION_SECONDS, &[]), &METADATA);
+        let (tls_handshake, handshakes) = if series.tls {
+            (
+                recorder.register_histogram(
+                    &key(names::LG_TLS_HANDSHAKE_DURATION_SECONDS, &[]),
+                    &METADATA,
+                ),
+                recorder.register_counter(&key(names::LG_HANDSHAKES_TOTAL, &[]), &METADATA),
+            )
+        } else {
+            (Histogram::noop(), Counter::noop())
+        };
         Self {
             handle: recorder.handle(),
             _recorder: recorder,
@@ -128,6 +150,18 @@ impl Metrics {
             current_rps,
             in_flight,
             vus,
+            connect,
+            tls_handshake,
+            handshakes,
+        }
+    }
+
+    /// Handles for the connector's setup measurements.
+    pub(crate) fn setup(&self) -> SetupMetrics {
+        SetupMetrics {
+            connect: self.connect.clone(),
+            tls: self.tls_handshake.clone(),
+            handshakes: self.handshakes.clone(),
         }
     }
 

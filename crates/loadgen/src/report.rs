@@ -11,6 +11,7 @@ use common::names::error_kind;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::client::SetupTotals;
 use crate::stats::{LabelStats, Stats};
 use crate::threshold::{Facts, ThresholdOutcome, round3};
 use crate::{Config, Error, Executor, Mode, Result};
@@ -82,6 +83,31 @@ pub const CLOSED_LOOP_NOTE: &str = "closed loop: each virtual user waits for an 
      latency is the plain response time and leaves out the wait that requests held back would \
      have had (coordinated omission): it is not comparable with open-loop latency, which is \
      measured from each request's intended send time";
+
+/// How the run's connections were made, and what setting them up cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionsReport {
+    /// `http/1.1`, `h2` (HTTP/2 over TLS, by ALPN) or `h2c` (HTTP/2 with prior knowledge).
+    pub protocol: String,
+    /// HTTP/2: requests at once per connection (`--h2-streams`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub h2_streams: Option<usize>,
+    /// https only: which server certificates were trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted: Option<String>,
+    /// https with `--insecure`: no certificate was verified.
+    #[serde(default)]
+    pub insecure: bool,
+    /// TLS handshakes completed (one per https connection opened).
+    #[serde(default)]
+    pub handshakes: u64,
+    /// Opening each TCP connection (resolving excluded).
+    #[serde(default)]
+    pub connect: LatencySummary,
+    /// Each TLS handshake, from the open TCP connection on.
+    #[serde(default)]
+    pub tls_handshake: LatencySummary,
+}
 
 /// One action's numbers (or the total, as action `total`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -166,6 +192,9 @@ pub struct Report {
     /// in the total's drops, not in any action's).
     pub skipped: u64,
     pub connections_opened: u64,
+    /// Protocol, TLS trust and connection setup times.
+    #[serde(default)]
+    pub connections: ConnectionsReport,
     /// Requests still running when the run gave up waiting for them.
     pub unfinished: u64,
     /// Actual send minus intended send.
@@ -230,6 +259,7 @@ pub(crate) struct Run<'a> {
     pub(crate) planned: Option<u64>,
     pub(crate) skipped: u64,
     pub(crate) connections_opened: u64,
+    pub(crate) setup: SetupTotals,
     pub(crate) unfinished: u64,
     pub(crate) lag: &'a Histogram<u64>,
     pub(crate) timeline: Vec<TimelinePoint>,
@@ -356,6 +386,7 @@ pub(crate) fn build(run: Run<'_>, stats: &Stats, labels: &[&'static str]) -> Rep
         scheduled,
         skipped: run.skipped,
         connections_opened: run.connections_opened,
+        connections: connections_report(run.config, &run.setup),
         unfinished: run.unfinished,
         schedule_lag: LatencySummary::of(run.lag),
         total,
@@ -367,6 +398,20 @@ pub(crate) fn build(run: Run<'_>, stats: &Stats, labels: &[&'static str]) -> Rep
             .collect(),
         thresholds,
         timeline: run.timeline,
+    }
+}
+
+fn connections_report(config: &Config, setup: &SetupTotals) -> ConnectionsReport {
+    let t = &config.transport;
+    let tls = config.target.starts_with("https://");
+    ConnectionsReport {
+        protocol: t.protocol(tls).to_string(),
+        h2_streams: t.http2.then_some(t.h2_streams),
+        trusted: tls.then(|| t.trust.to_string()),
+        insecure: tls && t.trust == common::tls::Trust::Insecure,
+        handshakes: setup.handshakes,
+        connect: LatencySummary::of(&setup.connect),
+        tls_handshake: LatencySummary::of(&setup.tls),
     }
 }
 

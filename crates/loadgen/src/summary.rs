@@ -1,10 +1,26 @@
 //! The end-of-run summary on stdout (k6-like) and the Markdown report: the same facts,
 //! drops and schedule lag up front, corrected latency as the headline; async jobs and the
-//! closed loop's users (with why its latency is another measure) when the run had them.
+//! closed loop's users (with why its latency is another measure) when the run had them;
+//! the protocol and connection setup, and a warning that cannot be missed under `--insecure`.
 
 use std::fmt::Write;
 
-use crate::report::{ActionReport, JobsReport, LatencySummary, Report, fmt_ms};
+use crate::report::{ActionReport, ConnectionsReport, JobsReport, LatencySummary, Report, fmt_ms};
+
+/// Said at the top of the summary and the Markdown report of an `--insecure` run.
+const INSECURE_WARNING: &str = "WARNING: --insecure: TLS certificates were NOT verified;      any server could have answered for this host";
+
+fn connections_line(c: &ConnectionsReport, opened: u64) -> String {
+    let streams = c
+        .h2_streams
+        .map_or(String::new(), |n| format!(", up to {n} streams each"));
+    let protocol = if c.protocol.is_empty() {
+        "http/1.1"
+    } else {
+        &c.protocol
+    };
+    format!("{opened} opened ({protocol}{streams})")
+}
 
 fn latency_line(l: &LatencySummary) -> String {
     if l.count == 0 {
@@ -119,6 +135,9 @@ impl Report {
                 ""
             }
         );
+        if self.connections.insecure {
+            let _ = writeln!(out, "  {INSECURE_WARNING}\n");
+        }
         if let Some(c) = closed {
             for line in wrap(&c.note, 86) {
                 let _ = writeln!(out, "  {line}");
@@ -201,11 +220,21 @@ impl Report {
             row(&mut out, "jobs", jobs_line(j));
             row(&mut out, "job duration", latency_line(&j.duration));
         }
+        let c = &self.connections;
         row(
             &mut out,
-            "connections opened",
-            self.connections_opened.to_string(),
+            "connections",
+            connections_line(c, self.connections_opened),
         );
+        row(&mut out, "connect", latency_line(&c.connect));
+        if let Some(trusted) = &c.trusted {
+            row(&mut out, "tls trusts", trusted.clone());
+            row(
+                &mut out,
+                "tls handshakes",
+                format!("{}: {}", c.handshakes, latency_line(&c.tls_handshake)),
+            );
+        }
         if self.unfinished > 0 {
             row(
                 &mut out,
@@ -281,6 +310,9 @@ impl Report {
                 ""
             }
         );
+        if self.connections.insecure {
+            let _ = writeln!(md, "**{INSECURE_WARNING}.**\n");
+        }
         if let Some(c) = &self.closed_loop {
             let _ = writeln!(
                 md,
@@ -305,7 +337,22 @@ impl Report {
             ("errors", errors_line(t)),
             ("statuses", statuses_line(t)),
             ("schedule lag", latency_line(&self.schedule_lag)),
-            ("connections opened", self.connections_opened.to_string()),
+            (
+                "connections",
+                connections_line(&self.connections, self.connections_opened),
+            ),
+            ("connect", latency_line(&self.connections.connect)),
+            (
+                "tls handshakes",
+                match &self.connections.trusted {
+                    Some(trusted) => format!(
+                        "{}: {} (trusting {trusted})",
+                        self.connections.handshakes,
+                        latency_line(&self.connections.tls_handshake)
+                    ),
+                    None => "- (http)".into(),
+                },
+            ),
         ] {
             let _ = writeln!(md, "| {k} | {v} |");
         }

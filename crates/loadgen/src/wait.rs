@@ -11,7 +11,7 @@ use http_body_util::Full;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{Conn, Connector, Exchange, Failure, SendError, Target};
+use crate::client::{Conn, Connector, Dialing, Exchange, Failure, SendError, Setup, Target};
 use crate::{Error, Result};
 
 /// Each readiness poll and each start-up request gives up after this.
@@ -27,13 +27,6 @@ fn get(target: &Target, path: &str) -> Request<Full<Bytes>> {
     req.headers_mut()
         .insert(USER_AGENT, HeaderValue::from_static("loadgen"));
     req
-}
-
-fn describe(f: Failure) -> String {
-    match f {
-        Failure::Connect(why) => format!("cannot connect: {why}"),
-        Failure::Io(why) => why,
-    }
 }
 
 /// One exchange on `conn`, or on a new connection when there is none.
@@ -62,15 +55,21 @@ async fn fetch(
 }
 
 /// One connection must open, or the run stops at once with the address in the message. The
-/// connection is returned for the load to use.
-pub(crate) async fn reachable(url: &str, connector: &Connector) -> Result<Conn> {
+/// connection is returned for the load to use. A target that answers but fails the TLS
+/// handshake is reachable: the run goes on and counts every request's `tls` error (with
+/// the reason in the summary), as it would if the certificate changed mid-run.
+pub(crate) async fn reachable(url: &str, connector: &Connector) -> Result<Option<Conn>> {
     let down = |reason: String| Error::TargetDown {
         target: url.to_string(),
         reason,
     };
     match tokio::time::timeout(ATTEMPT_TIMEOUT, connector.dial()).await {
-        Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(f)) => Err(down(describe(f))),
+        Ok(Ok(conn)) => Ok(Some(conn)),
+        Ok(Err(Failure::Tls(why))) => {
+            tracing::warn!(target = url, why = %why, "the TLS handshake fails; requests will count tls errors");
+            Ok(None)
+        }
+        Ok(Err(f)) => Err(down(f.describe())),
         Err(_) => Err(down(format!("no connection within {ATTEMPT_TIMEOUT:?}"))),
     }
 }
@@ -80,12 +79,13 @@ pub(crate) async fn reachable(url: &str, connector: &Connector) -> Result<Conn> 
 pub(crate) async fn ready(
     url: &str,
     target: &Target,
+    dialing: Dialing,
     limit: Duration,
     stop: &CancellationToken,
 ) -> Result<()> {
-    // Its own connector (these polls are not load) and a fresh connection for every poll:
-    // the name may only start resolving later.
-    let connector = Connector::new(target.clone());
+    // Its own connector (these polls are not load: no setup series) and a fresh connection
+    // for every poll: the name may only start resolving later.
+    let connector = Connector::new(target.clone(), dialing, Setup::new(None));
     let deadline = Instant::now() + limit;
     let mut announced = false;
     loop {
@@ -102,7 +102,7 @@ pub(crate) async fn ready(
                 return Ok(());
             }
             Ok(Ok(ex)) => format!("/readyz answered {}", ex.status),
-            Ok(Err(f)) => describe(f),
+            Ok(Err(f)) => f.describe(),
             Err(_) => format!("/readyz did not answer within {ATTEMPT_TIMEOUT:?}"),
         };
         if Instant::now() >= deadline {

@@ -1,8 +1,9 @@
 //! A worker: one keep-alive connection and a loop that sends the lane's jobs on it, one at
 //! a time. The connection opens on the first job, and is replaced when it breaks, times out
-//! or grows older than `--conn-max-age` (a new one resolves DNS again). One timer per
-//! worker, reset for each job, bounds every request. In async mode a 202 is handed over to
-//! a follower of its job (`jobs.rs`) and the worker moves on.
+//! or grows older than `--conn-max-age` (a new one resolves DNS again). Over HTTP/2 a group
+//! of `--h2-streams` workers shares one connection, each sending on its own stream. One
+//! timer per worker, reset for each job, bounds every request. In async mode a 202 is handed
+//! over to a follower of its job (`jobs.rs`) and the worker moves on.
 
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -27,7 +28,13 @@ pub(crate) struct Worker {
     shared: Arc<Shared>,
     lane: Arc<Lane>,
     conn: Option<Conn>,
+    /// HTTP/2: the connection this worker's group shares; `conn` is a handle on it.
+    group: Option<Arc<SharedConn>>,
 }
+
+/// HTTP/2: the connection of a group of workers. The lock is held while one is opened, so
+/// the group opens one, not one each.
+pub(crate) type SharedConn = tokio::sync::Mutex<Option<Conn>>;
 
 /// How one request ended, as recorded (by a worker here, or by a virtual user).
 pub(crate) struct Ended {
@@ -68,6 +75,7 @@ impl Ended {
             Some(Err(failure)) => {
                 let (kind, why) = match failure {
                     Failure::Connect(why) => (error_kind::CONNECT, why),
+                    Failure::Tls(why) => (error_kind::TLS, why),
                     Failure::Io(why) => (error_kind::IO, why),
                 };
                 stats.note_failure(kind, why);
@@ -113,11 +121,16 @@ pub(crate) fn record(shared: &Shared, stats: &LaneStats, label: usize, e: &Ended
 }
 
 impl Worker {
-    pub(crate) fn new(shared: Arc<Shared>, lane: Arc<Lane>) -> Self {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        lane: Arc<Lane>,
+        group: Option<Arc<SharedConn>>,
+    ) -> Self {
         Self {
             shared,
             lane,
             conn: None,
+            group,
         }
     }
 
@@ -138,7 +151,7 @@ impl Worker {
     /// old (it would otherwise hold a socket on a replica that may be gone).
     async fn next_job(&mut self) -> Option<Job> {
         loop {
-            if self.conn.is_none() {
+            if self.conn.is_none() && self.group.is_none() {
                 return self.lane.queue.pop().await;
             }
             let job = tokio::select! {
@@ -152,6 +165,13 @@ impl Worker {
                     let max_age = self.shared.conn_max_age;
                     if self.conn.as_mut().is_some_and(|c| !c.usable(max_age)) {
                         self.conn = None;
+                    }
+                    // The group's own handle keeps an HTTP/2 connection open too.
+                    if let Some(group) = &self.group
+                        && let Ok(mut held) = group.try_lock()
+                        && held.as_mut().is_some_and(|c| !c.usable(max_age))
+                    {
+                        *held = None;
                     }
                 }
             }
@@ -194,8 +214,8 @@ impl Worker {
         req: Request<Full<Bytes>>,
         keep_body: bool,
     ) -> Result<Exchange, Failure> {
-        let (shared, lane) = (&self.shared, &self.lane);
-        let open = || open(shared, lane);
+        let (shared, lane, group) = (&self.shared, &self.lane, self.group.as_deref());
+        let open = || open(shared, lane, group);
         exchange_on(&mut self.conn, shared.conn_max_age, open, req, keep_body).await
     }
 
@@ -229,9 +249,24 @@ impl Worker {
     }
 }
 
-/// A connection for a worker: the one the start-up checks opened when this lane still holds
+/// A connection for a worker: over HTTP/2 a handle on its group's connection (opened when
+/// there is none usable); else the one the start-up checks opened when this lane still holds
 /// it (so that it is not wasted), else a new one.
-async fn open(shared: &Shared, lane: &Lane) -> Result<Conn, Failure> {
+async fn open(shared: &Shared, lane: &Lane, group: Option<&SharedConn>) -> Result<Conn, Failure> {
+    if let Some(group) = group {
+        let mut held = group.lock().await;
+        if let Some(c) = held.as_mut()
+            && c.usable(shared.conn_max_age)
+            && let Some(mine) = c.share()
+        {
+            return Ok(mine);
+        }
+        *held = None;
+        let conn = shared.connector.dial().await?;
+        let mine = conn.share();
+        *held = Some(conn);
+        return mine.ok_or_else(|| Failure::Io("an HTTP/1.1 connection cannot be shared".into()));
+    }
     if let Some(parked) = lane.take_spare()
         && let Ok(conn) = Conn::adopt(parked).await
     {

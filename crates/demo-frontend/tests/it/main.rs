@@ -1,4 +1,5 @@
-//! Integration tests of demo-frontend against real demo-backend replicas on 127.0.0.1.
+//! Integration tests of demo-frontend against real demo-backend replicas on 127.0.0.1
+//! (behind a TLS terminator too).
 
 mod aggregation;
 mod browser;
@@ -7,3 +8,4 @@ mod proxy;
 mod replicas;
 mod support;
 mod timing;
+mod tls;

@@ -116,6 +116,7 @@ pub(crate) fn config(backend_url: &str, replicas: ReplicaSource) -> Config {
         loadgen_url: None,
         poll_interval: POLL,
         proxy_timeout: Duration::from_secs(2),
+        trust: common::tls::Trust::System,
     }
 }
 

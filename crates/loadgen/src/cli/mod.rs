@@ -14,8 +14,10 @@ use crate::threshold::Threshold;
 use crate::{Config, Error, Executor, JobPolling, Mode, Progress, Result, Shape, Workload};
 use common::load::vus::{ClosedLoop, ThinkTime, parse_vu_stages};
 
+mod transport;
 mod workload;
 
+pub use transport::TransportOpts;
 use workload::{custom_workload, parse_actions};
 
 /// Flags that give the ramp; `--stages` and `--profile` replace all of them.
@@ -48,7 +50,7 @@ const OPEN_LOOP_FLAGS: [&str; 7] = [
                   99 a threshold failed, 1 any other failure."
 )]
 pub struct Opts {
-    /// Base URL of the service under load (`http://host:port`).
+    /// Base URL of the service under load (`http://host:port` or `https://host:port`).
     #[arg(long, env = "TARGET_URL", required_unless_present = "url")]
     pub target: Option<String>,
     /// Rate of the first ramp step, requests per second.
@@ -178,6 +180,8 @@ pub struct Opts {
     /// Body of --url; `@path` reads it from a file.
     #[arg(long, env = "REQUEST_BODY", requires = "url")]
     pub body: Option<String>,
+    #[command(flatten)]
+    pub transport: TransportOpts,
 }
 
 impl Opts {
@@ -279,8 +283,10 @@ impl Opts {
         for path in &self.reports {
             crate::report::Format::of(path).map_err(flag("--report"))?;
         }
+        let transport = self.transport.into_transport(&target)?;
         Ok(Config {
             target,
+            transport,
             executor,
             shape,
             time_scale,

@@ -1,11 +1,19 @@
-//! The target URL taken apart: the `host:port` to resolve on every new connection, the
-//! `Host` header, and the base path prefixed to every route.
+//! The target URL taken apart: http or https, the `host:port` to resolve on every new
+//! connection, the name a TLS handshake asks for, the `Host` header, and the base path
+//! prefixed to every route.
 
 use http::HeaderValue;
+use http::uri::{Authority, Scheme};
 
-/// A validated `http://host[:port][/base]` target.
+/// A validated `http[s]://host[:port][/base]` target.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
+    pub(crate) scheme: Scheme,
+    /// `host[:port]` as written: HTTP/2's `:authority`.
+    pub(crate) authority: Authority,
+    /// The host without IPv6 brackets: what `--resolve` matches and TLS names (SNI).
+    pub(crate) host: String,
+    pub(crate) port: u16,
     /// `host:port`, resolved again on each new connection (DNS may have changed).
     pub(crate) resolve: String,
     pub(crate) host_header: HeaderValue,
@@ -19,15 +27,11 @@ impl Target {
         let uri: http::Uri = url
             .parse()
             .map_err(|e| format!("`{url}` is not a URL ({e}); write it like http://host:8080"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(format!(
-                    "`{url}`: https is not supported; point it at the plain-HTTP service (http://)"
-                ));
-            }
-            _ => return Err(format!("`{url}` is not an http:// URL")),
-        }
+        let (scheme, default_port) = match uri.scheme_str() {
+            Some("http") => (Scheme::HTTP, 80),
+            Some("https") => (Scheme::HTTPS, 443),
+            _ => return Err(format!("`{url}` is not an http:// or https:// URL")),
+        };
         let authority = uri
             .authority()
             .ok_or_else(|| format!("`{url}` has no host; write it like http://host:8080"))?;
@@ -38,7 +42,7 @@ impl Target {
         if host.is_empty() {
             return Err(format!("`{url}` has no host"));
         }
-        let port = authority.port_u16().unwrap_or(80);
+        let port = authority.port_u16().unwrap_or(default_port);
         // IPv6 literals keep their brackets so `host:port` resolves.
         let resolve = if host.contains(':') && !host.starts_with('[') {
             format!("[{host}]:{port}")
@@ -52,10 +56,22 @@ impl Target {
         }
         let base_path = uri.path().trim_end_matches('/').to_string();
         Ok(Self {
+            scheme,
+            authority: authority.clone(),
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase(),
+            port,
             resolve,
             host_header,
             base_path,
         })
+    }
+
+    /// True for an https target.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.scheme == Scheme::HTTPS
     }
 
     /// The origin-form URI of `path` (which starts with `/`) under the base path.
@@ -79,13 +95,19 @@ mod tests {
         assert_eq!(t.uri("/readyz").unwrap(), "/prefix/readyz");
         let t = Target::parse("http://[::1]:9000").unwrap();
         assert_eq!(t.resolve, "[::1]:9000");
+        assert_eq!(t.host, "::1");
+        assert!(!t.is_tls());
+        let t = Target::parse("https://Svc.Example/base").unwrap();
+        assert!(t.is_tls());
+        assert_eq!((t.host.as_str(), t.port), ("svc.example", 443));
+        assert_eq!(t.resolve, "Svc.Example:443");
+        assert_eq!(t.authority, "Svc.Example");
     }
 
     #[test]
     fn refuses_what_it_cannot_serve_with_a_reason() {
         for (bad, says) in [
-            ("ftp://x", "http://"),
-            ("https://x", "https is not supported"),
+            ("ftp://x", "http:// or https://"),
             ("x y", "not a URL"),
             ("http://u:p@x", "user info"),
             ("http://x/?a=1", "query"),

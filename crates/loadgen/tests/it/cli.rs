@@ -32,7 +32,10 @@ fn bad_flags_exit_2_naming_the_flag() {
     let x = "http://x";
     for (args, flag) in [
         (&["--target", "ftp://x"][..], "--target"),
-        (&["--target", "https://x"], "--target"),
+        (
+            &["--target", "https://x", "--http2", "--h2-streams", "0"],
+            "--h2-streams",
+        ),
         (&["--target", x, "--shard", "2/2"], "--shard"),
         (&["--target", x, "--progress", "loud"], "--progress"),
         (&["--target", x, "--ramp-interval", "0s"], "--ramp-interval"),

@@ -1,5 +1,5 @@
-//! loadgen integration tests: real HTTP servers on 127.0.0.1:0 (test servers and the real
-//! demo-backend), the library's `run`, and the built binary. Rate and latency measurements live in `timing` (run alone by nextest).
+//! loadgen integration tests: real HTTP servers on 127.0.0.1:0 (test servers, over HTTPS
+//! and HTTP/2 too, and the real demo-backend), the library's `run`, and the built binary. Rate and latency measurements live in `timing` (run alone by nextest).
 
 mod binary;
 mod cli;
@@ -8,6 +8,8 @@ mod connections;
 mod helpers;
 mod jobs;
 mod metrics;
+mod pki;
 mod runs;
 mod server;
 mod timing;
+mod tls;

@@ -1,6 +1,8 @@
-//! A tiny HTTP/1.1 server on 127.0.0.1:0 for the tests: it counts connections (opened and
-//! closed), requests and concurrency, remembers arrivals, and answers through a closure that
-//! may ask for a delay or for the connection to be closed.
+//! A tiny HTTP server on 127.0.0.1:0 for the tests: HTTP/1.1 by default, or with
+//! [`Server::start_with`] HTTPS (HTTP/1.1 and h2 by ALPN) or h2c too. It counts connections
+//! (opened and closed), requests (and those over HTTP/2) and concurrency, remembers arrivals
+//! and the TLS names asked for, and answers through a closure that may ask for a delay or
+//! for the connection to be closed.
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,10 +14,13 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
 
 /// One request as the handler sees it.
 #[derive(Debug, Clone)]
@@ -70,6 +75,12 @@ pub(crate) struct State {
     pub(crate) requests: AtomicU64,
     pub(crate) in_flight: AtomicU64,
     pub(crate) max_in_flight: AtomicU64,
+    /// Load requests that came over HTTP/2.
+    pub(crate) http2: AtomicU64,
+    /// The server name (SNI) of every TLS handshake that completed.
+    pub(crate) names: Mutex<Vec<String>>,
+    /// TLS handshakes that failed (the client refused the certificate, ...).
+    pub(crate) refused: AtomicU64,
     first: OnceLock<Instant>,
     /// Every load request (not /readyz or /api/showtimes), in arrival order.
     pub(crate) seen: Mutex<Vec<Seen>>,
@@ -87,12 +98,29 @@ pub(crate) struct Server {
     pub(crate) state: Arc<State>,
 }
 
+/// How a test server speaks.
+#[derive(Default, Clone)]
+pub(crate) struct Speaks {
+    /// HTTPS with this certificate, HTTP/1.1 and h2 offered by ALPN.
+    pub(crate) tls: Option<Arc<ServerConfig>>,
+    /// Plain http: h2c with prior knowledge accepted beside HTTP/1.1.
+    pub(crate) h2c: bool,
+}
+
 impl Server {
     pub(crate) async fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> Self {
+        Self::start_with(Speaks::default(), handler).await
+    }
+
+    pub(crate) async fn start_with(
+        speaks: Speaks,
+        handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State::default());
         let handler: Arc<Handler> = Arc::new(handler);
+        let tls = speaks.tls.is_some();
         let st = state.clone();
         let accept = tokio::spawn(async move {
             loop {
@@ -102,19 +130,18 @@ impl Server {
                 st.connections.fetch_add(1, Ordering::SeqCst);
                 let (st2, h) = (st.clone(), handler.clone());
                 let ended = st.clone();
+                let speaks = speaks.clone();
                 let conn = tokio::spawn(async move {
-                    let svc = service_fn(move |req| serve(st2.clone(), h.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    connection(stream, speaks, st2, h).await;
                     ended.closed.fetch_add(1, Ordering::SeqCst);
                 });
                 st.tasks.lock().unwrap().push(conn.abort_handle());
             }
         });
         state.tasks.lock().unwrap().push(accept.abort_handle());
+        let scheme = if tls { "https" } else { "http" };
         Self {
-            url: format!("http://{addr}"),
+            url: format!("{scheme}://{addr}"),
             state,
         }
     }
@@ -150,6 +177,39 @@ impl Drop for Server {
     }
 }
 
+/// Serves one accepted connection as `speaks` says.
+async fn connection(stream: TcpStream, speaks: Speaks, st: Arc<State>, h: Arc<Handler>) {
+    let st2 = st.clone();
+    let svc = service_fn(move |req| serve(st2.clone(), h.clone(), req));
+    match speaks.tls {
+        Some(config) => {
+            let tls = match TlsAcceptor::from(config).accept(stream).await {
+                Ok(tls) => tls,
+                Err(_) => {
+                    st.refused.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+            };
+            if let Some(name) = tls.get_ref().1.server_name() {
+                st.names.lock().unwrap().push(name.to_string());
+            }
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), svc)
+                .await;
+        }
+        None if speaks.h2c => {
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        }
+        None => {
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        }
+    }
+}
+
 async fn serve(
     st: Arc<State>,
     handler: Arc<Handler>,
@@ -158,6 +218,7 @@ async fn serve(
     let now = Instant::now();
     let first = *st.first.get_or_init(|| now);
     let method = req.method().clone();
+    let http2 = req.version() == http::Version::HTTP_2;
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
     let session = req
@@ -183,6 +244,9 @@ async fn serve(
     // Start-up requests (readiness, the showtimes list) are not load.
     if seen.path != "/readyz" && seen.path != "/api/showtimes" {
         st.requests.fetch_add(1, Ordering::SeqCst);
+        if http2 {
+            st.http2.fetch_add(1, Ordering::SeqCst);
+        }
         st.seen.lock().unwrap().push(seen);
     }
     let now_in = st.in_flight.fetch_add(1, Ordering::SeqCst) + 1;

@@ -1,9 +1,11 @@
 //! Rate and latency measurements (nextest runs this module alone): rate accuracy, drops at
 //! the in-flight cap, and coordinated-omission-correct latency; each load shape as the
-//! server saw it (`shapes`); async job durations and closed-loop throughput (`modes`).
+//! server saw it (`shapes`); async job durations and closed-loop throughput (`modes`); the
+//! same rate accuracy over HTTPS and HTTP/2 (`tls`).
 
 mod modes;
 mod shapes;
+mod tls;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Shared test helpers: configs, a real server on 127.0.0.1:0, `oneshot` calls, the
-//! Prometheus page parsed back, promtool, and waits on a condition.
+//! Prometheus page parsed back, and waits on a condition.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -213,38 +213,6 @@ pub(crate) async fn scrape(server: &Server) -> Metrics {
         .await
         .expect("metrics body");
     Metrics::parse(text)
-}
-
-/// Runs `promtool check metrics` on `text`; None (with a note) when promtool is absent.
-pub(crate) fn promtool_check(text: &str) -> Option<(bool, String)> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("NOTE: promtool not found ({e}); skipping the promtool assertion");
-            return None;
-        }
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin piped")
-        .write_all(text.as_bytes())
-        .expect("write to promtool");
-    let out = child.wait_with_output().expect("promtool ran");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some((out.status.success(), report))
 }
 
 /// Waits until `check` is true, polling every 10 ms, at most [`WAIT`] (of the paused clock's

@@ -215,36 +215,6 @@ pub(crate) async fn closed_url() -> String {
     format!("http://{addr}")
 }
 
-/// Runs `promtool check metrics` on `text`: `None` when promtool is not installed.
-pub(crate) fn promtool_check(text: &str) -> Option<Result<(), String>> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = match Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => return Some(Err(format!("cannot run promtool: {e}"))),
-    };
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(text.as_bytes()).expect("write to promtool");
-    }
-    let out = child.wait_with_output().expect("promtool output");
-    if out.status.success() {
-        Some(Ok(()))
-    } else {
-        Some(Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )))
-    }
-}
-
 /// The replica row of `url`.
 pub(crate) fn replica<'a>(
     s: &'a Summary,

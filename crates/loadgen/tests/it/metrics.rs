@@ -2,7 +2,6 @@
 //! its labels, the exact LG_LATENCY_BUCKETS, live gauges, and `promtool check metrics`.
 
 use std::collections::BTreeSet;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -10,7 +9,6 @@ use std::time::Duration;
 use common::api::Action;
 use common::exposition::{self, Sample};
 use common::names::{self, LG_LATENCY_BUCKETS, error_kind};
-use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{config, scrape};
 use crate::server::{Reply, Seen, Server};
@@ -74,32 +72,6 @@ fn buckets(samples: &[Sample], metric: &str, action: &str) -> Vec<(f64, f64)> {
     b
 }
 
-async fn promtool_check(page: &str) {
-    let Ok(mut child) = tokio::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    else {
-        println!("NOTE: promtool not installed; skipping `promtool check metrics`");
-        return;
-    };
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(page.as_bytes()).await.unwrap();
-    drop(stdin);
-    let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics failed:\n{}{}\n{page}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_page_has_every_series_and_passes_promtool() {
     let server = Server::start(backend()).await;
@@ -161,7 +133,7 @@ async fn metrics_page_has_every_series_and_passes_promtool() {
     );
     assert_eq!(value(&s, names::LG_DROPPED_REQUESTS_TOTAL, &[]), Some(0.0));
     assert!(value(&s, names::LG_IN_FLIGHT, &[]).is_some());
-    promtool_check(&page).await;
+    test_support::assert_promtool_accepts(&page);
 
     // The run behaved like a client of the demo: real showtimes, its own tickets, sessions.
     assert!(report.interrupted);

@@ -25,6 +25,11 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Requests the model's load generator has sent, as its last scrape said.
+    pub(crate) fn sent(&self) -> f64 {
+        self.sent
+    }
+
     /// Advances the model: 100 rps of load; one replica fails 30% and answers slowly, two
     /// replicas fail 1% and answer fast.
     fn advance(&mut self) {

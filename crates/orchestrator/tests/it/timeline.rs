@@ -102,12 +102,20 @@ async fn an_interrupt_stops_the_load_and_writes_a_partial_report() {
     let dir = tempfile::tempdir().unwrap();
     let rt = Scripted::new();
     let shared = rt.shared.clone();
-    let result = run(
-        rt,
-        options(dir.path(), "int"),
-        tokio::time::sleep(Duration::from_millis(2500)),
-    )
-    .await;
+    // Interrupt once a sample has seen the load and the next scrape has come: mid-load, with
+    // the sample recorded, however fast the machine is.
+    let watched = shared.clone();
+    let load_seen = async move {
+        let sent = || watched.0.lock().unwrap().sent();
+        while sent() <= 0.0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let first = sent();
+        while sent() <= first {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let result = run(rt, options(dir.path(), "int"), load_seen).await;
     assert_eq!(result.exit_code(), 130);
     assert_eq!(
         result.report.outcome,

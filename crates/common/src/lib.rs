@@ -1,7 +1,7 @@
 //! Everything the demo's binaries agree on: human durations, load shapes, metric names and
-//! their exposition, the backend's API types, and the process plumbing (logging, shutdown
-//! signals) every `main.rs` uses. The scenario configuration lives in the `scenario` crate,
-//! next to its one user, the orchestrator.
+//! their exposition, the backend's API types, the one threshold parser, and the process
+//! plumbing (logging, shutdown signals) every `main.rs` uses. The scenario configuration
+//! lives in the `scenario` crate, next to its one user, the orchestrator.
 
 pub mod api;
 pub mod duration;
@@ -11,5 +11,6 @@ pub mod names;
 pub mod ports;
 pub mod shutdown;
 pub mod telemetry;
+pub mod threshold;
 
 pub use duration::HumanDuration;

@@ -62,6 +62,9 @@ pub fn render(r: &Report) -> String {
             p.replicas_max,
         );
     }
+    if let Some(g) = &r.gate {
+        out.push_str(&crate::gate::render::markdown(g));
+    }
     let _ = writeln!(out, "\n## Endpoints\n");
     for e in &r.endpoints {
         let _ = writeln!(out, "- {}: {}", e.name, e.url);

@@ -163,6 +163,12 @@ async fn query_range(
     Ok(answer.data.map(|d| d.result).unwrap_or_default())
 }
 
+/// At most three decimals, trailing zeros dropped: `56.667`, `2.5`, `1`.
+fn short(v: f64) -> String {
+    let text = format!("{v:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 /// `{{$value}}` and `{{$labels.NAME}}` (spaces inside the braces allowed) filled in.
 pub fn fill(template: &str, value: f64, labels: &BTreeMap<String, String>) -> String {
     let mut out = String::new();
@@ -174,7 +180,7 @@ pub fn fill(template: &str, value: f64, labels: &BTreeMap<String, String>) -> St
         out.push_str(&rest[..open]);
         let inner = rest[open + 2..open + close].trim();
         match inner.strip_prefix("$labels.") {
-            _ if inner == "$value" => out.push_str(&format!("{value}")),
+            _ if inner == "$value" => out.push_str(&short(value)),
             Some(name) => out.push_str(labels.get(name).map_or("", String::as_str)),
             None => out.push_str(&rest[open..open + close + 2]),
         }
@@ -237,10 +243,11 @@ pub async fn evaluate(base: &str, alert: &AlertEntry, start: SystemTime, end: Sy
         Severity::Warning => Status::Warned,
     };
     let detail = format!(
-        "fired: {} ({} series, first at {:.0} s into the run, peak value {value})",
+        "fired: {} ({} series, first at {:.0} s into the run, peak value {})",
         fill(&alert.description, value, labels),
         series.len(),
         (first.0 - since).max(0.0),
+        short(value),
     );
     check(alert, status, Some(crate::report::round6(value)), detail)
 }
@@ -260,6 +267,7 @@ mod tests {
             ),
             "b-1 sheds 2.5/s {{x}}"
         );
+        assert_eq!(fill("{{$value}}", 56.666_666_7, &labels), "56.667");
         assert_eq!(
             fill("open {{ never closed", 1.0, &labels),
             "open {{ never closed"

@@ -146,7 +146,7 @@ pub fn read(path: &Path) -> Result<Report, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::tests::report_with;
+    use crate::gate::fixture::report_with;
 
     #[test]
     fn each_field_is_refused_warned_or_ignored() {

@@ -76,6 +76,7 @@ pub fn lookup(r: &Report, phase: &str, figure: &Figure) -> Result<f64, String> {
 /// A value for people, in the figure's unit: `312.4 ms`, `1.73%`, `150.0`, `2`.
 pub fn show(unit: Unit, v: f64) -> String {
     match unit {
+        Unit::Duration if v.abs() >= 10_000.0 => format!("{:.1} s", v / 1000.0),
         Unit::Duration => format!("{v:.1} ms"),
         Unit::Percent => format!("{v:.2}%"),
         Unit::Number => format!("{v:.1}"),
@@ -90,7 +91,7 @@ mod tests {
 
     #[test]
     fn every_figure_of_the_catalog_is_read() {
-        let r = crate::gate::tests::report_with(0.2, 0.01);
+        let r = crate::gate::fixture::report_with(0.2, 0.01);
         for f in &FIGURES {
             let phase = if f.run_only { RUN } else { "recovery" };
             let v = lookup(&r, phase, f);

@@ -233,7 +233,7 @@ pub fn judge(baseline: &Report, run: &Report, rule: &Rule) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::tests::report_with;
+    use crate::gate::fixture::report_with;
 
     #[test]
     fn rules_read_relative_points_absolute_and_off() {

@@ -67,7 +67,7 @@ pub fn judge(r: &Report, c: &Criterion) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::tests::report_with;
+    use crate::gate::fixture::report_with;
 
     fn criterion(text: &str) -> Criterion {
         Criterion {

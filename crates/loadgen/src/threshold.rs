@@ -1,11 +1,12 @@
 //! Pass/fail criteria on a whole run, k6 style: `p95<700ms`, `avg<=200ms`, `error_rate<1%`,
 //! `dropped==0`, `drop_rate<0.5%`. A failed one makes the binary exit 99 and the summary
-//! say by how much it missed.
+//! say by how much it missed. The syntax is read by the parser the orchestrator shares
+//! ([`common::threshold`]); this module knows the load generator's metrics and judges them.
 
 use std::fmt;
 use std::str::FromStr;
 
-use common::duration::parse_duration;
+use common::threshold::{self, Catalog, NameError, Op, Unit};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
@@ -32,38 +33,6 @@ enum Metric {
     DropRate,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Eq,
-    Ne,
-}
-
-impl Op {
-    const ALL: [(&'static str, Op); 6] = [
-        ("<=", Op::Le),
-        (">=", Op::Ge),
-        ("==", Op::Eq),
-        ("!=", Op::Ne),
-        ("<", Op::Lt),
-        (">", Op::Gt),
-    ];
-
-    fn holds(self, actual: f64, limit: f64) -> bool {
-        match self {
-            Op::Lt => actual < limit,
-            Op::Le => actual <= limit,
-            Op::Gt => actual > limit,
-            Op::Ge => actual >= limit,
-            Op::Eq => actual == limit,
-            Op::Ne => actual != limit,
-        }
-    }
-}
-
 /// A parsed criterion; displays as it was written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Threshold {
@@ -82,39 +51,41 @@ impl fmt::Display for Threshold {
 const HELP: &str = "write it like `p95<700ms`, `avg<=200ms`, `max<2s`, `error_rate<1%`, \
                     `dropped==0` or `drop_rate<0.5%`";
 
+/// The load generator's figures for the shared parser: one run, so no phase.
+struct Figures;
+
+impl Catalog for Figures {
+    fn unit(&self, phase: Option<&str>, figure: &str) -> Result<Unit, NameError> {
+        if let Some(phase) = phase {
+            return Err(NameError::Phase(format!(
+                "unknown metric `{phase}.{figure}`: the load generator's thresholds have no phase"
+            )));
+        }
+        match parse_metric(figure) {
+            Some(Metric::Latency(_)) => Ok(Unit::Duration),
+            Some(Metric::ErrorRate | Metric::DropRate) => Ok(Unit::Percent),
+            Some(Metric::Dropped) => Ok(Unit::Count),
+            None => Err(NameError::Figure(format!("unknown metric `{figure}`"))),
+        }
+    }
+
+    fn help(&self) -> String {
+        HELP.to_owned()
+    }
+}
+
 impl FromStr for Threshold {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let text: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        let bad = |why: &str| format!("`{s}`: {why}; {HELP}");
-        let (at, sym, op) = Op::ALL
-            .iter()
-            .filter_map(|&(sym, op)| text.find(sym).map(|at| (at, sym, op)))
-            .min_by_key(|&(at, sym, _)| (at, std::cmp::Reverse(sym.len())))
-            .ok_or_else(|| bad("no comparison (<, <=, >, >=, ==, !=)"))?;
-        let (name, value) = (&text[..at], &text[at + sym.len()..]);
-        let metric = parse_metric(name).ok_or_else(|| bad(&format!("unknown metric `{name}`")))?;
-        let limit = match metric {
-            Metric::Latency(_) => {
-                if value.parse::<f64>().is_ok() {
-                    return Err(bad("a latency limit needs a unit, as in `700ms`"));
-                }
-                let d = parse_duration(value).map_err(|e| bad(&e.to_string()))?;
-                d.as_secs_f64() * 1000.0
-            }
-            Metric::ErrorRate | Metric::DropRate => parse_percent(value)
-                .ok_or_else(|| bad(&format!("`{value}` is not a rate like `1%` or `0.01`")))?,
-            Metric::Dropped => value
-                .parse::<u64>()
-                .map(|n| n as f64)
-                .map_err(|_| bad(&format!("`{value}` is not a whole number of requests")))?,
-        };
+        let parsed = threshold::parse(s, &Figures).map_err(|e| e.to_string())?;
+        let metric = parse_metric(&parsed.figure)
+            .ok_or_else(|| format!("`{s}`: unknown metric `{}`; {HELP}", parsed.figure))?;
         Ok(Self {
-            text,
+            text: parsed.text,
             metric,
-            op,
-            limit,
+            op: parsed.op,
+            limit: parsed.limit,
         })
     }
 }
@@ -143,15 +114,6 @@ fn parse_metric(name: &str) -> Option<Metric> {
         }
     };
     Some(Metric::Latency(stat))
-}
-
-/// `1%` → 1.0; a bare fraction `0.01` → 1.0 (percent).
-fn parse_percent(v: &str) -> Option<f64> {
-    let pct = match v.strip_suffix('%') {
-        Some(p) => p.parse::<f64>().ok()?,
-        None => v.parse::<f64>().ok()? * 100.0,
-    };
-    (pct.is_finite() && pct >= 0.0).then_some(pct)
 }
 
 /// The run's numbers a threshold is judged against.

@@ -74,6 +74,25 @@ pub struct RunArgs {
     /// Directory that receives <uuid>/report.{json,md,html}.
     #[arg(long, value_name = "DIR", default_value = "runs")]
     pub runs_dir: PathBuf,
+    /// A pass/fail criterion on the run's figures, added to the scenario's [[thresholds]],
+    /// e.g. `recovery.p95<300ms` or `run.drop_rate==0` (repeatable; a failure exits 99).
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Compare with this run (its report.json or run directory); a regression beyond the
+    /// rules exits 99.
+    #[arg(long, value_name = "PATH")]
+    pub baseline: Option<PathBuf>,
+    /// How much worse than the baseline a figure may get, e.g. `recovery.p95=+15%`,
+    /// `load.error_rate=+2pp`, `recovery.p95=off`; replaces the default rule of that figure
+    /// (repeatable).
+    #[arg(long = "max-regression", value_name = "RULE")]
+    pub max_regression: Vec<String>,
+    /// Write every threshold, regression rule and alert as a JUnit test case to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+    /// Fail the run when the scenario's [[alerts]] cannot be evaluated (no Prometheus).
+    #[arg(long)]
+    pub require_alerts: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -105,6 +124,10 @@ pub struct CompareArgs {
     pub b: PathBuf,
     #[arg(long, value_enum, default_value_t = CompareFormat::Markdown)]
     pub format: CompareFormat,
+    /// A regression rule B must keep against A, as `run --max-regression` (repeatable;
+    /// `defaults` adds the default rules); a regression beyond one exits 99.
+    #[arg(long = "fail-on", value_name = "RULE")]
+    pub fail_on: Vec<String>,
 }
 
 #[derive(Debug, Args)]

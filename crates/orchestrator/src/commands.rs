@@ -1,6 +1,7 @@
 //! The sub-commands behind the binary, one dispatcher for all of them: each resolves the
 //! scenario it needs once, runs on the runtime the flags name, and says how the process exits
-//! (0 ok, 2 bad configuration or flags, 130 interrupted, 1 anything else).
+//! (0 ok, 2 bad configuration or flags, 99 a threshold, regression rule or alert failed,
+//! 130 interrupted, 1 anything else).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use crate::cli::{
     ScenarioArgs,
 };
 use crate::compare;
+use crate::gate;
 use crate::kube::cli as kube_cli;
 use crate::local::runtime::LocalRuntime;
 use crate::report::Report;
@@ -75,11 +77,81 @@ fn compare(args: &CompareArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if args.fail_on.is_empty() {
+        // A display only: unlike runs are shown, with what makes them unlike.
+        let fit = gate::baseline::fit(&a, &b.scenario, &b.runtime);
+        for w in fit.refusals.iter().chain(&fit.warnings) {
+            eprintln!("warning: the reports differ in {w}");
+        }
+    }
+    let checks = match gate::compare_rules(&a, &b, &args.fail_on) {
+        _ if args.fail_on.is_empty() => Vec::new(),
+        Ok((checks, warnings)) => {
+            for w in warnings {
+                eprintln!("warning: the reports differ in {w}");
+            }
+            checks
+        }
+        Err(errors) => {
+            eprintln!("error: cannot apply --fail-on:");
+            for e in errors {
+                eprintln!("  - {e}");
+            }
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     match args.format {
         crate::cli::CompareFormat::Markdown => print!("{}", compare::markdown(&a, &b)),
         crate::cli::CompareFormat::Json => println!("{}", compare::json(&a, &b)),
     }
-    ExitCode::SUCCESS
+    let failed: Vec<&gate::Check> = checks
+        .iter()
+        .filter(|c| c.status == gate::Status::Failed)
+        .collect();
+    for c in &checks {
+        let mark = if c.status == gate::Status::Failed {
+            "✗"
+        } else {
+            "✓"
+        };
+        eprintln!("{mark} {}: {}", c.name, c.detail);
+    }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{} of {} rules failed", failed.len(), checks.len());
+        ExitCode::from(gate::EXIT_GATE_FAILED)
+    }
+}
+
+/// The gate of a run, or the exit code after every problem with it was printed.
+fn prepare_gate(
+    scenario: &scenario::Scenario,
+    runtime: RuntimeKind,
+    args: &RunArgs,
+) -> Result<gate::Gate, ExitCode> {
+    let inputs = gate::GateInputs {
+        thresholds: args.thresholds.clone(),
+        baseline: args.baseline.clone(),
+        max_regression: args.max_regression.clone(),
+        junit: args.junit.clone(),
+        require_alerts: args.require_alerts,
+    };
+    let runtime = match runtime {
+        RuntimeKind::Local => "local",
+        RuntimeKind::Kube => "kube",
+    };
+    let gate = gate::Gate::prepare(scenario, runtime, &inputs).map_err(|errors| {
+        eprintln!("error: the gate is not valid:");
+        for e in errors {
+            eprintln!("  - {e}");
+        }
+        ExitCode::from(EXIT_CONFIG)
+    })?;
+    for w in &gate.baseline_warnings {
+        eprintln!("warning: the baseline differs in {w}");
+    }
+    Ok(gate)
 }
 
 fn render(args: &RenderArgs) -> ExitCode {
@@ -97,9 +169,13 @@ fn run(context: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let config = resolved.effective();
     let mut scenario = resolved.scenario;
-    if let Some(uuid) = args.uuid {
+    if let Some(uuid) = args.uuid.clone() {
         scenario.uuid = uuid;
     }
+    let gate = match prepare_gate(&scenario, args.runtime, &args) {
+        Ok(g) => g,
+        Err(code) => return Ok(code),
+    };
     let progress = std::io::stderr().is_terminal();
     match args.runtime {
         RuntimeKind::Kube => {
@@ -110,6 +186,7 @@ fn run(context: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> {
                 runs_dir: args.runs_dir,
                 config,
                 progress,
+                gate,
             };
             block_on(kube_cli::run(scenario, run_args))
         }
@@ -131,7 +208,7 @@ fn run(context: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> {
                 let shutdown = async {
                     common::shutdown::signal().await;
                 };
-                let result = timeline::run(local, opts, shutdown).await;
+                let result = timeline::run_gated(local, opts, &gate, shutdown).await;
                 ExitCode::from(u8::try_from(result.exit_code()).unwrap_or(1))
             })
         }

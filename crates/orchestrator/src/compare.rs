@@ -2,16 +2,16 @@
 
 use std::fmt::Write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::report::markdown::ms;
 use crate::report::{PhaseStats, Report};
 
 /// One metric of one phase in both runs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub phase: String,
-    pub metric: &'static str,
+    pub metric: String,
     pub a: Option<f64>,
     pub b: Option<f64>,
     /// `(b - a) / a`, when both exist and `a` is not zero.
@@ -52,7 +52,7 @@ pub fn rows(a: &Report, b: &Report) -> Vec<Row> {
             };
             out.push(Row {
                 phase: name.to_owned(),
-                metric,
+                metric: metric.to_owned(),
                 a: va,
                 b: vb,
                 change,
@@ -72,11 +72,14 @@ fn cell(metric: &str, v: Option<f64>) -> String {
 }
 
 pub fn markdown(a: &Report, b: &Report) -> String {
-    let mut out = format!(
-        "| phase | metric | A ({}) | B ({}) | change |\n|---|---|---:|---:|---:|\n",
-        a.uuid, b.uuid
-    );
-    for r in rows(a, b) {
+    markdown_rows(&a.uuid, &b.uuid, &rows(a, b))
+}
+
+/// The table of `rows`, A's column named `a`, B's `b`.
+pub fn markdown_rows(a: &str, b: &str, rows: &[Row]) -> String {
+    let mut out =
+        format!("| phase | metric | A ({a}) | B ({b}) | change |\n|---|---|---:|---:|---:|\n");
+    for r in rows {
         let change = r
             .change
             .map_or_else(|| "-".to_owned(), |c| format!("{:+.1}%", c * 100.0));
@@ -85,8 +88,8 @@ pub fn markdown(a: &Report, b: &Report) -> String {
             "| {} | {} | {} | {} | {change} |",
             r.phase,
             r.metric,
-            cell(r.metric, r.a),
-            cell(r.metric, r.b)
+            cell(&r.metric, r.a),
+            cell(&r.metric, r.b)
         );
     }
     out

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod components;
+pub mod gate;
 pub mod kube;
 pub mod local;
 pub mod report;

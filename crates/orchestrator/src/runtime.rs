@@ -181,6 +181,16 @@ pub trait Runtime: Send {
     /// A handle the sampler scrapes once a second.
     fn metrics(&self) -> Self::Metrics;
 
+    /// The base URL of the run's Prometheus HTTP API (`http://host:port`), where this
+    /// process can reach it; the gate's alerts are evaluated there. By default the endpoint
+    /// named `prometheus`, which both runtimes list once Prometheus is up.
+    fn prometheus_url(&self) -> Option<String> {
+        self.endpoints()
+            .into_iter()
+            .find(|e| e.name == ComponentKind::Prometheus.as_str() && e.url.starts_with("http"))
+            .map(|e| e.url.trim_end_matches('/').to_owned())
+    }
+
     /// Resolves when a component dies on its own (not when the timeline stopped it), naming
     /// it. Polled alongside every phase; pending forever when nothing failed.
     /// The returned future owns what it needs (e.g. a cloned watch receiver) because the

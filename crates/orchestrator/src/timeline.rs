@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use scenario::Scenario;
 use tokio_util::sync::CancellationToken;
 
+use crate::gate::Gate;
 use crate::report::{Outcome, Phase, Report};
 use crate::runtime::{MetricsSource, Runtime, RuntimeError};
 use crate::sample::{Accumulator, Point};
@@ -47,13 +48,20 @@ pub struct RunResult {
     pub dir: PathBuf,
     /// Writing the report failed (the run's outcome is kept in `report`).
     pub write_error: Option<String>,
+    /// The run stopped on configuration only its runtime could judge (PromQL Prometheus
+    /// rejects).
+    pub bad_config: bool,
 }
 
 impl RunResult {
-    /// 0 completed, 130 interrupted, 1 failed (ARCHITECTURE.md).
+    /// 0 completed, 99 completed but the gate failed, 130 interrupted, 2 bad
+    /// configuration found once the stack was up, 1 failed (ARCHITECTURE.md).
     pub fn exit_code(&self) -> i32 {
+        let gate_failed = self.report.gate.as_ref().is_some_and(|g| !g.passed);
         match (&self.report.outcome, &self.write_error) {
             (Outcome::Interrupted { .. }, _) => 130,
+            _ if self.bad_config => 2,
+            (Outcome::Completed, None) if gate_failed => i32::from(crate::gate::EXIT_GATE_FAILED),
             (Outcome::Completed, None) => 0,
             _ => 1,
         }
@@ -63,6 +71,8 @@ impl RunResult {
 enum Stop {
     Interrupted,
     Failed(RuntimeError),
+    /// Configuration the runtime rejected once it was up.
+    BadConfig(String),
 }
 
 struct Clock {
@@ -127,11 +137,23 @@ async fn pause(what: &str, d: Duration, progress: bool) {
 /// Runs the scenario on `rt` until it ends, fails or `shutdown` resolves, then writes the
 /// report (partial when interrupted) and tears the stack down.
 pub async fn run<R: Runtime>(
-    mut rt: R,
+    rt: R,
     opts: RunOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> RunResult {
+    // On the heap: the run's state machine is large, and callers may be test threads.
+    Box::pin(run_gated(rt, opts, &Gate::default(), shutdown)).await
+}
+
+/// [`run`], judged by `gate` (thresholds, baseline rules, alerts) before the teardown.
+pub async fn run_gated<R: Runtime>(
+    mut rt: R,
+    opts: RunOptions,
+    gate: &Gate,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> RunResult {
     let clock = Clock { t0: Instant::now() };
+    let wall_start = std::time::SystemTime::now();
     let started_at = utc_now();
     let cancel = CancellationToken::new();
     let signal_task = {
@@ -220,6 +242,11 @@ pub async fn run<R: Runtime>(
         for e in rt.endpoints() {
             clock.say(&format!("  {}: {}", e.name, e.url));
         }
+        // Boxed, as the evaluation below: HTTP futures inlined would grow this state
+        // machine past a test thread's stack.
+        Box::pin(gate.check_promql_live(rt.prometheus_url().as_deref()))
+            .await
+            .map_err(Stop::BadConfig)?;
         clock.say(&format!("▶ {}: {}", phase::BASELINE, s.baseline_pause));
         step!(phase::BASELINE, async {
             pause(phase::BASELINE, s.baseline_pause.get(), opts.progress).await;
@@ -257,6 +284,7 @@ pub async fn run<R: Runtime>(
     }
     .await;
 
+    let mut bad_config = false;
     let outcome = match outcome {
         Ok(()) => Outcome::Completed,
         Err(stop) => {
@@ -273,6 +301,16 @@ pub async fn run<R: Runtime>(
                     Outcome::Failed {
                         phase: current.to_owned(),
                         error: e.to_string(),
+                    }
+                }
+                Stop::BadConfig(why) => {
+                    let error = format!("bad configuration: {why}");
+                    clock.say(&error);
+                    failures.push(error.clone());
+                    bad_config = true;
+                    Outcome::Failed {
+                        phase: current.to_owned(),
+                        error,
                     }
                 }
             };
@@ -293,7 +331,7 @@ pub async fn run<R: Runtime>(
         failures.push(format!("the sampler stopped: {e}"));
     }
     let points = points.lock().map(|p| p.clone()).unwrap_or_default();
-    let report = Report::build(
+    let mut report = Report::build(
         s.clone(),
         opts.config.clone(),
         rt.name(),
@@ -306,11 +344,21 @@ pub async fn run<R: Runtime>(
         notes,
         rt.endpoints(),
     );
+    // Before the teardown: the alerts need the run's Prometheus.
+    let prometheus = rt.prometheus_url();
+    report.gate = Box::pin(gate.evaluate(
+        &report,
+        prometheus.as_deref(),
+        wall_start,
+        std::time::SystemTime::now(),
+    ))
+    .await;
     let dir = opts.runs_dir.join(&s.uuid);
     let write_error = report
         .write(&dir)
         .err()
-        .map(|e| format!("cannot write the report to {}: {e}", dir.display()));
+        .map(|e| format!("cannot write the report to {}: {e}", dir.display()))
+        .or_else(|| gate.write_junit(&s.uuid, report.gate.as_ref()).err());
     match &write_error {
         None => clock.say(&format!(
             "report: {}/report.{{json,md,html}}",
@@ -319,6 +367,9 @@ pub async fn run<R: Runtime>(
         Some(e) => clock.say(e),
     }
     print!("{}", summary(&report));
+    if let Some(g) = &report.gate {
+        print!("{}", crate::gate::render::summary(g));
+    }
 
     if opts.hold && report.outcome == Outcome::Completed {
         clock.say("the stack stays up (--hold); press Ctrl-C to stop it");
@@ -336,6 +387,7 @@ pub async fn run<R: Runtime>(
         report,
         dir,
         write_error,
+        bad_config,
     }
 }
 

@@ -62,6 +62,8 @@ pub enum ErrorKind {
     BadShape,
     /// Two keys that contradict each other (scale-up below the starting replicas, ...).
     Conflict,
+    /// A `[[thresholds]]` or `[[alerts]]` entry that is malformed or names an unknown figure.
+    BadEntry,
 }
 
 /// One problem, naming the key, the value as written, where it was written and the fix.

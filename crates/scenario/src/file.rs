@@ -1,5 +1,6 @@
-//! The scenario-file layer: a TOML document of flat keys, read with spans so that every
-//! value (and every mistake) is tied to its line.
+//! The scenario-file layer: a TOML document of flat keys (and the `[[thresholds]]` /
+//! `[[alerts]]` array tables, read by `entries`), read with spans so that every value (and
+//! every mistake) is tied to its line.
 
 use std::path::Path;
 
@@ -8,8 +9,8 @@ use toml::de::{DeTable, DeValue};
 
 use super::builder::Builder;
 use super::error::{ConfigError, ErrorKind, Source};
-use super::keys;
 use super::value::Raw;
+use super::{entries, keys};
 
 /// Applies the keys of a scenario file `text` (read from `path`) on top of `b`.
 pub(crate) fn apply(b: &mut Builder, path: &Path, text: &str) {
@@ -43,6 +44,10 @@ pub(crate) fn apply(b: &mut Builder, path: &Path, text: &str) {
             line: line_of(text, offset),
         };
         let written = text.get(v.span()).unwrap_or_default().trim();
+        if entries::NAMES.contains(&name.as_str()) {
+            entries::apply(b, path, text, &name, v);
+            continue;
+        }
         match (keys::by_name(&name), v.get_ref()) {
             (None, _) => b.unknown(&name, written, origin, &keys::names()),
             // A list of actions reads naturally as a TOML array of strings.
@@ -68,7 +73,9 @@ fn collect<'t, 'i>(
     for (k, v) in table.iter() {
         let name = format!("{prefix}{}", k.get_ref());
         match v.get_ref() {
-            DeValue::Table(inner) if keys::by_name(&name).is_none() => {
+            DeValue::Table(inner)
+                if keys::by_name(&name).is_none() && !entries::NAMES.contains(&name.as_str()) =>
+            {
                 collect(inner, &format!("{name}."), out);
             }
             _ => out.push((k.span().start, name, v)),

@@ -9,6 +9,9 @@
 //! environment. Every problem of every layer is reported at once, each naming the key, the
 //! value as written, where it was written and the fix.
 //!
+//! A scenario file may also hold the run's gate: `[[thresholds]]` on the figures of
+//! [`figures`] and `[[alerts]]` in PromQL ([`ThresholdEntry`], [`AlertEntry`]).
+//!
 //! ```
 //! use scenario::{ConfigInputs, Source, resolve};
 //!
@@ -26,7 +29,9 @@
 mod builder;
 mod check;
 mod dotenv;
+mod entries;
 mod error;
+pub mod figures;
 mod file;
 mod keys;
 mod render;
@@ -35,6 +40,7 @@ mod scenario;
 mod shape;
 mod value;
 
+pub use entries::{AlertEntry, Severity, ThresholdEntry};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Source};
 pub use render::{
     Effective, OutputFormat, UnknownFormat, dotenv_example, scenario_from_toml, scenario_to_toml,

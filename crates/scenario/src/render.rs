@@ -13,7 +13,7 @@ use super::error::ConfigErrors;
 use super::keys::KEYS;
 use super::resolve::Resolved;
 use super::scenario::Scenario;
-use super::{file, keys};
+use super::{entries, file, keys};
 
 /// How `config` prints a resolved configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -72,20 +72,34 @@ impl Resolved {
     }
 
     fn rows(&self) -> Vec<[String; 3]> {
-        KEYS.iter()
-            .map(|k| {
-                let source = self
-                    .sources
-                    .get(k.name)
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| "default".to_owned());
-                [
-                    k.name.to_owned(),
-                    k.field.get(&self.scenario).to_string(),
-                    source,
-                ]
-            })
-            .collect()
+        let source = |name: &str| {
+            self.sources
+                .get(name)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "default".to_owned())
+        };
+        let keys = KEYS.iter().map(|k| {
+            [
+                k.name.to_owned(),
+                k.field.get(&self.scenario).to_string(),
+                source(k.name),
+            ]
+        });
+        let thresholds = self.scenario.thresholds.iter().enumerate().map(|(i, t)| {
+            let name = format!("thresholds[{i}]");
+            let source = source(&name);
+            [name, t.expr.clone(), source]
+        });
+        let alerts = self.scenario.alerts.iter().enumerate().map(|(i, a)| {
+            let name = format!("alerts[{i}]");
+            let source = source(&name);
+            [
+                name,
+                format!("{} ({})", a.expr, a.severity.as_str()),
+                source,
+            ]
+        });
+        keys.chain(thresholds).chain(alerts).collect()
     }
 
     fn table(&self) -> String {
@@ -144,7 +158,8 @@ pub struct Effective {
 /// would contradict it.
 pub fn scenario_to_toml(s: &Scenario) -> String {
     let shaped = s.load.stages.is_some() || s.load.profile.is_some();
-    KEYS.iter()
+    let mut text: String = KEYS
+        .iter()
         .map(|k| {
             let line = format!("{} = {}\n", k.name, k.field.get(s).to_toml());
             if shaped && keys::RAMP_KEYS.contains(&k.name) {
@@ -153,7 +168,10 @@ pub fn scenario_to_toml(s: &Scenario) -> String {
                 line
             }
         })
-        .collect()
+        .collect();
+    // Array tables last: a flat key after a `[[...]]` header would belong to its table.
+    text.push_str(&entries::to_toml(&s.thresholds, &s.alerts));
+    text
 }
 
 /// Reads a scenario file's text over the built-in defaults, with every check `resolve` runs.

@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use common::HumanDuration;
+
+use super::entries::{AlertEntry, ThresholdEntry};
 use common::load::stages::stages_curve;
 use common::load::vus::{ClosedLoop, ThinkTime, parse_vu_stages};
 use common::load::{Curve, Profile, Ramp, parse_stages};
@@ -247,6 +249,12 @@ pub struct Scenario {
     pub pause_image: String,
     /// How long any wait for readiness may take before the run fails.
     pub ready_timeout: HumanDuration,
+    /// `[[thresholds]]` of the scenario file: a failed one fails the run (exit 99).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<ThresholdEntry>,
+    /// `[[alerts]]` of the scenario file, evaluated against Prometheus at the end of the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<AlertEntry>,
 }
 
 impl Scenario {
@@ -306,6 +314,8 @@ impl Default for Scenario {
             prepull: true,
             pause_image: "registry.k8s.io/pause:3.10".to_owned(),
             ready_timeout: HumanDuration::from_secs(120),
+            thresholds: Vec::new(),
+            alerts: Vec::new(),
         }
     }
 }

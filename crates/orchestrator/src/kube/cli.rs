@@ -55,6 +55,8 @@ pub struct KubeRunArgs {
     /// The effective configuration, stored in the report.
     pub config: scenario::Effective,
     pub progress: bool,
+    /// Thresholds, baseline rules and alerts that judge the run.
+    pub gate: crate::gate::Gate,
 }
 
 /// `run --runtime kube`: the shared timeline on a [`KubeRuntime`]. Ctrl-C stops the load and
@@ -85,7 +87,7 @@ pub async fn run(scenario: Scenario, args: KubeRunArgs) -> ExitCode {
     let shutdown = async {
         common::shutdown::signal().await;
     };
-    let result = timeline::run(rt, opts, shutdown).await;
+    let result = timeline::run_gated(rt, opts, &args.gate, shutdown).await;
     ExitCode::from(u8::try_from(result.exit_code()).unwrap_or(1))
 }
 

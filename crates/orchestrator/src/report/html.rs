@@ -161,10 +161,15 @@ pub fn render(r: &Report) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Load run {uuid}</title>\
 <style>body{{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;color:#222}}figure{{margin:1.5em 0}}figcaption{{font-weight:600;margin-bottom:.3em}}pre{{white-space:pre-wrap;background:#f6f6f6;padding:1em;font-size:12px}}\
 table{{border-collapse:collapse;font-size:14px;width:100%}}th,td{{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:right}}th:first-child,td:first-child{{text-align:left}}th{{background:#f3f3f3}}.facts{{color:#555}}</style>\
-</head><body><h1>Load run {uuid}</h1>{facts}{table}{body}<details><summary>report.md</summary><pre>{summary}</pre></details></body></html>\n",
+</head><body><h1>Load run {uuid}</h1>{facts}{table}{gate}{body}<details><summary>report.md</summary><pre>{summary}</pre></details></body></html>\n",
         uuid = esc(&r.uuid),
         facts = facts(r),
         table = phase_table(r),
+        gate = r
+            .gate
+            .as_ref()
+            .map(crate::gate::render::html)
+            .unwrap_or_default(),
         summary = esc(&md),
     )
 }

@@ -77,6 +77,9 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if let Some(g) = &r.gate {
+        out.push_str(&crate::gate::render::markdown(g));
+    }
     let _ = writeln!(out, "\n## Endpoints\n");
     for e in &r.endpoints {
         let _ = writeln!(out, "- {}: {}", e.name, e.url);

@@ -118,6 +118,9 @@ pub struct Report {
     pub endpoints: Vec<crate::runtime::Endpoint>,
     /// Every sampling round, once a second.
     pub points: Vec<Point>,
+    /// Thresholds, regressions against a baseline and alerts, when the run had any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<crate::gate::GateReport>,
 }
 
 /// The point at or just before `t` (the first point when `t` precedes all).
@@ -296,6 +299,7 @@ impl Report {
             notes,
             endpoints,
             points,
+            gate: None,
         }
     }
 

@@ -2,6 +2,7 @@
 #![allow(clippy::field_reassign_with_default)]
 
 mod cli;
+mod gate;
 mod kubernetes;
 mod packaging;
 mod report;

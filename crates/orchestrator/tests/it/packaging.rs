@@ -1,5 +1,6 @@
-//! The example CI pipeline (.github/workflows/loadtest.yml) is valid YAML and every script
-//! its `run:` steps call exists and is executable, so the example cannot rot silently.
+//! The example CI pipeline (.github/workflows/loadtest.yml) is valid YAML, every script
+//! its `run:` steps call exists and is executable, and it keeps the gate's wiring (baselines
+//! from main, the artifact always uploaded), so the example cannot rot silently.
 
 use std::path::{Path, PathBuf};
 
@@ -46,7 +47,11 @@ fn loadtest_workflow_steps_reference_existing_scripts() {
             referenced.extend(refs);
         }
     }
-    for script in ["scripts/kind-up.sh", "scripts/kind-down.sh"] {
+    for script in [
+        "scripts/kind-up.sh",
+        "scripts/kind-down.sh",
+        "scripts/loadtest-gate.sh",
+    ] {
         assert!(
             referenced.iter().any(|r| r == script),
             "the workflow does not call {script}: {referenced:?}"
@@ -70,6 +75,41 @@ fn loadtest_workflow_steps_reference_existing_scripts() {
     assert!(
         always_deletes_cluster,
         "the step running scripts/kind-down.sh must have `if: always()`"
+    );
+    // Baselines come from runs on main, and the runs/ artifact is what a baseline is
+    // downloaded from: it must be uploaded whatever the gate said.
+    let pushes = doc
+        .get("on")
+        .and_then(|on| on.get("push"))
+        .and_then(|p| p.get("branches"))
+        .and_then(Value::as_sequence)
+        .is_some_and(|b| b.iter().any(|b| b.as_str() == Some("main")));
+    assert!(
+        pushes,
+        "the workflow must run on pushes to main (the baselines)"
+    );
+    let upload = jobs
+        .iter()
+        .flat_map(|(_, job)| {
+            job.get("steps")
+                .and_then(Value::as_sequence)
+                .into_iter()
+                .flatten()
+        })
+        .find(|s| {
+            s.get("uses")
+                .and_then(Value::as_str)
+                .is_some_and(|u| u.starts_with("actions/upload-artifact"))
+        })
+        .expect("the workflow uploads runs/");
+    assert_eq!(upload.get("if").and_then(Value::as_str), Some("always()"));
+    assert_eq!(
+        upload
+            .get("with")
+            .and_then(|w| w.get("name"))
+            .and_then(Value::as_str),
+        Some("loadtest-report"),
+        "scripts/loadtest-gate.sh downloads the baseline by this artifact name"
     );
 }
 

@@ -1,6 +1,8 @@
 //! The real stack on the local runtime, `ci` scenario end to end, through the built binary.
 //! Runs alone under nextest (module name `timing`).
 
+mod gate;
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
@@ -93,6 +95,8 @@ fn ci_scenario_saturates_one_replica_and_recovers_after_the_scale_up() {
     );
     assert_eq!(rec.replicas_max, 2);
     assert!(r.time_to_ready.is_some_and(|t| t < 20.0));
+    // ci.toml's thresholds hold (the exit code says so too).
+    assert!(r.gate.as_ref().is_some_and(|g| g.passed), "{:#?}", r.gate);
     assert!(ports_free(23100));
 }
 

@@ -1,0 +1,276 @@
+//! `[[alerts]]` as kube-burner evaluates them: each PromQL expression is run as a range query
+//! over the run's time window on the run's Prometheus; any sample it returns means the alert
+//! fired. An `error` alert that fires fails the run; a `warning` is reported. Expressions are
+//! checked before the run with `promtool` when it is on PATH, and by asking Prometheus as
+//! soon as it is up otherwise.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use scenario::{AlertEntry, Severity};
+use serde::Deserialize;
+
+use super::{Check, Kind, Status};
+
+/// Bounds every request to Prometheus: the run is over, nothing may hang now.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Range queries return at most this many steps per series (Prometheus allows 11,000).
+const MAX_STEPS: f64 = 1000.0;
+
+/// Finds `name` on PATH.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// What `promtool check rules` says of `expr`: `None` without promtool, else whether it
+/// parses (with promtool's reason).
+pub fn promtool_check(expr: &str) -> Option<Result<(), String>> {
+    let promtool = on_path("promtool")?;
+    let dir = tempfile_dir()?;
+    let file = dir.join("alert.rules.yml");
+    // A JSON string is a valid YAML double-quoted scalar: no escaping of our own.
+    let expr_yaml = serde_json::Value::String(expr.to_owned()).to_string();
+    let rules = format!(
+        "groups:\n  - name: load-demo\n    rules:\n      - alert: check\n        expr: {expr_yaml}\n"
+    );
+    let written = std::fs::write(&file, rules);
+    let out = written.ok().and_then(|()| {
+        std::process::Command::new(&promtool)
+            .args(["check", "rules"])
+            .arg(&file)
+            .output()
+            .ok()
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = out?;
+    if out.status.success() {
+        return Some(Ok(()));
+    }
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let reason = text
+        .lines()
+        .find_map(|l| {
+            l.split_once("could not parse expression: ")
+                .map(|(_, r)| r.trim().to_owned())
+        })
+        .unwrap_or_else(|| text.trim().replace('\n', " "));
+    Some(Err(format!("promtool rejects it: {reason}")))
+}
+
+/// A private temporary directory (promtool reads a file).
+fn tempfile_dir() -> Option<PathBuf> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    let dir =
+        std::env::temp_dir().join(format!("load-demo-promtool-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(QUERY_TIMEOUT)
+        .build()
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Deserialize)]
+struct Answer {
+    status: String,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    data: Option<Data>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Data {
+    #[serde(default)]
+    result: Vec<Series>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Series {
+    #[serde(default)]
+    metric: BTreeMap<String, String>,
+    #[serde(default)]
+    values: Vec<(f64, String)>,
+}
+
+/// Asks the Prometheus at `base` (`http://host:port`) whether it accepts `expr`: `Err` with
+/// its reason when it rejects it; `Ok` when it accepts it or cannot be asked (then the
+/// evaluation at the end reports the problem).
+pub async fn accepted_by(base: &str, expr: &str) -> Result<(), String> {
+    let url = format!("{}/api/v1/query", base.trim_end_matches('/'));
+    let Ok(resp) = client().get(url).query(&[("query", expr)]).send().await else {
+        return Ok(());
+    };
+    if resp.status() != reqwest::StatusCode::BAD_REQUEST {
+        return Ok(());
+    }
+    match resp.json::<Answer>().await {
+        Ok(a) => Err(format!(
+            "Prometheus rejects it: {}",
+            a.error.unwrap_or_else(|| "bad request".to_owned())
+        )),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Runs `expr` over `[start, end]` on the Prometheus at `base`.
+async fn query_range(
+    base: &str,
+    expr: &str,
+    start: SystemTime,
+    end: SystemTime,
+) -> Result<Vec<Series>, String> {
+    let secs = |t: SystemTime| {
+        t.duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
+    let (s, e) = (secs(start), secs(end).max(secs(start)));
+    let step = ((e - s) / MAX_STEPS).max(1.0).ceil();
+    let url = format!("{}/api/v1/query_range", base.trim_end_matches('/'));
+    let resp = client()
+        .get(&url)
+        .query(&[
+            ("query", expr.to_owned()),
+            ("start", format!("{s:.3}")),
+            ("end", format!("{e:.3}")),
+            ("step", format!("{step}")),
+        ])
+        .send()
+        .await
+        .map_err(|e| format!("cannot query Prometheus at {base}: {e}"))?;
+    let answer: Answer = resp
+        .json()
+        .await
+        .map_err(|e| format!("Prometheus at {base} answered something else than its API: {e}"))?;
+    if answer.status != "success" {
+        return Err(format!(
+            "Prometheus rejects it: {}",
+            answer.error.unwrap_or_else(|| answer.status.clone())
+        ));
+    }
+    Ok(answer.data.map(|d| d.result).unwrap_or_default())
+}
+
+/// At most three decimals, trailing zeros dropped: `56.667`, `2.5`, `1`.
+fn short(v: f64) -> String {
+    let text = format!("{v:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// `{{$value}}` and `{{$labels.NAME}}` (spaces inside the braces allowed) filled in.
+pub fn fill(template: &str, value: f64, labels: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open..].find("}}") else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        let inner = rest[open + 2..open + close].trim();
+        match inner.strip_prefix("$labels.") {
+            _ if inner == "$value" => out.push_str(&short(value)),
+            Some(name) => out.push_str(labels.get(name).map_or("", String::as_str)),
+            None => out.push_str(&rest[open..open + close + 2]),
+        }
+        rest = &rest[open + close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn check(alert: &AlertEntry, status: Status, actual: Option<f64>, detail: String) -> Check {
+    Check {
+        kind: Kind::Alert,
+        name: alert.expr.clone(),
+        description: Some(format!(
+            "{} ({})",
+            alert.description,
+            alert.severity.as_str()
+        )),
+        status,
+        actual,
+        detail,
+    }
+}
+
+/// Without Prometheus: skipped, or failed when alerts are required.
+pub fn unavailable(alert: &AlertEntry, why: &str, required: bool) -> Check {
+    let (status, detail) = if required {
+        (
+            Status::Failed,
+            format!("not evaluated: {why} (--require-alerts)"),
+        )
+    } else {
+        (Status::Skipped, format!("skipped: {why}"))
+    };
+    check(alert, status, None, detail)
+}
+
+/// Evaluates `alert` over the run's window `[start, end]`; `t0` is the run's start for
+/// the "fired at" time.
+pub async fn evaluate(base: &str, alert: &AlertEntry, start: SystemTime, end: SystemTime) -> Check {
+    let series = match query_range(base, &alert.expr, start, end).await {
+        Ok(s) => s,
+        Err(e) => return check(alert, Status::Failed, None, e),
+    };
+    let samples = series.iter().flat_map(|s| {
+        s.values
+            .iter()
+            .filter_map(move |(t, v)| v.parse::<f64>().ok().map(|v| (*t, v, &s.metric)))
+    });
+    let first = samples.clone().min_by(|a, b| a.0.total_cmp(&b.0));
+    let worst = samples.max_by(|a, b| a.1.total_cmp(&b.1));
+    let (Some(first), Some((_, value, labels))) = (first, worst) else {
+        return check(alert, Status::Passed, None, "did not fire".to_owned());
+    };
+    let since = start
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let status = match alert.severity {
+        Severity::Error => Status::Failed,
+        Severity::Warning => Status::Warned,
+    };
+    let detail = format!(
+        "fired: {} ({} series, first at {:.0} s into the run, peak value {})",
+        fill(&alert.description, value, labels),
+        series.len(),
+        (first.0 - since).max(0.0),
+        short(value),
+    );
+    check(alert, status, Some(crate::report::round6(value)), detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_take_the_value_and_labels() {
+        let labels = BTreeMap::from([("instance".to_owned(), "b-1".to_owned())]);
+        assert_eq!(
+            fill(
+                "{{$labels.instance}} sheds {{ $value }}/s {{$labels.none}}{{x}}",
+                2.5,
+                &labels
+            ),
+            "b-1 sheds 2.5/s {{x}}"
+        );
+        assert_eq!(fill("{{$value}}", 56.666_666_7, &labels), "56.667");
+        assert_eq!(
+            fill("open {{ never closed", 1.0, &labels),
+            "open {{ never closed"
+        );
+    }
+}

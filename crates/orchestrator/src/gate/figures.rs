@@ -1,0 +1,101 @@
+//! Reading a figure of a phase (`recovery.p95`, `run.drop_rate`) out of a report, in the
+//! unit thresholds and rules are written in: milliseconds, percent, requests per second,
+//! replicas. A phase that did not happen or a figure that was never measured is an error
+//! that says which, so that a check on it fails instead of passing on a zero.
+
+use common::threshold::Unit;
+use scenario::figures::{Figure, RUN};
+
+use crate::report::{Phase, PhaseStats, Report, phase_stats};
+
+/// The numbers of `phase` in `r`; `run` spans the whole run.
+pub fn stats(r: &Report, phase: &str) -> Result<PhaseStats, String> {
+    if phase == RUN {
+        let (Some(first), Some(last)) = (r.phases.first(), r.phases.last()) else {
+            return Err("the run has no phases".to_owned());
+        };
+        let whole = Phase {
+            name: RUN.to_owned(),
+            start: first.start,
+            end: last.end,
+        };
+        return Ok(phase_stats(&r.points, &whole));
+    }
+    r.phase(phase)
+        .cloned()
+        .ok_or_else(|| format!("phase `{phase}` did not happen in run `{}`", r.uuid))
+}
+
+/// The value of `figure` in `stats` of run `r`, in the figure's unit.
+pub fn value(r: &Report, stats: &PhaseStats, figure: &Figure) -> Result<f64, String> {
+    let phase = &stats.name;
+    let never = |why: &str| {
+        format!(
+            "`{phase}.{}` was never measured in run `{}` ({why})",
+            figure.name, r.uuid
+        )
+    };
+    let ms = |s: Option<f64>| {
+        s.map(|s| s * 1000.0)
+            .ok_or_else(|| never("no request completed"))
+    };
+    let nothing_sent = stats.sent_rps <= 0.0;
+    match figure.name {
+        "p50" => ms(stats.client_latency.p50),
+        "p95" => ms(stats.client_latency.p95),
+        "p99" => ms(stats.client_latency.p99),
+        "settled_p50" => ms(stats.settled_client_latency.p50),
+        "settled_p95" => ms(stats.settled_client_latency.p95),
+        "settled_p99" => ms(stats.settled_client_latency.p99),
+        "server_p50" => ms(stats.server_latency.p50),
+        "server_p95" => ms(stats.server_latency.p95),
+        "server_p99" => ms(stats.server_latency.p99),
+        "error_rate" | "drop_rate" if nothing_sent => Err(never("no request was sent")),
+        "error_rate" => Ok(stats.error_rate * 100.0),
+        "drop_rate" => Ok(stats.drop_rate * 100.0),
+        "shed_rate" if stats.served_rps <= 0.0 => Err(never("no request was served")),
+        "shed_rate" => Ok(stats.shed_rate * 100.0),
+        "sent_rps" => Ok(stats.sent_rps),
+        "served_rps" => Ok(stats.served_rps),
+        "replicas_min" => Ok(f64::from(stats.replicas_min)),
+        "replicas_max" => Ok(f64::from(stats.replicas_max)),
+        "duration" => Ok((stats.end - stats.start) * 1000.0),
+        "time_to_ready" => r
+            .time_to_ready
+            .map(|s| s * 1000.0)
+            .ok_or_else(|| never("the deploy did not finish")),
+        other => Err(format!("`{other}` is not a figure this orchestrator reads")),
+    }
+}
+
+/// `phase.figure` of `r` in one call.
+pub fn lookup(r: &Report, phase: &str, figure: &Figure) -> Result<f64, String> {
+    value(r, &stats(r, phase)?, figure)
+}
+
+/// A value for people, in the figure's unit: `312.4 ms`, `1.73%`, `150.0`, `2`.
+pub fn show(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Duration if v.abs() >= 10_000.0 => format!("{:.1} s", v / 1000.0),
+        Unit::Duration => format!("{v:.1} ms"),
+        Unit::Percent => format!("{v:.2}%"),
+        Unit::Number => format!("{v:.1}"),
+        Unit::Count => format!("{v:.0}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scenario::figures::FIGURES;
+
+    #[test]
+    fn every_figure_of_the_catalog_is_read() {
+        let r = crate::gate::fixture::report_with(0.2, 0.01);
+        for f in &FIGURES {
+            let phase = if f.run_only { RUN } else { "recovery" };
+            let v = lookup(&r, phase, f);
+            assert!(v.is_ok(), "{phase}.{}: {v:?}", f.name);
+        }
+    }
+}

@@ -9,6 +9,10 @@
 
 use std::fmt;
 
+/// The content type of a Prometheus text page (exposition format 0.0.4), as every
+/// component's `/metrics` answers it.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 /// One sample line: `name{label="value",...} value [timestamp]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {

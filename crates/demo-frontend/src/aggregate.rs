@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use common::HumanDuration;
 use common::api::{Action, StatsResponse};
 
 use crate::loadgen::LoadgenSample;
@@ -219,7 +220,7 @@ impl Aggregator {
     }
 
     fn backend_status(&self) -> BackendStatus {
-        let every = human(self.facts.poll_interval);
+        let every = HumanDuration(self.facts.poll_interval);
         let (up, total) = self.replica_counts();
         let urls = || {
             self.tracks
@@ -418,18 +419,6 @@ fn round(v: f64) -> f64 {
 
 fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// "1 s", "500 ms", "2.5 s": how the page says the retry interval.
-pub fn human(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms.is_multiple_of(1000) {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use common::api::{StatsResponse, routes};
 use futures::future::join_all;
 
-use crate::aggregate::{Aggregator, Facts, Observation, human};
+use common::HumanDuration;
+
+use crate::aggregate::{Aggregator, Facts, Observation};
 use crate::loadgen::{self, LoadgenSample};
 use crate::server::AppState;
 use crate::{Config, ReplicaSource};
@@ -130,7 +132,7 @@ pub async fn list(source: &ReplicaSource, timeout: Duration) -> (Vec<String>, Op
                     Vec::new(),
                     Some(format!(
                         "resolving {host} took longer than {}",
-                        human(timeout)
+                        HumanDuration(timeout)
                     )),
                 ),
             }
@@ -180,13 +182,13 @@ async fn get(client: &reqwest::Client, url: &str, timeout: Duration) -> Result<V
     // One deadline for connect, headers and body together.
     tokio::time::timeout(timeout, fetch)
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {}", human(timeout))))
+        .unwrap_or_else(|_| Err(format!("no answer within {}", HumanDuration(timeout))))
 }
 
 /// A short, human message for a client error: "cannot connect: Connection refused".
 pub fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
-        return format!("no answer within {}", human(timeout));
+        return format!("no answer within {}", HumanDuration(timeout));
     }
     let mut root: &dyn std::error::Error = e;
     while let Some(next) = root.source() {

@@ -12,9 +12,9 @@ use axum::{
 use common::api::{ErrorBody, SESSION_HEADER, routes};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use crate::aggregate::human;
 use crate::poll::describe;
 use crate::server::AppState;
+use common::HumanDuration;
 
 /// Largest action body forwarded; the backend's own bodies are a few dozen bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -122,7 +122,7 @@ async fn proxy(state: &AppState, req: Request) -> Response {
             format!(
                 "the backend at {} did not answer within {}",
                 state.backend_url(),
-                human(timeout)
+                HumanDuration(timeout)
             ),
             Some(url),
         ),

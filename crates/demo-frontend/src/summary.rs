@@ -53,7 +53,7 @@ pub struct BackendStatus {
     pub url: String,
     /// Where the replica list comes from, e.g. "2 URLs", "DNS of backend-headless:8080".
     pub source: String,
-    /// A sentence for a person, e.g. "Backend unreachable at http://…; retrying every 1 s".
+    /// A sentence for a person, e.g. "Backend unreachable at http://…; retrying every 1s".
     pub message: String,
 }
 

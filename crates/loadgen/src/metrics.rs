@@ -192,7 +192,7 @@ async fn page(State(p): State<Page>) -> impl IntoResponse {
         vus.set(p.stats.vus.load(Ordering::Relaxed) as f64);
     }
     (
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(CONTENT_TYPE, common::exposition::CONTENT_TYPE)],
         p.metrics.render(),
     )
 }

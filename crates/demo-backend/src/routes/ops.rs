@@ -36,7 +36,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        HeaderValue::from_static(common::exposition::CONTENT_TYPE),
     );
     response
 }

@@ -161,7 +161,7 @@ fn a_replica_that_stops_answering_is_down_counted_and_recovers() {
     assert_eq!(s.backend.state, BackendState::Unreachable);
     assert!(
         s.backend.message.starts_with("Backend unreachable at ")
-            && s.backend.message.ends_with("retrying every 1 s"),
+            && s.backend.message.ends_with("retrying every 1s"),
         "{}",
         s.backend.message
     );
@@ -284,13 +284,6 @@ fn loadgen_is_shown_not_running_then_running_with_rates() {
         s.history.loadgen_target_rps,
         vec![None, Some(50.0), Some(50.0)]
     );
-}
-
-#[test]
-fn intervals_read_like_a_person_says_them() {
-    assert_eq!(human(Duration::from_secs(1)), "1 s");
-    assert_eq!(human(Duration::from_millis(250)), "250 ms");
-    assert_eq!(human(Duration::from_millis(2500)), "2.5 s");
 }
 
 #[test]

@@ -65,7 +65,7 @@ async fn an_unreachable_backend_is_said_plainly_and_recovers_by_itself() {
     let msg = &s.backend.message;
     assert!(
         msg.starts_with(&format!("Backend unreachable at {url}"))
-            && msg.ends_with("retrying every 200 ms"),
+            && msg.ends_with("retrying every 200ms"),
         "{msg}"
     );
     assert_eq!(s.current.latency_p95_ms, None);

@@ -260,8 +260,7 @@ async fn open_loop(
     start: Instant,
     stop: &CancellationToken,
 ) -> Result<Sent> {
-    let mut running = Vec::with_capacity(lanes);
-    for index in 0..lanes {
+    let ends = run_lanes(lanes, stop, |index| {
         let plan = lane::Plan {
             index,
             shard: lane::sub_shard(config.shard, index, lanes),
@@ -269,17 +268,9 @@ async fn open_loop(
             spare: spare.take(),
             start,
         };
-        match lane::spawn(plan, shared.clone(), stop.clone()) {
-            Ok(rx) => running.push(rx),
-            Err(e) => {
-                // The lanes already started stop at once and are waited for.
-                stop.cancel();
-                let _ = collect(running, stop).await;
-                return Err(e);
-            }
-        }
-    }
-    let ends = collect(running, stop).await?;
+        lane::spawn(plan, shared.clone(), stop.clone())
+    })
+    .await?;
     let interrupted = ends.iter().any(|e| e.interrupted);
     let sending = if interrupted {
         ends.iter()
@@ -314,26 +305,17 @@ async fn users(
     start: Instant,
     stop: &CancellationToken,
 ) -> Result<Sent> {
-    let mut running = Vec::with_capacity(lanes);
-    for index in 0..lanes {
-        let lane = closed::spawn(
+    let ends = run_lanes(lanes, stop, |index| {
+        closed::spawn(
             shared.clone(),
             plan.clone(),
             index,
             lanes,
             start,
             stop.clone(),
-        );
-        match lane {
-            Ok(rx) => running.push(rx),
-            Err(e) => {
-                stop.cancel();
-                let _ = collect(running, stop).await;
-                return Err(e);
-            }
-        }
-    }
-    let ends = collect(running, stop).await?;
+        )
+    })
+    .await?;
     let interrupted = ends.iter().any(|e| e.interrupted);
     let sending = if interrupted {
         ends.iter()
@@ -353,6 +335,27 @@ async fn users(
 }
 
 /// Waits for every lane to end. Says once that the run is stopping when `stop` fires first.
+/// Starts lanes `0..lanes` with `spawn` and waits for their ends; when one cannot start, the
+/// lanes already started stop at once and are waited for.
+async fn run_lanes<T>(
+    lanes: usize,
+    stop: &CancellationToken,
+    mut spawn: impl FnMut(usize) -> Result<tokio::sync::oneshot::Receiver<Result<T>>>,
+) -> Result<Vec<T>> {
+    let mut running = Vec::with_capacity(lanes);
+    for index in 0..lanes {
+        match spawn(index) {
+            Ok(rx) => running.push(rx),
+            Err(e) => {
+                stop.cancel();
+                let _ = collect(running, stop).await;
+                return Err(e);
+            }
+        }
+    }
+    collect(running, stop).await
+}
+
 async fn collect<T>(
     running: Vec<tokio::sync::oneshot::Receiver<Result<T>>>,
     stop: &CancellationToken,

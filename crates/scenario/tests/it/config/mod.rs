@@ -4,6 +4,7 @@
 mod aliases;
 mod entries;
 mod layering;
+mod plans;
 mod render;
 mod shapes;
 mod sources;

@@ -256,7 +256,7 @@ pub async fn run_gated<R: Runtime>(
             clock.say(&format!(
                 "▶ {}: {}, for {}",
                 phase::LOAD,
-                s.load.describe(),
+                s.describe_load(),
                 s.load_pause
             ));
             step!(phase::LOAD, async {

@@ -8,7 +8,7 @@ use orchestrator::kube::build::Object;
 use orchestrator::kube::{render_manifests, write_manifests};
 use scenario::{LoadgenKind, Scenario};
 
-use super::{objects, sharded};
+use super::{objects, sharded, two_plans};
 
 /// All files of a render as one document stream, for one snapshot per scenario.
 fn stream(s: &Scenario) -> String {
@@ -28,6 +28,12 @@ fn render_default_scenario() {
 #[test]
 fn render_three_loadgen_jobs() {
     insta::assert_snapshot!(stream(&sharded(LoadgenKind::Job)));
+}
+
+/// Each plan: its own shard Deployments, named and labelled with the plan, its own flags.
+#[test]
+fn render_two_load_plans() {
+    insta::assert_snapshot!(stream(&two_plans(LoadgenKind::Deployment)));
 }
 
 /// Reads a manifest back as the k8s-openapi type its `kind` names.
@@ -57,6 +63,8 @@ fn every_manifest_reads_back_into_the_object_it_was_built_from() {
         Scenario::default(),
         sharded(LoadgenKind::Deployment),
         sharded(LoadgenKind::Job),
+        two_plans(LoadgenKind::Deployment),
+        two_plans(LoadgenKind::Job),
     ] {
         let built = objects(&s);
         let rendered = render_manifests(&s).unwrap();

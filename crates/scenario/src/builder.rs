@@ -18,6 +18,8 @@ pub(crate) struct Builder {
     pub(crate) errors: Vec<ConfigError>,
     /// Keys with a rejected value: cross-checks skip them rather than judge a stale value.
     pub(crate) failed: BTreeSet<&'static str>,
+    /// The name of every `[[load]]` entry read (index, name), kept or not: names must differ.
+    pub(crate) plan_names: Vec<(usize, String)>,
 }
 
 impl Builder {
@@ -31,6 +33,7 @@ impl Builder {
                 .collect(),
             errors: Vec::new(),
             failed: BTreeSet::new(),
+            plan_names: Vec::new(),
         }
     }
 

@@ -64,6 +64,8 @@ pub(crate) fn read(
     before: usize,
 ) {
     let entry = format!("{LOAD}[{index}]");
+    // Where the entries are, even a wrong one: the flat keys' conflict names it.
+    b.sources.insert(entry.clone(), origin.clone());
     let mut plan = Builder::new();
     let mut name = None;
     for w in fields {
@@ -91,7 +93,7 @@ pub(crate) fn read(
         }
         return;
     };
-    if let Some(same) = b.scenario.plans.iter().position(|p| p.name == name) {
+    if let Some((same, _)) = b.plan_names.iter().find(|(_, n)| *n == name) {
         b.errors.push(
             Problem::new(
                 ErrorKind::Conflict,
@@ -100,8 +102,8 @@ pub(crate) fn read(
             )
             .at(&format!("{entry}.name"), &written, Some(at)),
         );
-        return;
     }
+    b.plan_names.push((index, name.clone()));
     if b.errors.len() > before {
         return;
     }
@@ -110,7 +112,6 @@ pub(crate) fn read(
         actions: plan.scenario.actions,
         load: plan.scenario.load,
     });
-    b.sources.insert(entry, origin);
 }
 
 /// The entry's `name` (with how and where it was written), checked as the Kubernetes name
@@ -164,10 +165,13 @@ impl Builder {
     /// And a plan's load generators are named `<loadgen_name>-<plan>`, which must fit in 63.
     pub(crate) fn plan_conflicts(&self) -> Vec<ConfigError> {
         let s = &self.scenario;
-        if s.plans.is_empty() {
+        let Some((_, entries)) = self
+            .sources
+            .iter()
+            .find(|(k, _)| k.starts_with(&format!("{LOAD}[")))
+        else {
             return Vec::new();
-        }
-        let entries = self.source(&format!("{LOAD}[0]"));
+        };
         let mut found = Vec::new();
         for key in PLAN_KEYS {
             let source = self.source(key);

@@ -46,7 +46,8 @@ pub struct PlanTotals {
 }
 
 impl PlanTotals {
-    fn new() -> Self {
+    /// Nothing counted yet, with room for every bucket.
+    fn zeroed() -> Self {
         Self {
             lg_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
             job_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
@@ -264,7 +265,7 @@ impl Accumulator {
             if let Some(plan) = &scrape.plan {
                 t_.plans
                     .entry(plan.clone())
-                    .or_insert_with(PlanTotals::new)
+                    .or_insert_with(PlanTotals::zeroed)
                     .add(&reading, &before);
             }
             add_delta(&mut t_.served, reading.served, before.served);

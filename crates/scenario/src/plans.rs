@@ -50,7 +50,7 @@ pub(crate) fn fields() -> Vec<&'static str> {
 fn key_of(field: &str) -> Option<&'static Key> {
     PLAN_KEYS
         .into_iter()
-        .find(|k| field_of(*k) == field)
+        .find(|k| field_of(k) == field)
         .and_then(keys::by_name)
 }
 

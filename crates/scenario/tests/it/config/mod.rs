@@ -34,6 +34,19 @@ impl Files {
     }
 }
 
+/// A scenario file of `text` as the only input, and its path as messages show it.
+pub(crate) fn file_inputs(files: &Files, text: &str) -> (ConfigInputs, String) {
+    let path = files.write("scenario.toml", text);
+    let shown = path.display().to_string();
+    (
+        ConfigInputs {
+            scenario_file: Some(path),
+            ..ConfigInputs::default()
+        },
+        shown,
+    )
+}
+
 pub(crate) fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()

@@ -6,19 +6,7 @@ use scenario::{
     scenario_from_toml, scenario_to_toml,
 };
 
-use super::{Files, env, error_about, errors, ok};
-
-fn file_inputs(files: &Files, text: &str) -> (ConfigInputs, String) {
-    let path = files.write("plans.toml", text);
-    let shown = path.display().to_string();
-    (
-        ConfigInputs {
-            scenario_file: Some(path),
-            ..ConfigInputs::default()
-        },
-        shown,
-    )
-}
+use super::{Files, env, error_about, errors, file_inputs, ok};
 
 const TWO: &str = r#"uuid = "two"
 

@@ -149,6 +149,11 @@ fn at(points: &[Point], t: f64) -> Option<&Point> {
         .or(points.first())
 }
 
+/// `x / of`, 0 when there is nothing to divide by.
+fn ratio(x: f64, of: f64) -> f64 {
+    if of > 0.0 { x / of } else { 0.0 }
+}
+
 /// Computes the numbers of `phase` from the points sampled during it.
 pub fn phase_stats(points: &[Point], phase: &Phase) -> PhaseStats {
     let (a, b) = (at(points, phase.start), at(points, phase.end));
@@ -189,7 +194,6 @@ pub fn phase_stats(points: &[Point], phase: &Phase) -> PhaseStats {
     let dropped = tb.dropped - ta.dropped;
     let served = tb.served - ta.served;
     let shed = tb.shed - ta.shed;
-    let ratio = |x: f64, of: f64| if of > 0.0 { x / of } else { 0.0 };
     if b.t > a.t {
         stats.sent_rps = sent / span;
         stats.served_rps = served / span;
@@ -232,7 +236,6 @@ pub fn phase_stats(points: &[Point], phase: &Phase) -> PhaseStats {
 /// One plan's figures between its cumulative totals `a` and `b`, `span` seconds apart.
 fn plan_stats(name: &str, a: &PlanTotals, b: &PlanTotals, span: f64) -> PlanStats {
     let sent = b.sent - a.sent;
-    let ratio = |x: f64, of: f64| if of > 0.0 { x / of } else { 0.0 };
     let dropped = b.dropped - a.dropped;
     PlanStats {
         name: name.to_owned(),
@@ -341,7 +344,17 @@ impl Report {
         notes: Vec<String>,
         endpoints: Vec<crate::runtime::Endpoint>,
     ) -> Self {
-        let phases = phases.iter().map(|p| phase_stats(&points, p)).collect();
+        // Each phase's plans in the scenario's order, as a person wrote them.
+        let order: Vec<String> = scenario.load_plans().into_iter().map(|p| p.name).collect();
+        let rank = |name: &str| order.iter().position(|n| n == name);
+        let phases = phases
+            .iter()
+            .map(|p| {
+                let mut stats = phase_stats(&points, p);
+                stats.plans.sort_by_key(|plan| rank(&plan.name));
+                stats
+            })
+            .collect();
         Self {
             schema: SCHEMA_VERSION,
             uuid: scenario.uuid.clone(),

@@ -156,7 +156,7 @@ run_duration = "3s"
     );
     let load = r.phase(phase::LOAD).unwrap();
     let names: Vec<&str> = load.plans.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["feedback", "tickets"]);
+    assert_eq!(names, ["tickets", "feedback"], "in the scenario's order");
     let endpoints: Vec<&str> = r.endpoints.iter().map(|e| e.name.as_str()).collect();
     for name in ["loadgen-tickets metrics", "loadgen-feedback metrics"] {
         assert!(endpoints.contains(&name), "{endpoints:?}");

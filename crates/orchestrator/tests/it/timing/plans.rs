@@ -157,6 +157,14 @@ run_duration = "3s"
     let load = r.phase(phase::LOAD).unwrap();
     let names: Vec<&str> = load.plans.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["tickets", "feedback"], "in the scenario's order");
+    let summary = orchestrator::timeline::summary(&r);
+    let after_load = summary.split("\nload ").nth(1).unwrap_or_default();
+    for plan in ["\n  tickets ", "\n  feedback "] {
+        assert!(
+            after_load.contains(plan),
+            "{plan:?} under the load row:\n{summary}"
+        );
+    }
     let endpoints: Vec<&str> = r.endpoints.iter().map(|e| e.name.as_str()).collect();
     for name in ["loadgen-tickets metrics", "loadgen-feedback metrics"] {
         assert!(endpoints.contains(&name), "{endpoints:?}");

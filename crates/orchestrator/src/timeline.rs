@@ -256,7 +256,7 @@ pub async fn run_gated<R: Runtime>(
             clock.say(&format!(
                 "▶ {}: {}, for {}",
                 phase::LOAD,
-                s.load.describe(),
+                s.describe_load(),
                 s.load_pause
             ));
             step!(phase::LOAD, async {
@@ -413,6 +413,18 @@ pub fn summary(r: &Report) -> String {
             p.replicas_min,
             p.replicas_max
         ));
+        // Several plans: each one's share under its phase.
+        for plan in p.plans.iter().filter(|_| !r.scenario.plans.is_empty()) {
+            out.push_str(&format!(
+                "  {:<10} {:>6.1} {:>6.1}% {:>8} {:>8} {:>8}\n",
+                plan.name,
+                plan.sent_rps,
+                plan.error_rate * 100.0,
+                ms(plan.client_latency.p50),
+                ms(plan.client_latency.p95),
+                ms(plan.client_latency.p99),
+            ));
+        }
     }
     if !short.is_empty() {
         let names: Vec<&str> = short.iter().map(|p| p.name.as_str()).collect();

@@ -9,6 +9,9 @@
 //! environment. Every problem of every layer is reported at once, each naming the key, the
 //! value as written, where it was written and the fix.
 //!
+//! A scenario file may hold several load plans run at once, `[[load]]` entries whose fields
+//! are the load keys without their `load_` prefix ([`LoadPlan`]; [`Scenario::load_plans`]).
+//!
 //! A scenario file may also hold the run's gate: `[[thresholds]]` on the figures of
 //! [`figures`] and `[[alerts]]` in PromQL ([`ThresholdEntry`], [`AlertEntry`]).
 //!
@@ -34,6 +37,7 @@ mod error;
 pub mod figures;
 mod file;
 mod keys;
+mod plans;
 mod render;
 mod resolve;
 mod scenario;
@@ -47,7 +51,8 @@ pub use render::{
 };
 pub use resolve::{ConfigInputs, Resolved, key_names, resolve};
 pub use scenario::{
-    Arrival, BackendCapacity, ComponentSpec, LoadMode, LoadSpec, LoadgenKind, Scenario, ServiceType,
+    Arrival, BackendCapacity, ComponentSpec, LoadMode, LoadPlan, LoadSpec, LoadgenKind, MAIN_PLAN,
+    Scenario, ServiceType,
 };
 
 /// The result of resolving or reading configuration: every problem at once on failure.

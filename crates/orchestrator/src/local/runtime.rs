@@ -41,7 +41,8 @@ pub struct LocalRuntime {
     /// Spawned and not yet ready: an interrupt while waiting must still stop them.
     starting: Vec<Running>,
     frontend: Option<Running>,
-    loadgen: Option<Running>,
+    /// One load generator per load plan, in the scenario's order.
+    loadgens: Vec<Running>,
     balancer: Option<(CancellationToken, JoinHandle<()>)>,
     prometheus: Option<Prometheus>,
     ready_tx: watch::Sender<Vec<SocketAddr>>,
@@ -74,7 +75,14 @@ impl LocalRuntime {
         if plan.last().is_none() {
             return Err(RuntimeError::Other(format!(
                 "--port-base {port_base} is too high: the local stack needs {} ports above it",
-                super::ports::MAX_BACKEND_REPLICAS + 4
+                super::ports::MAX_BACKEND_REPLICAS + super::ports::MAX_LOAD_PLANS + 3
+            )));
+        }
+        if scenario.plans.len() > usize::from(super::ports::MAX_LOAD_PLANS) {
+            return Err(RuntimeError::Other(format!(
+                "the local runtime runs at most {} load plans; the scenario has {}",
+                super::ports::MAX_LOAD_PLANS,
+                scenario.plans.len()
             )));
         }
         if u32::from(super::ports::MAX_BACKEND_REPLICAS)
@@ -97,7 +105,7 @@ impl LocalRuntime {
             backends: Vec::new(),
             starting: Vec::new(),
             frontend: None,
-            loadgen: None,
+            loadgens: Vec::new(),
             balancer: None,
             prometheus: None,
             ready_tx,
@@ -225,6 +233,7 @@ impl LocalRuntime {
         self.metrics.set(Target {
             component: kind,
             instance: instance.clone(),
+            plan: None,
             url: format!("http://127.0.0.1:{port}{}", common::api::routes::METRICS),
         });
         self.backends.push(running);
@@ -263,12 +272,18 @@ impl Runtime for LocalRuntime {
         match prometheus::find() {
             Some(bin) => {
                 let addr = PortPlan::addr(self.plan.prometheus());
-                let lg = PortPlan::addr(self.plan.loadgen_metrics());
+                let loadgens: Vec<_> = self
+                    .scenario
+                    .load_plans()
+                    .into_iter()
+                    .zip(0..)
+                    .map(|(p, i)| (p.name, PortPlan::addr(self.plan.loadgen_metrics(i))))
+                    .collect();
                 match Prometheus::start(
                     &bin,
                     &self.run_dir.join("prometheus"),
                     addr,
-                    lg,
+                    &loadgens,
                     self.scenario.ready_timeout.get(),
                 )
                 .await
@@ -294,7 +309,8 @@ impl Runtime for LocalRuntime {
             // The flags name the replicas ready now (as the binary would get them); the
             // Watch below then follows scaling.
             &components::ReplicaDiscovery::Static(self.replica_urls_tx.borrow().clone()),
-            &format!("http://{}", PortPlan::addr(self.plan.loadgen_metrics())),
+            // The UI follows one load generator: the first plan's.
+            &format!("http://{}", PortPlan::addr(self.plan.loadgen_metrics(0))),
         );
         let mut config = parse::<demo_frontend::Opts>("demo-frontend", args)
             .and_then(|o| o.into_config().map_err(|e| e.to_string()))
@@ -320,33 +336,41 @@ impl Runtime for LocalRuntime {
 
     async fn start_load(&mut self) -> Result<()> {
         let kind = ComponentKind::Loadgen;
-        let instance = self.scenario.loadgen.name.clone();
-        let port = self.plan.loadgen_metrics();
-        let args = components::loadgen_args(
-            &self.scenario,
-            &format!("http://{}", PortPlan::addr(self.plan.balancer())),
-            &format!("127.0.0.1:{port}"),
-            None,
-        );
-        let mut config = parse::<loadgen::Opts>("loadgen", args)
-            .and_then(|o| o.into_config().map_err(|e| e.to_string()))
-            .map_err(|e| component_err(kind, &instance, format!("bad configuration: {e}")))?;
-        // The orchestrator owns the terminal: the in-process generator must not draw its own
-        // progress line over the phase display.
-        config.progress = loadgen::Progress::Off;
-        let listener = bind(port, &instance).await?;
-        let stop = CancellationToken::new();
-        let fut = loadgen::run(config, Some(listener), stop.clone().cancelled_owned());
-        let fut = async move { fut.await.map(|_report| ()) };
-        let running = self.spawn(kind, &instance, PortPlan::addr(port), stop, fut);
-        let metrics_url = format!("http://127.0.0.1:{port}{}", common::api::routes::METRICS);
-        let running = self.ready(running, &metrics_url).await?;
-        self.metrics.set(Target {
-            component: kind,
-            instance,
-            url: metrics_url,
-        });
-        self.loadgen = Some(running);
+        let target = format!("http://{}", PortPlan::addr(self.plan.balancer()));
+        // Every plan's generator is spawned before any is waited for: the plans start
+        // together. Until all answer they stay in `starting`, which an interrupt stops.
+        let first = self.starting.len();
+        let mut targets = Vec::new();
+        for (plan, i) in self.scenario.load_plans().into_iter().zip(0..) {
+            let instance = self.scenario.loadgen_name(&plan);
+            let port = self.plan.loadgen_metrics(i);
+            let args = components::loadgen_args(&plan, &target, &format!("127.0.0.1:{port}"), None);
+            let mut config = parse::<loadgen::Opts>("loadgen", args)
+                .and_then(|o| o.into_config().map_err(|e| e.to_string()))
+                .map_err(|e| component_err(kind, &instance, format!("bad configuration: {e}")))?;
+            // The orchestrator owns the terminal: the in-process generator must not draw its
+            // own progress line over the phase display.
+            config.progress = loadgen::Progress::Off;
+            let listener = bind(port, &instance).await?;
+            let stop = CancellationToken::new();
+            let fut = loadgen::run(config, Some(listener), stop.clone().cancelled_owned());
+            let fut = async move { fut.await.map(|_report| ()) };
+            let running = self.spawn(kind, &instance, PortPlan::addr(port), stop, fut);
+            self.starting.push(running);
+            targets.push(Target {
+                component: kind,
+                instance,
+                plan: Some(plan.name),
+                url: format!("http://127.0.0.1:{port}{}", common::api::routes::METRICS),
+            });
+        }
+        for (k, t) in targets.iter().enumerate() {
+            self.wait_ready(&self.starting[first + k], &t.url).await?;
+        }
+        self.loadgens.extend(self.starting.drain(first..));
+        for t in targets {
+            self.metrics.set(t);
+        }
         Ok(())
     }
 
@@ -366,11 +390,9 @@ impl Runtime for LocalRuntime {
     }
 
     async fn stop_load(&mut self) -> Result<()> {
-        if let Some(r) = self.loadgen.take() {
-            // One last scrape happens after the run: keep the loadgen's final counters by
-            // leaving its target until it is gone (a refused scrape is a named gap).
-            Self::stop_running(r).await;
-        }
+        // One last scrape happens after the run: keep the loadgens' final counters by
+        // leaving their targets until they are gone (a refused scrape is a named gap).
+        futures::future::join_all(self.loadgens.drain(..).map(Self::stop_running)).await;
         Ok(())
     }
 
@@ -385,11 +407,13 @@ impl Runtime for LocalRuntime {
                 name: "backend service (balancer)".into(),
                 url: url(self.plan.balancer(), "/"),
             },
-            Endpoint {
-                name: "loadgen metrics".into(),
-                url: url(self.plan.loadgen_metrics(), common::api::routes::METRICS),
-            },
         ];
+        for (plan, i) in self.scenario.load_plans().iter().zip(0..) {
+            e.push(Endpoint {
+                name: format!("{} metrics", self.scenario.loadgen_name(plan)),
+                url: url(self.plan.loadgen_metrics(i), common::api::routes::METRICS),
+            });
+        }
         if let Some(p) = &self.prometheus {
             e.push(Endpoint {
                 name: "prometheus".into(),
@@ -425,9 +449,7 @@ impl Runtime for LocalRuntime {
         while let Some(r) = self.starting.pop() {
             Self::stop_running(r).await;
         }
-        if let Some(r) = self.loadgen.take() {
-            Self::stop_running(r).await;
-        }
+        self.stop_load().await?;
         if let Some(r) = self.frontend.take() {
             Self::stop_running(r).await;
         }

@@ -2,6 +2,7 @@
 //! Runs alone under nextest (module name `timing`).
 
 mod gate;
+mod plans;
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -8,13 +8,19 @@ use orchestrator::kube::build::Object;
 use orchestrator::kube::{render_manifests, write_manifests};
 use scenario::{LoadgenKind, Scenario};
 
-use super::{objects, sharded};
+use super::{objects, sharded, two_plans};
 
 /// All files of a render as one document stream, for one snapshot per scenario.
 fn stream(s: &Scenario) -> String {
+    stream_of(s, |_| true)
+}
+
+/// The files of a render whose name `keep` accepts, as one document stream.
+fn stream_of(s: &Scenario, keep: impl Fn(&str) -> bool) -> String {
     render_manifests(s)
         .unwrap()
         .into_iter()
+        .filter(|(file, _)| keep(file))
         .map(|(file, yaml)| format!("# {file}\n---\n{yaml}"))
         .collect::<Vec<_>>()
         .join("\n")
@@ -28,6 +34,14 @@ fn render_default_scenario() {
 #[test]
 fn render_three_loadgen_jobs() {
     insta::assert_snapshot!(stream(&sharded(LoadgenKind::Job)));
+}
+
+/// Each plan: its own shard Deployments, named and labelled with the plan, its own flags
+/// (the rest of the stack is the default scenario's).
+#[test]
+fn render_two_load_plans() {
+    let s = two_plans(LoadgenKind::Deployment);
+    insta::assert_snapshot!(stream_of(&s, |file| file.contains("loadgen")));
 }
 
 /// Reads a manifest back as the k8s-openapi type its `kind` names.
@@ -57,6 +71,8 @@ fn every_manifest_reads_back_into_the_object_it_was_built_from() {
         Scenario::default(),
         sharded(LoadgenKind::Deployment),
         sharded(LoadgenKind::Job),
+        two_plans(LoadgenKind::Deployment),
+        two_plans(LoadgenKind::Job),
     ] {
         let built = objects(&s);
         let rendered = render_manifests(&s).unwrap();

@@ -16,6 +16,8 @@ pub(crate) struct Builder {
     pub(crate) errors: Vec<ConfigError>,
     /// Keys with a rejected value: cross-checks skip them rather than judge a stale value.
     pub(crate) failed: BTreeSet<&'static str>,
+    /// The runtime the scenario is resolved for, when known: some keys depend on it.
+    pub(crate) platform: Option<super::Platform>,
 }
 
 impl Builder {
@@ -29,6 +31,7 @@ impl Builder {
                 .collect(),
             errors: Vec::new(),
             failed: BTreeSet::new(),
+            platform: None,
         }
     }
 
@@ -114,6 +117,7 @@ impl Builder {
         }
 
         found.extend(self.shape_conflicts());
+        found.extend(self.autoscale_conflicts());
 
         let namespace = s.namespace();
         if self.ok(&["namespace_prefix", "uuid"]) && namespace.len() > 63 {

@@ -169,13 +169,19 @@ impl Builder {
         let (ignored, why, fix) = if a.mode.is_auto() {
             (
                 &MANUAL_KEYS[..],
-                format!("scale_mode = {mode} (from {}) lets the autoscaler choose the replicas, so this scripted scale-up key would be ignored", self.source("scale_mode")),
+                format!(
+                    "scale_mode = {mode} (from {}) lets the autoscaler choose the replicas, so this scripted scale-up key would be ignored",
+                    self.source("scale_mode")
+                ),
                 "remove it, or set scale_mode = manual",
             )
         } else {
             (
                 &AUTOSCALE_KEYS[..],
-                format!("scale_mode = manual (from {}) runs no autoscaler, so this key would be ignored", self.source("scale_mode")),
+                format!(
+                    "scale_mode = manual (from {}) runs no autoscaler, so this key would be ignored",
+                    self.source("scale_mode")
+                ),
                 "set scale_mode = hpa or keda, or remove it",
             )
         };

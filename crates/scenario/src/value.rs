@@ -5,9 +5,9 @@ use std::str::FromStr;
 
 use toml::de::DeValue;
 
+use super::autoscale::{AutoscaleMetric, ScaleMode};
 use super::check::Check;
 use super::error::{ErrorKind, Problem};
-use super::autoscale::{AutoscaleMetric, ScaleMode};
 use super::scenario::{Arrival, LoadMode, LoadgenKind, Scenario, ServiceType};
 use common::HumanDuration;
 

@@ -56,9 +56,21 @@ fn every_bad_combination_is_listed_at_once() {
     assert_eq!(e.len(), 4, "{e}");
     error_about(&e, ErrorKind::Conflict, "autoscale_min", "5", "--set");
     error_about(&e, ErrorKind::OutOfRange, "autoscale_target", "0", "--set");
-    let p95 = error_about(&e, ErrorKind::Conflict, "autoscale_metric", "p95_latency", "--set");
+    let p95 = error_about(
+        &e,
+        ErrorKind::Conflict,
+        "autoscale_metric",
+        "p95_latency",
+        "--set",
+    );
     assert!(p95.fix.contains("keda"), "{p95}");
-    let ignored = error_about(&e, ErrorKind::Conflict, "backend_scale_replicas", "3", "--set");
+    let ignored = error_about(
+        &e,
+        ErrorKind::Conflict,
+        "backend_scale_replicas",
+        "3",
+        "--set",
+    );
     assert!(ignored.problem.contains("ignored"), "{ignored}");
 }
 
@@ -112,7 +124,11 @@ fn an_hpa_on_a_cluster_needs_keda_for_the_application_metrics() {
 #[test]
 fn the_toml_of_an_autoscaled_scenario_reads_back() {
     let r = ok(&with(
-        &["scale_mode=keda", "autoscale_metric=p95_latency", "slo_p95=200ms"],
+        &[
+            "scale_mode=keda",
+            "autoscale_metric=p95_latency",
+            "slo_p95=200ms",
+        ],
         None,
     ));
     // The manual keys are written at their defaults, which an autoscaler does not refuse.

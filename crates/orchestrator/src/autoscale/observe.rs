@@ -131,3 +131,125 @@ impl Observer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Scrape;
+
+    /// A backend page: `ok` 201s and `shed` 503s so far, every one in the `le` bucket.
+    fn page(ok: u32, shed: u32, le: f64) -> String {
+        let name = names::HTTP_REQUEST_DURATION_SECONDS;
+        let mut text = format!(
+            "# TYPE http_requests_total counter\n\
+             http_requests_total{{method=\"POST\",route=\"/api/tickets\",status=\"201\"}} {ok}\n\
+             http_requests_total{{method=\"POST\",route=\"/api/tickets\",status=\"503\"}} {shed}\n\
+             http_requests_total{{method=\"GET\",route=\"/metrics\",status=\"200\"}} 99\n\
+             # TYPE app_shed_requests_total counter\napp_shed_requests_total {shed}\n\
+             # TYPE {name} histogram\n"
+        );
+        for b in names::HTTP_LATENCY_BUCKETS {
+            let n = if *b >= le { ok + shed } else { 0 };
+            text.push_str(&format!(
+                "{name}_bucket{{method=\"POST\",route=\"/api/tickets\",status=\"201\",le=\"{b}\"}} {n}\n"
+            ));
+        }
+        let all = ok + shed;
+        text.push_str(&format!(
+            "{name}_bucket{{method=\"POST\",route=\"/api/tickets\",status=\"201\",le=\"+Inf\"}} {all}\n{name}_sum{{method=\"POST\",route=\"/api/tickets\",status=\"201\"}} 1\n{name}_count{{method=\"POST\",route=\"/api/tickets\",status=\"201\"}} {all}\n"
+        ));
+        text
+    }
+
+    fn round(pages: &[(&str, Result<String, String>)]) -> ScrapeRound {
+        ScrapeRound {
+            targets: pages
+                .iter()
+                .map(|(instance, result)| Scrape {
+                    component: ComponentKind::Backend,
+                    instance: (*instance).to_owned(),
+                    result: result.clone(),
+                })
+                .collect(),
+            backend_ready: pages.len() as u32,
+            backend_desired: pages.len() as u32,
+        }
+    }
+
+    fn scenario(metric: AutoscaleMetric) -> Scenario {
+        let mut s = Scenario::default();
+        s.autoscale.metric = metric;
+        s.backend_capacity.workers = 2;
+        s.backend_capacity.service_time = common::HumanDuration::from_millis(20);
+        s
+    }
+
+    #[test]
+    fn a_replica_is_unready_until_it_has_a_period_and_missing_without_a_page() {
+        let s = scenario(AutoscaleMetric::RpsPerReplica);
+        let mut o = Observer::new();
+        let seen = o.observe(0.0, &round(&[("b-0", Ok(page(0, 0, 0.01)))]), &s);
+        assert_eq!(seen.observation, Observation::PerPod(vec![PodMetric::Unready]));
+        assert_eq!(seen.value, None);
+        let seen = o.observe(
+            2.0,
+            &round(&[
+                ("b-0", Ok(page(100, 20, 0.01))),
+                ("b-1", Ok(page(0, 0, 0.01))),
+                ("b-2", Err("connection refused".into())),
+            ]),
+            &s,
+        );
+        // 120 responses (shed ones are demand too) in 2 s; the new replica has no period yet.
+        assert_eq!(
+            seen.observation,
+            Observation::PerPod(vec![
+                PodMetric::Ready(60.0),
+                PodMetric::Unready,
+                PodMetric::Missing
+            ])
+        );
+        assert_eq!(seen.value, Some(60.0));
+    }
+
+    #[test]
+    fn utilization_is_the_worker_time_of_the_requests_served() {
+        let s = scenario(AutoscaleMetric::Utilization);
+        let mut o = Observer::new();
+        o.observe(0.0, &round(&[("b-0", Ok(page(0, 0, 0.01)))]), &s);
+        // 150 served in 2 s × 20 ms = 1.5 worker-seconds per second of 2 workers: 75 %; the
+        // 30 shed took no worker.
+        let seen = o.observe(2.0, &round(&[("b-0", Ok(page(150, 30, 0.01)))]), &s);
+        let Some(v) = seen.value else {
+            panic!("{seen:?}")
+        };
+        assert!((v - 75.0).abs() < 1e-9, "{v}");
+        // A restarted replica's counters count from zero again, never negative.
+        let seen = o.observe(4.0, &round(&[("b-0", Ok(page(50, 0, 0.01)))]), &s);
+        assert!(seen.value.is_some_and(|v| (v - 25.0).abs() < 1e-9), "{seen:?}");
+    }
+
+    #[test]
+    fn p95_is_one_value_for_the_service_and_zero_when_idle() {
+        let s = scenario(AutoscaleMetric::P95Latency);
+        let mut o = Observer::new();
+        let pages = |a: u32, b: u32| {
+            round(&[
+                ("b-0", Ok(page(a, 0, 0.25))),
+                ("b-1", Ok(page(b, 0, 0.25))),
+            ])
+        };
+        o.observe(0.0, &pages(0, 0), &s);
+        let seen = o.observe(2.0, &pages(100, 100), &s);
+        let Observation::Value { value, ready } = seen.observation else {
+            panic!("{seen:?}")
+        };
+        assert_eq!(ready, 2);
+        // All in the (150 ms, 250 ms] bucket: the p95 interpolates inside it.
+        assert!(value > 150.0 && value <= 250.0, "{value}");
+        let idle = o.observe(4.0, &pages(100, 100), &s);
+        assert_eq!(idle.value, Some(0.0));
+        let gone = o.observe(6.0, &round(&[("b-0", Err("refused".into()))]), &s);
+        assert_eq!(gone.value, None, "nothing read is no value: the count is held");
+    }
+}

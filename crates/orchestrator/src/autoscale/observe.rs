@@ -189,7 +189,10 @@ mod tests {
         let s = scenario(AutoscaleMetric::RpsPerReplica);
         let mut o = Observer::new();
         let seen = o.observe(0.0, &round(&[("b-0", Ok(page(0, 0, 0.01)))]), &s);
-        assert_eq!(seen.observation, Observation::PerPod(vec![PodMetric::Unready]));
+        assert_eq!(
+            seen.observation,
+            Observation::PerPod(vec![PodMetric::Unready])
+        );
         assert_eq!(seen.value, None);
         let seen = o.observe(
             2.0,
@@ -226,19 +229,18 @@ mod tests {
         assert!((v - 75.0).abs() < 1e-9, "{v}");
         // A restarted replica's counters count from zero again, never negative.
         let seen = o.observe(4.0, &round(&[("b-0", Ok(page(50, 0, 0.01)))]), &s);
-        assert!(seen.value.is_some_and(|v| (v - 25.0).abs() < 1e-9), "{seen:?}");
+        assert!(
+            seen.value.is_some_and(|v| (v - 25.0).abs() < 1e-9),
+            "{seen:?}"
+        );
     }
 
     #[test]
     fn p95_is_one_value_for_the_service_and_zero_when_idle() {
         let s = scenario(AutoscaleMetric::P95Latency);
         let mut o = Observer::new();
-        let pages = |a: u32, b: u32| {
-            round(&[
-                ("b-0", Ok(page(a, 0, 0.25))),
-                ("b-1", Ok(page(b, 0, 0.25))),
-            ])
-        };
+        let pages =
+            |a: u32, b: u32| round(&[("b-0", Ok(page(a, 0, 0.25))), ("b-1", Ok(page(b, 0, 0.25)))]);
         o.observe(0.0, &pages(0, 0), &s);
         let seen = o.observe(2.0, &pages(100, 100), &s);
         let Observation::Value { value, ready } = seen.observation else {
@@ -250,6 +252,9 @@ mod tests {
         let idle = o.observe(4.0, &pages(100, 100), &s);
         assert_eq!(idle.value, Some(0.0));
         let gone = o.observe(6.0, &round(&[("b-0", Err("refused".into()))]), &s);
-        assert_eq!(gone.value, None, "nothing read is no value: the count is held");
+        assert_eq!(
+            gone.value, None,
+            "nothing read is no value: the count is held"
+        );
     }
 }

@@ -342,19 +342,15 @@ impl Autoscaler {
     /// The windows: the count may not go above the lowest recommendation of the scale-up
     /// window nor below the highest of the scale-down window (this one included).
     fn stabilize(&mut self, now: Duration, current: u32, recommended: u32) -> (u32, Reason) {
-        let inside = |window: Duration| move |r: &&Stamped| r.at + window > now;
-        let up = self
-            .recommendations
-            .iter()
-            .filter(inside(self.spec.up.stabilization))
-            .map(|r| r.replicas)
-            .fold(recommended, u32::min);
-        let down = self
-            .recommendations
-            .iter()
-            .filter(inside(self.spec.down.stabilization))
-            .map(|r| r.replicas)
-            .fold(recommended, u32::max);
+        let bound = |window: Duration, pick: fn(u32, u32) -> u32| {
+            self.recommendations
+                .iter()
+                .filter(|r| r.at + window > now)
+                .map(|r| r.replicas)
+                .fold(recommended, pick)
+        };
+        let up = bound(self.spec.up.stabilization, u32::min);
+        let down = bound(self.spec.down.stabilization, u32::max);
         let oldest = self.spec.up.stabilization.max(self.spec.down.stabilization);
         self.recommendations.retain(|r| r.at + oldest > now);
         self.recommendations.push(Stamped {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::report::{AutoscaleReport, Reaction};
+use super::report::{AutoscaleReport, Reaction, ScaleEvent};
 use crate::compare::Row;
 use crate::report::Report;
 
@@ -40,6 +40,16 @@ fn value(v: Option<f64>, unit: &str) -> String {
     v.map_or_else(|| "no reading".to_owned(), |v| format!("{v:.1} {unit}"))
 }
 
+/// One event's cells: time, from → to, the metric, the reason.
+fn event_cells(e: &ScaleEvent, unit: &str) -> [String; 4] {
+    [
+        format!("{:.1}", e.t),
+        format!("{} → {}", e.from, e.to),
+        value(e.value, unit),
+        e.reason.clone(),
+    ]
+}
+
 /// The Markdown section.
 pub fn markdown(a: &AutoscaleReport) -> String {
     let mut out = format!(
@@ -67,15 +77,7 @@ pub fn markdown(a: &AutoscaleReport) -> String {
         "\n### Scale events\n\n| time s | from → to | metric | reason |\n|---:|---|---:|---|"
     );
     for e in &a.events {
-        let _ = writeln!(
-            out,
-            "| {:.1} | {} → {} | {} | {} |",
-            e.t,
-            e.from,
-            e.to,
-            value(e.value, &a.unit),
-            e.reason
-        );
+        let _ = writeln!(out, "| {} |", event_cells(e, &a.unit).join(" | "));
     }
     if a.events.is_empty() {
         out.push_str("| - | no change | - | - |\n");
@@ -153,15 +155,8 @@ pub fn html(r: &Report, a: &AutoscaleReport) -> String {
     );
     let mut events = String::new();
     for e in &a.events {
-        let _ = write!(
-            events,
-            "<tr><td>{:.1}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
-            e.t,
-            e.from,
-            e.to,
-            esc(&value(e.value, &a.unit)),
-            esc(&e.reason)
-        );
+        let cells = event_cells(e, &a.unit).map(|c| esc(&c));
+        let _ = write!(events, "<tr><td>{}</td></tr>", cells.join("</td><td>"));
     }
     let _ = write!(
         out,

@@ -178,3 +178,80 @@ pub fn compare_rows(a: &Report, b: &Report) -> Vec<Row> {
         .map(|(name, _, f)| Row::new("autoscaler", name, get(a, *f), get(b, *f)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autoscale::Sync;
+    use crate::gate::fixture::report_with;
+    use crate::report::Phase;
+
+    fn sync(t: f64, from: u32, desired: u32, ready: u32, value: f64) -> Sync {
+        Sync {
+            t,
+            value: Some(value),
+            recommended: Some(desired),
+            from,
+            desired,
+            ready,
+            reason: "DesiredWithinRange".into(),
+        }
+    }
+
+    /// `report_with`'s run, autoscaled: a scale-up `up_at` seconds after the load started.
+    fn autoscaled(up_at: f64) -> Report {
+        let mut r = report_with(0.01, 0.0);
+        let mut s = r.scenario.clone();
+        s.autoscale.mode = scenario::ScaleMode::Hpa;
+        let load = r.phase("load").map_or(0.0, |p| p.start);
+        let phases: Vec<Phase> = r
+            .phases
+            .iter()
+            .map(|p| Phase {
+                name: p.name.clone(),
+                start: p.start,
+                end: p.end,
+            })
+            .collect();
+        let syncs = vec![
+            sync(load, 1, 1, 1, 50.0),
+            sync(load + up_at, 1, 2, 1, 120.0),
+        ];
+        r.autoscale = Some(AutoscaleReport::build(&s, &phases, &r.points, syncs));
+        r
+    }
+
+    #[test]
+    fn compare_shows_the_reaction_of_both_runs() {
+        let (a, b) = (autoscaled(4.0), autoscaled(6.0));
+        let rows = crate::compare::rows(&a, &b);
+        let up = rows
+            .iter()
+            .find(|r| r.phase == "autoscaler" && r.metric == "load_to_scale_up_s")
+            .expect("an autoscaler row");
+        assert_eq!((up.a, up.b), (Some(4.0), Some(6.0)));
+        assert!(up.change.is_some_and(|c| (c - 0.5).abs() < 1e-9), "{up:?}");
+        let plain = report_with(0.01, 0.0);
+        assert!(
+            crate::compare::rows(&plain, &plain)
+                .iter()
+                .all(|r| r.phase != "autoscaler"),
+            "no autoscaler rows between manual runs"
+        );
+    }
+
+    #[test]
+    fn the_sections_list_every_event() {
+        let r = autoscaled(4.0);
+        let a = r.autoscale.as_ref().unwrap();
+        assert_eq!(a.events.len(), 1);
+        let md = markdown(a);
+        assert!(
+            md.contains("| 1 → 2 | 120.0 % | above the target, 2 recommended |"),
+            "{md}"
+        );
+        let html = html(&r, a);
+        assert!(html.contains("<td>1 → 2</td>"), "{html}");
+        assert!(html.contains("chart-autoscale-replicas"), "{html}");
+    }
+}

@@ -18,6 +18,23 @@ pub struct Row {
     pub change: Option<f64>,
 }
 
+impl Row {
+    /// A row of `metric` in both runs, with its relative change.
+    pub fn new(phase: &str, metric: &str, a: Option<f64>, b: Option<f64>) -> Self {
+        let change = match (a, b) {
+            (Some(x), Some(y)) if x != 0.0 => Some((y - x) / x),
+            _ => None,
+        };
+        Self {
+            phase: phase.to_owned(),
+            metric: metric.to_owned(),
+            a,
+            b,
+            change,
+        }
+    }
+}
+
 /// Reads one metric of a phase.
 type Getter = fn(&PhaseStats) -> Option<f64>;
 
@@ -44,21 +61,10 @@ pub fn rows(a: &Report, b: &Report) -> Vec<Row> {
     for name in names {
         let (pa, pb) = (a.phase(name), b.phase(name));
         for (metric, get) in METRICS {
-            let va = pa.and_then(get);
-            let vb = pb.and_then(get);
-            let change = match (va, vb) {
-                (Some(x), Some(y)) if x != 0.0 => Some((y - x) / x),
-                _ => None,
-            };
-            out.push(Row {
-                phase: name.to_owned(),
-                metric: metric.to_owned(),
-                a: va,
-                b: vb,
-                change,
-            });
+            out.push(Row::new(name, metric, pa.and_then(get), pb.and_then(get)));
         }
     }
+    out.extend(crate::autoscale::render::compare_rows(a, b));
     out
 }
 

@@ -201,6 +201,24 @@ pub trait Runtime: Send {
     /// timeline awaits it while it also calls the `&mut self` methods.
     fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static;
 
+    /// `scale_mode` hpa/keda: one sync of the autoscaler at `now` (since the run started),
+    /// called once per `autoscale_sync_period` from the deploy to the end of the cooldown.
+    /// Locally the runtime runs [`crate::autoscale::algorithm`] on what it measures and
+    /// scales its replicas; a runtime without an autoscaler says so.
+    fn autoscale_sync(
+        &mut self,
+        now: Duration,
+    ) -> impl Future<Output = Result<crate::autoscale::Sync>> + Send {
+        let _ = now;
+        let runtime = self.name();
+        async move {
+            Err(RuntimeError::Unavailable {
+                runtime,
+                reason: "this runtime has no autoscaler yet (scale_mode hpa/keda)".to_owned(),
+            })
+        }
+    }
+
     /// Removes what the runtime created, unless `keep`.
     fn teardown(&mut self, keep: bool) -> impl Future<Output = Result<()>> + Send;
 }

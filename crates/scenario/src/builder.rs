@@ -20,6 +20,8 @@ pub(crate) struct Builder {
     pub(crate) failed: BTreeSet<&'static str>,
     /// The name of every `[[load]]` entry read (index, name), kept or not: names must differ.
     pub(crate) plan_names: Vec<(usize, String)>,
+    /// The runtime the scenario is resolved for, when known: some keys depend on it.
+    pub(crate) platform: Option<super::Platform>,
 }
 
 impl Builder {
@@ -34,6 +36,7 @@ impl Builder {
             errors: Vec::new(),
             failed: BTreeSet::new(),
             plan_names: Vec::new(),
+            platform: None,
         }
     }
 
@@ -141,6 +144,7 @@ impl Builder {
 
         found.extend(self.shape_conflicts());
         found.extend(self.plan_conflicts());
+        found.extend(self.autoscale_conflicts());
 
         let namespace = s.namespace();
         if self.ok(&["namespace_prefix", "uuid"]) && namespace.len() > 63 {

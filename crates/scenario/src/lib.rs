@@ -29,6 +29,7 @@
 //! assert_eq!(resolved.sources["backend_scale_replicas"], Source::Flag);
 //! ```
 
+mod autoscale;
 mod builder;
 mod check;
 mod dotenv;
@@ -44,6 +45,7 @@ mod scenario;
 mod shape;
 mod value;
 
+pub use autoscale::{Autoscale, AutoscaleMetric, Platform, ScaleMode};
 pub use entries::{AlertEntry, Severity, ThresholdEntry};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Source};
 pub use render::{

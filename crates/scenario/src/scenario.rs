@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use common::HumanDuration;
 
+use super::autoscale::Autoscale;
 use super::entries::{AlertEntry, ThresholdEntry};
 use common::load::stages::stages_curve;
 use common::load::vus::{ClosedLoop, ThinkTime, parse_vu_stages};
@@ -252,6 +253,9 @@ pub struct Scenario {
     pub load_pause: HumanDuration,
     pub backend_scale_replicas: u32,
     pub load_scale_delay: HumanDuration,
+    /// `scale_mode` and the autoscaler's keys (flat, `autoscale_*`).
+    #[serde(default)]
+    pub autoscale: Autoscale,
     pub load: LoadSpec,
     pub backend_capacity: BackendCapacity,
     pub frontend_service_type: ServiceType,
@@ -363,6 +367,7 @@ impl Default for Scenario {
             load_pause: HumanDuration::from_secs(30),
             backend_scale_replicas: 2,
             load_scale_delay: HumanDuration::from_secs(30),
+            autoscale: Autoscale::default(),
             load: LoadSpec {
                 base_rps: 10.0,
                 ramp_factor: 5.0,

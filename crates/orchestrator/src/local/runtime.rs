@@ -17,8 +17,12 @@ use tokio_util::sync::CancellationToken;
 use super::ports::{PortPlan, bind};
 use super::prometheus::{self, Prometheus};
 use super::scrape::{LocalMetrics, Target};
+use crate::autoscale::algorithm::Autoscaler;
+use crate::autoscale::observe::Observer;
 use crate::components;
-use crate::runtime::{ComponentKind, Deployed, Endpoint, Result, Runtime, RuntimeError};
+use crate::runtime::{
+    ComponentKind, Deployed, Endpoint, MetricsSource, Result, Runtime, RuntimeError,
+};
 
 /// How long a stopped component may take to finish its in-flight work.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -50,6 +54,9 @@ pub struct LocalRuntime {
     died_tx: watch::Sender<Died>,
     metrics: LocalMetrics,
     http: reqwest::Client,
+    /// `scale_mode` hpa/keda: the HPA algorithm and what it has seen of the replicas.
+    autoscaler: Autoscaler,
+    observer: Observer,
 }
 
 fn component_err(
@@ -85,11 +92,12 @@ impl LocalRuntime {
                 scenario.plans.len()
             )));
         }
-        if u32::from(super::ports::MAX_BACKEND_REPLICAS)
-            < scenario
-                .backend_scale_replicas
-                .max(scenario.backend.replicas)
-        {
+        let most = if scenario.autoscale.mode.is_auto() {
+            scenario.autoscale.max
+        } else {
+            scenario.backend_scale_replicas
+        };
+        if u32::from(super::ports::MAX_BACKEND_REPLICAS) < most.max(scenario.backend.replicas) {
             return Err(RuntimeError::Other(format!(
                 "the local runtime runs at most {} backend replicas",
                 super::ports::MAX_BACKEND_REPLICAS
@@ -99,6 +107,8 @@ impl LocalRuntime {
         let (replica_urls_tx, _) = watch::channel(Vec::new());
         let (died_tx, _) = watch::channel(None);
         Ok(Self {
+            autoscaler: Autoscaler::new(crate::autoscale::spec(&scenario)),
+            observer: Observer::new(),
             scenario,
             plan,
             run_dir,
@@ -387,6 +397,26 @@ impl Runtime for LocalRuntime {
             }
         }
         Ok(())
+    }
+
+    async fn autoscale_sync(&mut self, now: Duration) -> Result<crate::autoscale::Sync> {
+        let round = self.metrics.scrape().await;
+        let t = crate::report::round6(now.as_secs_f64());
+        let seen = self.observer.observe(t, &round, &self.scenario);
+        let current = u32::try_from(self.backends.len()).unwrap_or(u32::MAX);
+        let decision = self.autoscaler.sync(now, current, &seen.observation);
+        if decision.desired != current {
+            self.scale_backend(decision.desired).await?;
+        }
+        Ok(crate::autoscale::Sync {
+            t,
+            value: seen.value.map(crate::report::round6),
+            recommended: decision.recommended,
+            from: current,
+            desired: decision.desired,
+            ready: round.backend_ready,
+            reason: decision.reason.as_str().to_owned(),
+        })
     }
 
     async fn stop_load(&mut self) -> Result<()> {

@@ -80,6 +80,9 @@ pub fn render(r: &Report) -> String {
     if !r.scenario.plans.is_empty() {
         plans(&mut out, r);
     }
+    if let Some(a) = &r.autoscale {
+        out.push_str(&crate::autoscale::render::markdown(a));
+    }
     if let Some(g) = &r.gate {
         out.push_str(&crate::gate::render::markdown(g));
     }

@@ -138,6 +138,9 @@ pub struct Report {
     /// Thresholds, regressions against a baseline and alerts, when the run had any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<crate::gate::GateReport>,
+    /// `scale_mode` hpa/keda: every sync, the scale events and how the autoscaler reacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<crate::autoscale::report::AutoscaleReport>,
 }
 
 /// The point at or just before `t` (the first point when `t` precedes all).
@@ -370,6 +373,7 @@ impl Report {
             endpoints,
             points,
             gate: None,
+            autoscale: None,
         }
     }
 

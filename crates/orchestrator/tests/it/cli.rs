@@ -136,3 +136,49 @@ fn config_shows_each_load_plan() {
         assert!(text.contains(plan), "{plan} missing from: {text}");
     }
 }
+
+#[test]
+fn an_autoscaler_on_cpu_locally_exits_2_before_anything_starts_with_every_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = orchestrator()
+        .args(["run", "--scenario"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scenarios/hpa.toml"
+        ))
+        .args(["--set", "autoscale_metric=cpu", "--set", "autoscale_min=9"])
+        .arg("--runs-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("per-component CPU"), "{err}");
+    assert!(err.contains("autoscale_min = `9`"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no run started"
+    );
+}
+
+#[test]
+fn the_kube_runtime_refuses_an_autoscaler_before_deploying() {
+    let out = orchestrator()
+        .args(["run", "--runtime", "kube", "--scenario"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scenarios/hpa.toml"
+        ))
+        .args(["--set", "autoscale_metric=cpu"])
+        // No cluster is reachable: the refusal must come before any connection.
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("scale_mode = hpa") && err.contains("--runtime local"),
+        "{err}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The real stack on the local runtime, `ci` scenario end to end, through the built binary.
 //! Runs alone under nextest (module name `timing`).
 
+mod autoscale;
 mod gate;
 mod plans;
 

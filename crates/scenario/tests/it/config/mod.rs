@@ -2,6 +2,7 @@
 //! through the public API with real files in a temporary directory.
 
 mod aliases;
+mod autoscale;
 mod entries;
 mod layering;
 mod plans;

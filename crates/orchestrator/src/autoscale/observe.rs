@@ -168,6 +168,7 @@ mod tests {
                 .map(|(instance, result)| Scrape {
                     component: ComponentKind::Backend,
                     instance: (*instance).to_owned(),
+                    plan: None,
                     result: result.clone(),
                 })
                 .collect(),

@@ -162,8 +162,8 @@ pub struct Watch {
     period: Duration,
     next_expected: Duration,
     expected: Option<u32>,
-    recommended: Option<u32>,
     last_desired: u32,
+    last_ready: u32,
     last_reading: Option<(Option<f64>, Option<u32>)>,
 }
 
@@ -177,19 +177,49 @@ impl Watch {
             period: crate::autoscale::sync_period(s),
             next_expected: Duration::ZERO,
             expected: None,
-            recommended: None,
             last_desired: s.backend.replicas,
+            last_ready: 0,
             last_reading: None,
         }
     }
 
     /// One read at `now` (since the run started); also returns the Deployment's spec count.
+    /// A read that fails (after the retries of transient errors) is a gap in the report, the
+    /// count as last seen, not the end of the run.
     pub async fn sync(
         &mut self,
         client: &Client,
         namespace: &str,
         now: Duration,
-    ) -> Result<(Sync, Option<u32>)> {
+    ) -> (Sync, Option<u32>) {
+        match self.read_objects(client, namespace).await {
+            Ok((d, h)) => self.record(now, d.as_ref(), h.as_ref()),
+            Err(e) => {
+                tracing::warn!(%e, "reading the autoscaler");
+                (self.gap(now, &e.to_string()), None)
+            }
+        }
+    }
+
+    /// The [`Sync`] of a read that failed: no value, the count held.
+    pub fn gap(&self, now: Duration, why: &str) -> Sync {
+        Sync {
+            t: crate::report::round6(now.as_secs_f64()),
+            value: None,
+            recommended: None,
+            from: self.last_desired,
+            desired: self.last_desired,
+            ready: self.last_ready,
+            reason: format!("not read: {why}"),
+            expected: self.expected,
+        }
+    }
+
+    async fn read_objects(
+        &self,
+        client: &Client,
+        namespace: &str,
+    ) -> Result<(Option<Deployment>, Option<HorizontalPodAutoscaler>)> {
         let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
         let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), namespace);
         let d = api::retry(
@@ -204,7 +234,7 @@ impl Watch {
             || hpas.get_opt(&self.hpa),
         )
         .await?;
-        Ok(self.record(now, d.as_ref(), h.as_ref()))
+        Ok((d, h))
     }
 
     /// The [`Sync`] of one read of the Deployment `d` and the HPA `h`.
@@ -228,13 +258,13 @@ impl Watch {
             });
             let decision = self.expected_by.sync(now, current, &obs);
             self.expected = Some(decision.desired);
-            self.recommended = decision.recommended;
         }
         let desired = reading.desired.unwrap_or(current);
         let sync = Sync {
             t: crate::report::round6(now.as_secs_f64()),
             value: reading.value.map(crate::report::round6),
-            recommended: self.recommended,
+            // The controller does not publish its recommendation; the local one is `expected`'s.
+            recommended: None,
             from: self.last_desired,
             desired,
             ready,
@@ -248,6 +278,7 @@ impl Watch {
             expected: self.expected,
         };
         self.last_desired = desired;
+        self.last_ready = ready;
         (sync, spec)
     }
 }

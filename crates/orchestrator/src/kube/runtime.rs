@@ -504,10 +504,7 @@ impl Runtime for KubeRuntime {
                 "scale_mode = manual runs no autoscaler to read".to_owned(),
             ));
         };
-        let (sync, spec) = watch
-            .sync(&self.client, &self.namespace, now)
-            .await
-            .map_err(RuntimeError::from)?;
+        let (sync, spec) = watch.sync(&self.client, &self.namespace, now).await;
         if let Some(spec) = spec {
             self.desired.store(spec, Ordering::Relaxed);
         }

@@ -11,14 +11,14 @@ use orchestrator::runtime::Runtime;
 use orchestrator::timeline::{self, RunOptions};
 use scenario::{AutoscaleMetric, ScaleMode, Scenario};
 
-use super::fake::{Behaviour, FakeApi};
+use super::fake::{Behaviour, FakeApi, Fault, Verb};
 use super::run::{NS, bounded, quick, runtime};
 
 /// `quick()` with an autoscaler of short windows, and no pre-pull.
 fn autoscaled(mode: ScaleMode, metric: AutoscaleMetric, target: f64) -> Scenario {
     let mut s = quick();
     s.prepull = false;
-    s.load_pause = HumanDuration::from_secs(20);
+    s.load_pause = HumanDuration::from_secs(10);
     let a = &mut s.autoscale;
     a.mode = mode;
     a.metric = metric;
@@ -225,4 +225,38 @@ async fn keda_applies_its_scaled_object_and_reads_the_hpa_keda_made() {
         .expect("a read");
     assert_eq!(sync.desired, 1);
     assert_eq!(sync.ready, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_hpa_that_cannot_be_read_is_a_gap_holding_the_count_not_a_failed_run() {
+    let fake = FakeApi::start(cluster(150.0));
+    let s = autoscaled(ScaleMode::Hpa, AutoscaleMetric::Cpu, 50.0);
+    let mut rt = runtime(&fake, s.clone());
+    bounded(rt.deploy()).await.expect("deploy");
+    fake.fail(Fault {
+        verb: Some(Verb::Get),
+        path: "horizontalpodautoscalers".into(),
+        code: 500,
+        retry_after: None,
+        times: 5,
+    });
+    let gap = bounded(rt.autoscale_sync(Duration::from_secs(5)))
+        .await
+        .expect("a gap, not an error");
+    assert_eq!(gap.value, None);
+    assert_eq!(
+        (gap.from, gap.desired),
+        (s.backend.replicas, s.backend.replicas)
+    );
+    assert!(gap.reason.starts_with("not read: "), "{}", gap.reason);
+    assert!(
+        gap.reason.contains("HorizontalPodAutoscaler/backend"),
+        "{}",
+        gap.reason
+    );
+    // The faults are spent: the next read is the controller's again.
+    let sync = bounded(rt.autoscale_sync(Duration::from_secs(6)))
+        .await
+        .unwrap();
+    assert!(!sync.reason.starts_with("not read"), "{}", sync.reason);
 }

@@ -196,6 +196,11 @@ async fn whole_run(mode: ScaleMode, metric: AutoscaleMetric, target: f64, demand
         md.contains(&format!("| {} → {under_load} |", up.from)),
         "{md}"
     );
+    let html = std::fs::read_to_string(result.dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("expected (local algorithm)"),
+        "the expected line is charted"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -90,3 +90,19 @@ fn serves_and_exits_zero_on_sigterm() {
     assert!(ready, "the backend never answered /readyz");
     assert!(status.success(), "{status:?}");
 }
+
+/// `demo-worker`: a missing or bad `--redis-url` exits 2 naming the flag.
+#[test]
+fn the_worker_needs_a_redis_url() {
+    let worker = env!("CARGO_BIN_EXE_demo-worker");
+    for args in [&[][..], &["--redis-url", "http://127.0.0.1:1"][..]] {
+        let out = Command::new(worker)
+            .args(args)
+            .env_remove("REDIS_URL")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--redis-url"), "{args:?}: {err}");
+    }
+}

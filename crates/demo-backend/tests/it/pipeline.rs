@@ -266,6 +266,63 @@ async fn a_stopped_worker_loses_nothing_and_a_new_one_finishes_the_rest() {
     server.stop().await;
 }
 
+/// Two workers in the group share the stream: each order is delivered to one of them only,
+/// so their acknowledgements add up to the orders and the aggregates are exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_never_take_the_same_order() {
+    let redis = RedisServer::start();
+    let server = backend(redis.url()).await;
+    let config = |name: &str| WorkerConfig {
+        consumer: name.into(),
+        work_cpu: Duration::from_millis(2),
+        batch: 2,
+        ..worker_config(&redis)
+    };
+    let a = Worker::start(config("worker-a")).await;
+    let b = Worker::start(config("worker-b")).await;
+    let posted = post_all(&server, 0..80).await;
+    helpers::eventually("80 orders acknowledged by the two", || async {
+        a.acknowledged().await + b.acknowledged().await >= 80.0
+    })
+    .await;
+    let (by_a, by_b) = (a.acknowledged().await, b.acknowledged().await);
+    assert_eq!(by_a + by_b, 80.0);
+    assert!(by_a > 0.0 && by_b > 0.0, "both consumed: {by_a} + {by_b}");
+    assert_eq!(aggregates(&redis).await, expected(&posted));
+    a.stop().await;
+    b.stop().await;
+    server.stop().await;
+}
+
+/// An entry on the stream that is not an order (written by something else) is counted,
+/// acknowledged and dropped: it neither blocks the queue nor touches the aggregates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_entry_is_counted_and_dropped() {
+    let redis = RedisServer::start();
+    let server = backend(redis.url()).await;
+    let _: String = connection(&redis)
+        .await
+        .xadd(demo_backend::STREAM, "*", &[("hello", "world")])
+        .await
+        .unwrap();
+    let worker = Worker::start(worker_config(&redis)).await;
+    let posted = post_all(&server, 0..3).await;
+    wait_acknowledged(&worker, 3.0).await;
+    let page = worker.metrics().await;
+    assert_eq!(
+        page.value(
+            names::WORKER_ERRORS_TOTAL,
+            &[("kind", worker_error_kind::BAD_MESSAGE)]
+        ),
+        1.0
+    );
+    assert_eq!(page.value(names::WORKER_MESSAGES_CONSUMED_TOTAL, &[]), 4.0);
+    assert_eq!(aggregates(&redis).await, expected(&posted));
+    assert_eq!(queued(&redis).await, 0);
+    worker.stop().await;
+    server.stop().await;
+}
+
 /// Redis killed under a running backend and worker: orders get a 503 naming Redis within the
 /// timeout, both count the errors, and both carry on when Redis comes back on its port.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

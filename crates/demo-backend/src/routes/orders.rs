@@ -71,14 +71,18 @@ async fn place(
     }
     link.query::<String>(&xadd).await.map_err(|failure| {
         tracing::warn!(error = %failure, "order not enqueued");
-        let outcome = match failure {
-            Failure::Timeout(_) => order_outcome::REDIS_TIMEOUT,
-            Failure::Redis(_) => order_outcome::REDIS_ERROR,
+        // The client learns which of the two it was, never Redis's own error text.
+        let (outcome, error) = match failure {
+            Failure::Timeout(_) => (order_outcome::REDIS_TIMEOUT, failure.to_string()),
+            Failure::Redis(_) => (
+                order_outcome::REDIS_ERROR,
+                "Redis is unreachable or refused the order".to_owned(),
+            ),
         };
         (
             outcome,
-            ApiError::unavailable(format!("the order was not enqueued: {failure}"))
-                .with_detail("the queue (Redis) is unreachable or failing: retry later"),
+            ApiError::unavailable(format!("the order was not enqueued: {error}"))
+                .with_detail("the queue (Redis) is failing: retry later"),
         )
     })
 }

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 section "prerequisites"
-ensure_apt_packages promtool:prometheus chromium:chromium chromedriver:chromium-driver curl:curl
+ensure_apt_packages promtool:prometheus chromium:chromium chromedriver:chromium-driver curl:curl redis-server:redis-server
 ensure_rust_components rustfmt clippy
 
 section "cargo fmt"

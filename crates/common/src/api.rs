@@ -19,6 +19,8 @@ pub mod routes {
     pub const JOB: &str = "/api/jobs/{id}";
     pub const STRESS_CPU: &str = "/api/stress/cpu";
     pub const STRESS_MEMORY: &str = "/api/stress/memory";
+    /// The pipeline workload: an order appended to the Redis stream (only with `--redis-url`).
+    pub const ORDERS: &str = "/api/orders";
     /// The frontend's aggregated view, polled by its page.
     pub const SUMMARY: &str = "/api/summary";
 }
@@ -176,6 +178,31 @@ pub struct StatsResponse {
     /// Latency quantiles of action requests over a recent window, in milliseconds.
     pub latency_p50_ms: f64,
     pub latency_p95_ms: f64,
+}
+
+/// `POST /api/orders` (the pipeline workload): one transaction for a region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRequest {
+    /// Letters, digits, `-` and `_`, 1 to [`MAX_REGION_CHARS`] characters.
+    pub region: String,
+    /// 1 to [`MAX_ORDER_ITEMS`].
+    pub items: u32,
+    /// Finite, 0 to [`MAX_ORDER_AMOUNT`].
+    pub amount: f64,
+}
+
+/// Longest `region` of an order.
+pub const MAX_REGION_CHARS: usize = 64;
+/// Most `items` in one order.
+pub const MAX_ORDER_ITEMS: u32 = 10_000;
+/// Largest `amount` of one order.
+pub const MAX_ORDER_AMOUNT: f64 = 1_000_000_000.0;
+
+/// 202 from `POST /api/orders`: the order is on the queue under this stream entry id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderAccepted {
+    pub id: String,
 }
 
 /// The JSON error body of every non-2xx answer: `{"error": "...", ...}`.

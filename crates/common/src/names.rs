@@ -19,6 +19,25 @@ pub const APP_JOBS_PENDING: &str = "app_jobs_pending";
 pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
 pub const HTTP_REQUESTS_IN_FLIGHT: &str = "http_requests_in_flight";
+/// Pipeline workload: `POST /api/orders` answers, by outcome ([`order_outcome`]).
+pub const APP_ORDERS_TOTAL: &str = "app_orders_total";
+
+// Pipeline worker.
+/// Stream entries delivered to this worker (XREADGROUP), re-deliveries of its own pending
+/// entries included.
+pub const WORKER_MESSAGES_CONSUMED_TOTAL: &str = "worker_messages_consumed_total";
+/// Entries whose aggregate was written and that were acknowledged (XACK) in one transaction.
+pub const WORKER_MESSAGES_ACKNOWLEDGED_TOTAL: &str = "worker_messages_acknowledged_total";
+/// Failures, by kind ([`worker_error_kind`]).
+pub const WORKER_ERRORS_TOTAL: &str = "worker_errors_total";
+/// From the backend's enqueue time to the aggregate written, per message.
+pub const WORKER_END_TO_END_SECONDS: &str = "worker_end_to_end_seconds";
+/// Entries in the stream (XLEN): acknowledged entries are deleted, so this is the queue.
+pub const WORKER_QUEUE_LENGTH: &str = "worker_queue_length";
+/// Entries not yet delivered to the consumer group (XINFO GROUPS `lag`).
+pub const WORKER_CONSUMER_LAG: &str = "worker_consumer_lag";
+/// Entries delivered to the group and not yet acknowledged (XINFO GROUPS `pending`).
+pub const WORKER_PENDING_MESSAGES: &str = "worker_pending_messages";
 
 // Load generator.
 pub const LG_SENT_REQUESTS_TOTAL: &str = "lg_sent_requests_total";
@@ -71,6 +90,41 @@ pub mod outcome {
     pub const ERROR: &str = "error";
 }
 
+/// Values of the `outcome` label of `app_orders_total`.
+pub mod order_outcome {
+    /// Appended to the stream (202).
+    pub const ENQUEUED: &str = "enqueued";
+    /// Bad input (400, 413).
+    pub const REJECTED: &str = "rejected";
+    /// The backend runs without `--redis-url` (501).
+    pub const NOT_CONFIGURED: &str = "not_configured";
+    /// Redis refused, failed or could not be reached (503).
+    pub const REDIS_ERROR: &str = "redis_error";
+    /// Redis did not answer within `--redis-timeout` (503).
+    pub const REDIS_TIMEOUT: &str = "redis_timeout";
+    /// The backend is shutting down (503).
+    pub const DRAINING: &str = "draining";
+    pub const ALL: [&str; 6] = [
+        ENQUEUED,
+        REJECTED,
+        NOT_CONFIGURED,
+        REDIS_ERROR,
+        REDIS_TIMEOUT,
+        DRAINING,
+    ];
+}
+
+/// Values of the `kind` label of `worker_errors_total`.
+pub mod worker_error_kind {
+    /// A Redis command failed or the connection was lost.
+    pub const REDIS: &str = "redis";
+    /// A Redis command got no answer within `--redis-timeout`.
+    pub const TIMEOUT: &str = "timeout";
+    /// A stream entry without the order's fields: acknowledged and dropped, never retried.
+    pub const BAD_MESSAGE: &str = "bad_message";
+    pub const ALL: [&str; 3] = [REDIS, TIMEOUT, BAD_MESSAGE];
+}
+
 /// Values of the `kind` label of `lg_errors_total`.
 pub mod error_kind {
     pub const TIMEOUT: &str = "timeout";
@@ -107,6 +161,12 @@ pub const HTTP_LATENCY_BUCKETS: &[f64] = &[
 pub const LG_LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05,
     0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// End-to-end latency buckets of the pipeline: a queue can hold a message for minutes.
+pub const PIPELINE_LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    120.0, 300.0,
 ];
 
 fn text(s: &'static str) -> SharedString {
@@ -150,6 +210,46 @@ pub fn describe_backend(recorder: &dyn Recorder) {
     gauge(
         APP_JOBS_PENDING,
         "Async jobs accepted and not yet finished on this replica.",
+    );
+    counter(
+        APP_ORDERS_TOTAL,
+        "POST /api/orders answers, by outcome (enqueued, rejected, not_configured, redis_error, redis_timeout, draining).",
+    );
+}
+
+/// Registers the pipeline worker's metric descriptions and units on `recorder`.
+pub fn describe_worker(recorder: &dyn Recorder) {
+    let counter = |name: &'static str, help: &'static str| {
+        recorder.describe_counter(KeyName::from_const_str(name), None, text(help));
+    };
+    let gauge = |name: &'static str, help: &'static str| {
+        recorder.describe_gauge(KeyName::from_const_str(name), None, text(help));
+    };
+    counter(
+        WORKER_MESSAGES_CONSUMED_TOTAL,
+        "Stream entries delivered to this worker, re-deliveries included.",
+    );
+    counter(
+        WORKER_MESSAGES_ACKNOWLEDGED_TOTAL,
+        "Stream entries aggregated and acknowledged by this worker.",
+    );
+    counter(
+        WORKER_ERRORS_TOTAL,
+        "Worker failures, by kind (redis, timeout, bad_message).",
+    );
+    recorder.describe_histogram(
+        KeyName::from_const_str(WORKER_END_TO_END_SECONDS),
+        Some(Unit::Seconds),
+        text("Time from the backend's enqueue to the aggregate written, per message."),
+    );
+    gauge(WORKER_QUEUE_LENGTH, "Entries in the order stream (XLEN).");
+    gauge(
+        WORKER_CONSUMER_LAG,
+        "Entries not yet delivered to the consumer group.",
+    );
+    gauge(
+        WORKER_PENDING_MESSAGES,
+        "Entries delivered to the consumer group and not yet acknowledged.",
     );
 }
 

@@ -4,4 +4,6 @@
 pub const BACKEND: u16 = 8080;
 pub const FRONTEND: u16 = 8080;
 pub const LOADGEN_METRICS: u16 = 2112;
+/// The pipeline worker's `/metrics` (and health) port.
+pub const WORKER: u16 = 8080;
 pub const PROMETHEUS: u16 = 9090;

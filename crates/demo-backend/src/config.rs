@@ -130,6 +130,13 @@ pub struct Opts {
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "BACKEND_MAX_BODY", default_value_t = 64 * 1024)]
     pub max_body: usize,
+    /// Redis for `POST /api/orders` (the pipeline workload), e.g. redis://127.0.0.1:6379;
+    /// without it the route answers 501.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// Longest wait for Redis per order (connecting included); then 503.
+    #[arg(long, env = "BACKEND_REDIS_TIMEOUT", default_value = "1s")]
+    pub redis_timeout: HumanDuration,
 }
 
 /// The validated configuration of one backend instance.
@@ -148,6 +155,8 @@ pub struct Config {
     pub drain_timeout: Duration,
     pub request_timeout: Duration,
     pub max_body: usize,
+    pub redis_url: Option<String>,
+    pub redis_timeout: Duration,
 }
 
 impl Default for Config {
@@ -167,6 +176,8 @@ impl Default for Config {
             drain_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_body: 64 * 1024,
+            redis_url: None,
+            redis_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -250,6 +261,24 @@ impl Opts {
                 ),
             ));
         }
+        let redis_url = match self.redis_url.map(|u| u.trim().to_owned()) {
+            Some(url) if url.is_empty() => None,
+            Some(url) => {
+                crate::queue::Link::check_url(&url).map_err(|e| invalid("--redis-url", e))?;
+                Some(url)
+            }
+            None => None,
+        };
+        let redis_timeout = self.redis_timeout.get();
+        if redis_timeout.is_zero() || redis_timeout > Duration::from_secs(60) {
+            return Err(invalid(
+                "--redis-timeout",
+                format!(
+                    "{} is out of range: use more than 0 and at most 60s",
+                    self.redis_timeout
+                ),
+            ));
+        }
         let replica_name = match self.replica_name.map(|n| n.trim().to_owned()) {
             Some(name) if name.is_empty() => {
                 return Err(invalid(
@@ -276,6 +305,8 @@ impl Opts {
             drain_timeout: self.drain_timeout.get(),
             request_timeout,
             max_body: self.max_body,
+            redis_url,
+            redis_timeout,
         })
     }
 }
@@ -362,6 +393,8 @@ mod tests {
             (&["--request-timeout", "0"][..], "--request-timeout"),
             (&["--replica-name", " "][..], "--replica-name"),
             (&["--mode", "later"][..], "--mode"),
+            (&["--redis-url", "http://x"][..], "--redis-url"),
+            (&["--redis-timeout", "0"][..], "--redis-timeout"),
         ] {
             let e = parse(args).unwrap_err();
             assert!(e.contains(flag), "{args:?}: {e}");

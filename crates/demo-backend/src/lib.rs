@@ -20,6 +20,7 @@ mod lifecycle;
 mod metrics;
 mod observe;
 mod outcome;
+mod queue;
 mod routes;
 mod server;
 mod sessions;
@@ -27,12 +28,14 @@ mod state;
 mod store;
 mod window;
 mod work;
+pub mod worker;
 
 pub use config::{
     Config, DelayRange, MAX_BODY_LIMIT, MAX_CPU_WORK, MAX_SIMULATED_WAIT, Mode, Opts,
 };
 pub use error::{Error, Result};
 pub use jobs::JOB_CAP;
+pub use queue::{AMOUNT_BY_REGION, COUNT_BY_REGION, GROUP, STREAM};
 pub use routes::app;
 pub use routes::stress::{MAX_CPU_MS, MAX_HOLD_MS, MAX_MEMORY_BYTES, MAX_MEMORY_TOTAL};
 pub use server::run;

@@ -94,6 +94,8 @@ pub(crate) struct Metrics {
     queue_depth: Gauge,
     active_sessions: Gauge,
     jobs_pending: Gauge,
+    /// `app_orders_total`, one per `order_outcome::ALL`.
+    orders: Vec<Counter>,
     /// A row per route label, claimed in order by the first request with that label.
     http: Box<[OnceLock<RouteRow>]>,
     /// Statuses outside [`STATUSES`] and labels beyond [`ROUTE_ROWS`].
@@ -140,7 +142,12 @@ impl Metrics {
         for gauge in [&in_flight, &queue_depth, &active_sessions, &jobs_pending] {
             gauge.set(0.0);
         }
+        let orders = names::order_outcome::ALL
+            .iter()
+            .map(|&o| recorder.counter(names::APP_ORDERS_TOTAL, &[(label::OUTCOME, o)]))
+            .collect();
         Self {
+            orders,
             recorder,
             interactions,
             shed,
@@ -161,6 +168,13 @@ impl Metrics {
             .position(|x| *x == outcome)
             .unwrap_or(OUTCOMES.len() - 1);
         if let Some(c) = self.interactions.get(a).and_then(|row| row.get(o)) {
+            c.increment(1);
+        }
+    }
+
+    pub(crate) fn order(&self, outcome: &str) {
+        let index = names::order_outcome::ALL.iter().position(|x| *x == outcome);
+        if let Some(c) = index.and_then(|i| self.orders.get(i)) {
             c.increment(1);
         }
     }

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::jobs::Jobs;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::{MethodLabel, Metrics};
+use crate::queue::Link;
 use crate::routes::stress::MAX_MEMORY_TOTAL;
 use crate::sessions::Sessions;
 use crate::store::{Ids, Store};
@@ -56,6 +57,8 @@ struct Inner {
     requests_total: AtomicU64,
     shed_total: AtomicU64,
     actions: [ActionCounter; 3],
+    /// The order stream, with `--redis-url`.
+    queue: Option<Link>,
     /// Bytes /api/stress/memory requests may hold at once, one permit a byte.
     stress_memory: Arc<Semaphore>,
 }
@@ -79,6 +82,11 @@ impl AppState {
         let capacity = Capacity::new(config.workers, config.queue, metrics.queue_depth().clone());
         let jobs = Jobs::new(metrics.jobs_pending().clone());
         let started = Instant::now();
+        let queue = config.redis_url.as_deref().and_then(|url| {
+            Link::new(url, config.redis_timeout, Duration::ZERO)
+                .map_err(|e| tracing::error!(error = %e, "--redis-url unusable: orders refused"))
+                .ok()
+        });
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -95,6 +103,7 @@ impl AppState {
                 shed_total: AtomicU64::new(0),
                 actions: Default::default(),
                 stress_memory: Arc::new(Semaphore::new(MAX_MEMORY_TOTAL)),
+                queue,
             }),
         }
     }
@@ -167,6 +176,16 @@ impl AppState {
         } else {
             counter.errors.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The order stream's link, when `--redis-url` is set.
+    pub(crate) fn queue(&self) -> Option<&Link> {
+        self.inner.queue.as_ref()
+    }
+
+    /// Counts one `POST /api/orders` answer.
+    pub(crate) fn count_order(&self, outcome: &'static str) {
+        self.inner.metrics.order(outcome);
     }
 
     /// Counts a request shed because the queue was full.

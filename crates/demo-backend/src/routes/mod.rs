@@ -5,6 +5,7 @@
 
 mod actions;
 mod ops;
+mod orders;
 pub(crate) mod stress;
 
 use axum::Router;
@@ -37,6 +38,7 @@ pub fn app(state: AppState) -> Router {
         .route(routes::JOB, get(actions::job_status))
         .route(routes::STRESS_CPU, post(stress::cpu))
         .route(routes::STRESS_MEMORY, post(stress::memory))
+        .route(routes::ORDERS, post(orders::place_order))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(layers)
@@ -49,7 +51,11 @@ pub(crate) fn is_work(method: &Method, route: &str) -> bool {
     match *method {
         Method::POST => matches!(
             route,
-            routes::TICKETS | routes::FEEDBACK | routes::STRESS_CPU | routes::STRESS_MEMORY
+            routes::TICKETS
+                | routes::FEEDBACK
+                | routes::STRESS_CPU
+                | routes::STRESS_MEMORY
+                | routes::ORDERS
         ),
         Method::DELETE => route == routes::TICKET,
         _ => false,
@@ -87,7 +93,7 @@ mod tests {
     use crate::config::Config;
 
     /// Every route the backend serves, with the one method it serves (GET routes take HEAD).
-    const SERVED: [(&str, Method); 11] = [
+    const SERVED: [(&str, Method); 12] = [
         (routes::HEALTHZ, Method::GET),
         (routes::READYZ, Method::GET),
         (routes::METRICS, Method::GET),
@@ -99,6 +105,7 @@ mod tests {
         (routes::JOB, Method::GET),
         (routes::STRESS_CPU, Method::POST),
         (routes::STRESS_MEMORY, Method::POST),
+        (routes::ORDERS, Method::POST),
     ];
 
     async fn send(
@@ -249,7 +256,8 @@ mod tests {
                 routes::TICKET,
                 routes::FEEDBACK,
                 routes::STRESS_CPU,
-                routes::STRESS_MEMORY
+                routes::STRESS_MEMORY,
+                routes::ORDERS
             ]
         );
         assert!(!is_work(&Method::GET, routes::FEEDBACK));

@@ -90,3 +90,69 @@ fn serves_and_exits_zero_on_sigterm() {
     assert!(ready, "the backend never answered /readyz");
     assert!(status.success(), "{status:?}");
 }
+
+/// `demo-worker`: a missing or bad `--redis-url` exits 2 naming the flag.
+#[test]
+fn the_worker_needs_a_redis_url() {
+    let worker = env!("CARGO_BIN_EXE_demo-worker");
+    for args in [&[][..], &["--redis-url", "http://127.0.0.1:1"][..]] {
+        let out = Command::new(worker)
+            .args(args)
+            .env_remove("REDIS_URL")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--redis-url"), "{args:?}: {err}");
+    }
+}
+
+/// `demo-worker` consumes from a real Redis and, on SIGTERM, stops with exit 0.
+#[cfg(unix)]
+#[test]
+fn the_worker_binary_stops_on_sigterm() {
+    let redis = test_support::RedisServer::start();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_demo-worker"))
+        .args(["--listen", "127.0.0.1:0", "--redis-url", &redis.url()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It has started consuming once it has made the consumer group.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !redis_has_group(redis.port()) {
+        assert!(Instant::now() < deadline, "the worker never made its group");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(exit.code(), Some(0));
+}
+
+fn redis_has_group(port: u16) -> bool {
+    let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}")) else {
+        return false;
+    };
+    let Ok(mut con) = client.get_connection() else {
+        return false;
+    };
+    redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(demo_backend::STREAM)
+        .query::<redis::streams::StreamInfoGroupsReply>(&mut con)
+        .is_ok_and(|r| r.groups.iter().any(|g| g.name == demo_backend::GROUP))
+}

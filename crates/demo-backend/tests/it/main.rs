@@ -9,5 +9,6 @@ mod memory;
 mod metrics;
 mod oneshot;
 mod oneshot_errors;
+mod pipeline;
 mod shutdown;
 mod timing;

@@ -9,6 +9,7 @@ pub mod duration;
 pub mod exposition;
 pub mod load;
 pub mod names;
+pub mod netcount;
 pub mod ports;
 pub mod shutdown;
 pub mod telemetry;

@@ -202,6 +202,11 @@ impl AppState {
     }
 
     /// The Prometheus page, with the gauges computed on demand brought up to date.
+    /// Where the replica's connections add up the bytes they carry.
+    pub(crate) fn network(&self) -> common::netcount::ByteCounters {
+        self.inner.metrics.network().clone()
+    }
+
     pub(crate) fn render_metrics(&self) -> String {
         self.refresh_gauges(Instant::now());
         self.inner.metrics.render()

@@ -45,6 +45,7 @@ pub(crate) struct Metrics {
     /// https only (no-op handles otherwise): handshake times and count.
     tls_handshake: Histogram,
     handshakes: Counter,
+    network: common::netcount::ByteCounters,
 }
 
 /// Which mode-specific series a run has.
@@ -125,6 +126,12 @@ impl Metrics {
         let current_rps = gauge(names::LG_CURRENT_RPS);
         let in_flight = gauge(names::LG_IN_FLIGHT);
         let vus = series.vus.then(|| gauge(names::LG_VUS));
+        let network = common::netcount::ByteCounters {
+            received: recorder
+                .register_counter(&key(names::LG_NETWORK_RECEIVE_BYTES_TOTAL, &[]), &METADATA),
+            sent: recorder
+                .register_counter(&key(names::LG_NETWORK_TRANSMIT_BYTES_TOTAL, &[]), &METADATA),
+        };
         let connect =
             recorder.register_histogram(&key(names::LG_CONNECT_DURATION_SECONDS, &[]), &METADATA);
         let (tls_handshake, handshakes) = if series.tls {
@@ -153,6 +160,7 @@ impl Metrics {
             connect,
             tls_handshake,
             handshakes,
+            network,
         }
     }
 
@@ -162,6 +170,7 @@ impl Metrics {
             connect: self.connect.clone(),
             tls: self.tls_handshake.clone(),
             handshakes: self.handshakes.clone(),
+            network: self.network.clone(),
         }
     }
 

@@ -18,6 +18,23 @@ pub struct Row {
     pub change: Option<f64>,
 }
 
+impl Row {
+    /// A row of `a` and `b`, with the change from one to the other when there is one.
+    pub fn new(phase: &str, metric: String, a: Option<f64>, b: Option<f64>) -> Self {
+        let change = match (a, b) {
+            (Some(x), Some(y)) if x != 0.0 => Some((y - x) / x),
+            _ => None,
+        };
+        Self {
+            phase: phase.to_owned(),
+            metric,
+            a,
+            b,
+            change,
+        }
+    }
+}
+
 /// Reads one metric of a phase.
 type Getter = fn(&PhaseStats) -> Option<f64>;
 
@@ -44,21 +61,15 @@ pub fn rows(a: &Report, b: &Report) -> Vec<Row> {
     for name in names {
         let (pa, pb) = (a.phase(name), b.phase(name));
         for (metric, get) in METRICS {
-            let va = pa.and_then(get);
-            let vb = pb.and_then(get);
-            let change = match (va, vb) {
-                (Some(x), Some(y)) if x != 0.0 => Some((y - x) / x),
-                _ => None,
-            };
-            out.push(Row {
-                phase: name.to_owned(),
-                metric: metric.to_owned(),
-                a: va,
-                b: vb,
-                change,
-            });
+            out.push(Row::new(
+                name,
+                metric.to_owned(),
+                pa.and_then(get),
+                pb.and_then(get),
+            ));
         }
     }
+    out.extend(crate::resources::compare::rows(a, b));
     out
 }
 
@@ -67,6 +78,9 @@ fn cell(metric: &str, v: Option<f64>) -> String {
         None => "-".to_owned(),
         Some(v) if metric.ends_with("_seconds") => format!("{} ms", ms(Some(v))),
         Some(v) if metric.ends_with("_rate") => format!("{:.2}%", v * 100.0),
+        Some(v) if metric.ends_with("cpu_cores") || metric.ends_with("_1k_requests") => {
+            format!("{v:.3}")
+        }
         Some(v) => format!("{v:.1}"),
     }
 }

@@ -344,6 +344,11 @@ pub async fn run_gated<R: Runtime>(
         notes,
         rt.endpoints(),
     );
+    report.resources = Some(crate::resources::section(
+        &report.points,
+        &phases,
+        rt.resource_source(),
+    ));
     // Before the teardown: the alerts need the run's Prometheus.
     let prometheus = rt.prometheus_url();
     report.gate = Box::pin(gate.evaluate(

@@ -125,6 +125,7 @@ impl MetricsSource for KubeMetrics {
             )
             .unwrap_or(u32::MAX),
             backend_desired: self.desired.load(Ordering::Relaxed),
+            resources: Default::default(),
         }
     }
 }

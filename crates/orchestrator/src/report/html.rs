@@ -14,7 +14,7 @@ const PHASE_COLORS: [&str; 6] = [
     "#eef3fb", "#fdf6e3", "#fbeaea", "#eaf6ee", "#f3eefb", "#eeeeee",
 ];
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -22,7 +22,7 @@ fn esc(s: &str) -> String {
 }
 
 /// One chart: a polyline per series (NaN values break nothing: they are skipped), phase bands.
-fn chart(
+pub(crate) fn chart(
     id: &str,
     title: &str,
     unit: &str,
@@ -156,6 +156,9 @@ pub fn render(r: &Report) -> String {
         &sr.t,
         &[("ready", "#9467bd", &sr.replicas)],
     ));
+    if let Some(s) = &r.resources {
+        body.push_str(&crate::resources::render::html(r, s));
+    }
     let md = super::markdown::render(r);
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Load run {uuid}</title>\

@@ -121,6 +121,9 @@ pub struct Report {
     /// Thresholds, regressions against a baseline and alerts, when the run had any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<crate::gate::GateReport>,
+    /// CPU, memory and network per phase and replica, and where they came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<crate::resources::Section>,
 }
 
 /// The point at or just before `t` (the first point when `t` precedes all).
@@ -300,6 +303,7 @@ impl Report {
             endpoints,
             points,
             gate: None,
+            resources: None,
         }
     }
 
@@ -376,6 +380,7 @@ mod tests {
             jobs_pending: 0.0,
             vus: 0.0,
             gaps: Vec::new(),
+            usage: Vec::new(),
         }
     }
 

@@ -5,10 +5,43 @@
 # and the pre-pull's pause image), pulled once on the host: a cold cluster would otherwise
 # pull them on every node inside the run's ready_timeout. Idempotent: an existing cluster
 # is reused.
-# Environment: KIND_CLUSTER_NAME (default load-demo).
+# Options (for scale_mode = hpa/keda): --metrics-server installs metrics-server, with the
+# --kubelet-insecure-tls flag kind's self-signed kubelet certificates need (an HPA on cpu
+# reads the metrics API); --keda installs KEDA (its ScaledObject CRD). Both apply the
+# projects' release manifests from their URLs, so they need network access to GitHub;
+# --print-only prints those commands instead of running them.
+# Environment: KIND_CLUSTER_NAME (default load-demo), KEDA_VERSION (default 2.16.1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
+
+metrics_server=false keda=false print_only=false
+for arg in "$@"; do
+  case "${arg}" in
+    --metrics-server) metrics_server=true ;;
+    --keda) keda=true ;;
+    --print-only) print_only=true ;;
+    *) die "unknown option ${arg}: use --metrics-server, --keda, --print-only" ;;
+  esac
+done
+readonly KEDA_VERSION=${KEDA_VERSION:-2.16.1}
+readonly METRICS_SERVER_URL=https://github.com/kubernetes-sigs/metrics-server/releases/latest/download/components.yaml
+readonly KEDA_URL="https://github.com/kedacore/keda/releases/download/v${KEDA_VERSION}/keda-${KEDA_VERSION}.yaml"
+addon_commands() {
+  if ${metrics_server}; then
+    echo "kubectl apply -f ${METRICS_SERVER_URL}"
+    echo "kubectl -n kube-system patch deployment metrics-server --type=json -p '[{\"op\":\"add\",\"path\":\"/spec/template/spec/containers/0/args/-\",\"value\":\"--kubelet-insecure-tls\"}]'"
+    echo "kubectl -n kube-system rollout status deployment/metrics-server --timeout=120s"
+  fi
+  if ${keda}; then
+    echo "kubectl apply --server-side -f ${KEDA_URL}"
+    echo "kubectl -n keda rollout status deployment/keda-operator --timeout=180s"
+  fi
+}
+if ${print_only}; then
+  addon_commands
+  exit 0
+fi
 
 readonly CLUSTER=${KIND_CLUSTER_NAME:-load-demo}
 readonly IMAGES=(
@@ -55,4 +88,11 @@ for image in "${PUBLIC_IMAGES[@]}"; do
   docker image inspect "${image}" >/dev/null 2>&1 || docker pull --quiet "${image}"
   kind load docker-image --name "${CLUSTER}" "${image}"
 done
+if ${metrics_server} || ${keda}; then
+  section "add-ons"
+  while IFS= read -r command; do
+    echo "+ ${command}"
+    eval "${command}"
+  done < <(addon_commands)
+fi
 echo "cluster ${CLUSTER} is ready; kubectl context kind-${CLUSTER}"

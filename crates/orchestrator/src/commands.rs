@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use scenario::{ConfigInputs, OutputFormat, Resolved};
+use scenario::{ConfigInputs, OutputFormat, Platform, Resolved};
 
 use crate::cli::{
     Cli, Command, CompareArgs, ConfigArgs, ConfigFormat, RenderArgs, RunArgs, RuntimeKind,
@@ -39,9 +39,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The scenario of `args`, or the exit code after every configuration error was printed.
-fn resolve(args: &ScenarioArgs) -> Result<Resolved, ExitCode> {
-    let inputs = ConfigInputs::from_process(args.scenario.clone(), args.sets.clone());
+/// The scenario of `args` for `platform` (when the command has one), or the exit code after
+/// every configuration error was printed.
+fn resolve(args: &ScenarioArgs, platform: Option<Platform>) -> Result<Resolved, ExitCode> {
+    let mut inputs = ConfigInputs::from_process(args.scenario.clone(), args.sets.clone());
+    inputs.platform = platform;
     scenario::resolve(&inputs).map_err(|errors| {
         eprintln!("error: the configuration is not valid:\n{errors}");
         ExitCode::from(EXIT_CONFIG)
@@ -54,7 +56,7 @@ fn block_on<F: std::future::Future<Output = ExitCode>>(f: F) -> anyhow::Result<E
 }
 
 fn config(args: &ConfigArgs) -> ExitCode {
-    let resolved = match resolve(&args.scenario) {
+    let resolved = match resolve(&args.scenario, None) {
         Ok(r) => r,
         Err(code) => return code,
     };
@@ -155,7 +157,7 @@ fn prepare_gate(
 }
 
 fn render(args: &RenderArgs) -> ExitCode {
-    match resolve(&args.scenario) {
+    match resolve(&args.scenario, Some(Platform::Kube)) {
         Ok(resolved) => kube_cli::render(&resolved.scenario, &args.out),
         Err(code) => code,
     }
@@ -163,7 +165,11 @@ fn render(args: &RenderArgs) -> ExitCode {
 
 /// `run` on either runtime: the same scenario, timeline and report.
 fn run(context: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let resolved = match resolve(&args.scenario) {
+    let platform = match args.runtime {
+        RuntimeKind::Local => Platform::Local,
+        RuntimeKind::Kube => Platform::Kube,
+    };
+    let resolved = match resolve(&args.scenario, Some(platform)) {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
@@ -178,6 +184,14 @@ fn run(context: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let progress = std::io::stderr().is_terminal();
     match args.runtime {
+        // Refused before anything is deployed rather than failing after the deploy.
+        RuntimeKind::Kube if scenario.autoscale.mode.is_auto() => {
+            eprintln!(
+                "error: scale_mode = {} is not built for the kube runtime yet (no HPA or ScaledObject is applied); run it with --runtime local, or set scale_mode = manual",
+                scenario.autoscale.mode.as_str()
+            );
+            Ok(ExitCode::FAILURE)
+        }
         RuntimeKind::Kube => {
             let run_args = kube_cli::KubeRunArgs {
                 context,

@@ -19,15 +19,15 @@ pub struct Row {
 }
 
 impl Row {
-    /// A row of `a` and `b`, with the change from one to the other when there is one.
-    pub fn new(phase: &str, metric: String, a: Option<f64>, b: Option<f64>) -> Self {
+    /// A row of `metric` in both runs, with its relative change.
+    pub fn new(phase: &str, metric: &str, a: Option<f64>, b: Option<f64>) -> Self {
         let change = match (a, b) {
             (Some(x), Some(y)) if x != 0.0 => Some((y - x) / x),
             _ => None,
         };
         Self {
             phase: phase.to_owned(),
-            metric,
+            metric: metric.to_owned(),
             a,
             b,
             change,
@@ -61,14 +61,10 @@ pub fn rows(a: &Report, b: &Report) -> Vec<Row> {
     for name in names {
         let (pa, pb) = (a.phase(name), b.phase(name));
         for (metric, get) in METRICS {
-            out.push(Row::new(
-                name,
-                metric.to_owned(),
-                pa.and_then(get),
-                pb.and_then(get),
-            ));
+            out.push(Row::new(name, metric, pa.and_then(get), pb.and_then(get)));
         }
     }
+    out.extend(crate::autoscale::render::compare_rows(a, b));
     out.extend(crate::resources::compare::rows(a, b));
     out
 }

@@ -4,7 +4,7 @@
 //! Kubernetes runtime uses them as container args. One builder per component means a scenario
 //! key has the same effect wherever the stack runs. Args never include the program name.
 
-use scenario::{LoadMode, Scenario};
+use scenario::{LoadMode, LoadPlan, Scenario};
 
 /// The backend replica's flags. `listen` is `127.0.0.1:port` locally, `0.0.0.0:8080` in a pod.
 pub fn backend_args(scenario: &Scenario, listen: &str, replica_name: &str) -> Vec<String> {
@@ -70,15 +70,15 @@ pub const LOADGEN_CONN_MAX_AGE: &str = "1s";
 /// restart a generator that is done. A Job's pod must end instead (see kube's Job builder).
 pub const LINGER: &str = "--linger";
 
-/// The load generator's flags. `shard` is `(index, count)` when several generators share the
-/// planned load (kube Deployment with `loadgen.replicas > 1`).
+/// The flags of one plan's load generator. `shard` is `(index, count)` when several
+/// generators share the plan's load (kube Deployment with `loadgen.replicas > 1`).
 pub fn loadgen_args(
-    scenario: &Scenario,
+    plan: &LoadPlan,
     target_url: &str,
     metrics_addr: &str,
     shard: Option<(u32, u32)>,
 ) -> Vec<String> {
-    let load = &scenario.load;
+    let load = &plan.load;
     let mut args = vec!["--target".into(), target_url.into()];
     // The loadgen refuses the ramp's flags next to stages or a profile, as `resolve` does.
     // The loadgen refuses every open-loop shape flag next to virtual users, as `resolve` does.
@@ -121,7 +121,7 @@ pub fn loadgen_args(
         "--seed".into(),
         load.seed.to_string(),
         "--actions".into(),
-        scenario.actions.clone(),
+        plan.actions.clone(),
         "--metrics-addr".into(),
         metrics_addr.into(),
         "--conn-max-age".into(),
@@ -147,6 +147,11 @@ mod tests {
 
     use super::*;
 
+    /// The one plan of a scenario without `[[load]]` entries.
+    fn main(s: &Scenario) -> LoadPlan {
+        s.load_plans().remove(0)
+    }
+
     fn value_of<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
         let i = args.iter().position(|a| a == flag)?;
         args.get(i + 1).map(String::as_str)
@@ -164,8 +169,12 @@ mod tests {
 
     #[test]
     fn loadgen_args_carry_the_ramp_cap_and_shard() {
-        let s = Scenario::default();
-        let args = loadgen_args(&s, "http://b", "127.0.0.1:0", Some((1, 3)));
+        let args = loadgen_args(
+            &main(&Scenario::default()),
+            "http://b",
+            "127.0.0.1:0",
+            Some((1, 3)),
+        );
         assert_eq!(value_of(&args, "--base-rps"), Some("10"));
         assert_eq!(value_of(&args, "--ramp-factor"), Some("5"));
         assert_eq!(value_of(&args, "--ramp-interval"), Some("5s"));
@@ -186,7 +195,7 @@ mod tests {
         s.load.stages = Some("4s:40,3s:0".into());
         s.load.arrival = scenario::Arrival::Poisson;
         s.load.seed = 7;
-        let args = loadgen_args(&s, "http://b", "127.0.0.1:0", None);
+        let args = loadgen_args(&main(&s), "http://b", "127.0.0.1:0", None);
         assert_eq!(value_of(&args, "--stages"), Some("4s:40,3s:0"));
         assert_eq!(value_of(&args, "--arrival"), Some("poisson"));
         assert_eq!(value_of(&args, "--seed"), Some("7"));
@@ -210,7 +219,7 @@ mod tests {
         let mut s = Scenario::default();
         s.load.vus = 12;
         s.load.think_time = Some("100ms..300ms".into());
-        let args = loadgen_args(&s, "http://b", "127.0.0.1:0", None);
+        let args = loadgen_args(&main(&s), "http://b", "127.0.0.1:0", None);
         assert_eq!(value_of(&args, "--vus"), Some("12"));
         assert_eq!(value_of(&args, "--duration"), Some("1m30s"));
         assert_eq!(value_of(&args, "--think-time"), Some("100ms..300ms"));
@@ -227,7 +236,7 @@ mod tests {
         assert!(config.is_ok(), "{:?}", config.err());
         s.load.vus = 0;
         s.load.vu_stages = Some("2s:5,2s:0".into());
-        let args = loadgen_args(&s, "http://b", "127.0.0.1:0", None);
+        let args = loadgen_args(&main(&s), "http://b", "127.0.0.1:0", None);
         assert_eq!(value_of(&args, "--vu-stages"), Some("2s:5,2s:0"));
         assert_eq!(value_of(&args, "--duration"), None);
         let mut argv = vec!["loadgen".to_owned()];
@@ -240,7 +249,7 @@ mod tests {
     fn loadgen_args_carry_a_profile() {
         let mut s = Scenario::default();
         s.load.profile = Some("spike".into());
-        let args = loadgen_args(&s, "http://b", "127.0.0.1:0", None);
+        let args = loadgen_args(&main(&s), "http://b", "127.0.0.1:0", None);
         assert_eq!(value_of(&args, "--profile"), Some("spike"));
         assert_eq!(value_of(&args, "--base-rps"), None);
         let mut argv = vec!["loadgen".to_owned()];

@@ -4,6 +4,7 @@
 //! Where to start reading: [`runtime`] (the seam both runtimes implement), [`components`]
 //! (scenario → component flags), then the local runtime in [`local`].
 
+pub mod autoscale;
 pub mod cli;
 pub mod commands;
 pub mod compare;

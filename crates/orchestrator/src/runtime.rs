@@ -13,10 +13,11 @@
 //! 1. [`Runtime::deploy`]: create backend (`scenario.backend.replicas`), frontend and, when
 //!    the runtime can, Prometheus; return when all are ready (bounded by
 //!    `scenario.ready_timeout`) with how long that took.
-//! 2. [`Runtime::start_load`] (only when `scenario.enable_load`): start the load generator
-//!    built from [`crate::components::loadgen_args`]; return once its `/metrics` answers.
+//! 2. [`Runtime::start_load`] (only when `scenario.enable_load`): start one load generator
+//!    per plan of `scenario.load_plans()`, all at once, each built from
+//!    [`crate::components::loadgen_args`]; return once every `/metrics` answers.
 //! 3. [`Runtime::scale_backend`]: ask for `n` backend replicas; return once `n` are ready.
-//! 4. [`Runtime::stop_load`]: stop/delete the load generator gracefully (it finishes its
+//! 4. [`Runtime::stop_load`]: stop/delete every plan's load generator gracefully (it finishes its
 //!    in-flight requests); idempotent.
 //! 5. [`Runtime::teardown`]: `keep == false` removes everything the runtime created; `true`
 //!    leaves the stack up after the orchestrator exits (kube without `--cleanup`). The local
@@ -133,6 +134,9 @@ pub struct Scrape {
     /// Stable per instance across a run (`backend-0`, a pod name, ...): counters are
     /// differenced per instance.
     pub instance: String,
+    /// The load plan a load generator runs (`None` for the other components): its counts
+    /// also go to the plan's own totals.
+    pub plan: Option<String>,
     /// The Prometheus text, or why there is none (a gap, kept in the report).
     pub result: std::result::Result<String, String>,
 }
@@ -210,6 +214,24 @@ pub trait Runtime: Send {
     /// The returned future owns what it needs (e.g. a cloned watch receiver) because the
     /// timeline awaits it while it also calls the `&mut self` methods.
     fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static;
+
+    /// `scale_mode` hpa/keda: one sync of the autoscaler at `now` (since the run started),
+    /// called once per `autoscale_sync_period` from the deploy to the end of the cooldown.
+    /// Locally the runtime runs [`crate::autoscale::algorithm`] on what it measures and
+    /// scales its replicas; a runtime without an autoscaler says so.
+    fn autoscale_sync(
+        &mut self,
+        now: Duration,
+    ) -> impl Future<Output = Result<crate::autoscale::Sync>> + Send {
+        let _ = now;
+        let runtime = self.name();
+        async move {
+            Err(RuntimeError::Unavailable {
+                runtime,
+                reason: "this runtime has no autoscaler yet (scale_mode hpa/keda)".to_owned(),
+            })
+        }
+    }
 
     /// Removes what the runtime created, unless `keep`.
     fn teardown(&mut self, keep: bool) -> impl Future<Output = Result<()>> + Send;

@@ -4,7 +4,7 @@
 //! restarts is treated as a counter reset, one that disappears stops adding), so the totals
 //! stay monotonic while the set of replicas changes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use common::exposition::{self, Sample};
 use common::names;
@@ -29,6 +29,40 @@ pub struct Totals {
     /// Async mode: from the intended send time to the job's end, buckets as `lg_latency`.
     #[serde(default)]
     pub job_latency: Vec<f64>,
+    /// The load generators' figures by the plan they run (the sums are the fields above).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub plans: BTreeMap<String, PlanTotals>,
+}
+
+/// Run-wide cumulative totals of one load plan's generators, as [`Totals`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanTotals {
+    pub sent: f64,
+    pub lg_errors: f64,
+    pub dropped: f64,
+    pub lg_latency: Vec<f64>,
+    #[serde(default)]
+    pub job_latency: Vec<f64>,
+}
+
+impl PlanTotals {
+    /// Nothing counted yet, with room for every bucket.
+    fn zeroed() -> Self {
+        Self {
+            lg_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
+            job_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
+            ..Self::default()
+        }
+    }
+
+    /// Adds what one generator sent since its last reading.
+    fn add(&mut self, now: &InstanceReading, before: &InstanceReading) {
+        add_delta(&mut self.sent, now.sent, before.sent);
+        add_delta(&mut self.lg_errors, now.lg_errors, before.lg_errors);
+        add_delta(&mut self.dropped, now.dropped, before.dropped);
+        add_delta_vec(&mut self.lg_latency, &now.lg_latency, &before.lg_latency);
+        add_delta_vec(&mut self.job_latency, &now.job_latency, &before.job_latency);
+    }
 }
 
 /// One sampling round.
@@ -233,22 +267,30 @@ impl Accumulator {
             vus += reading.vus;
             let before = self.last.get(&scrape.instance).cloned().unwrap_or_default();
             let t_ = &mut self.totals;
-            add_delta(&mut t_.sent, reading.sent, before.sent);
-            add_delta(&mut t_.lg_errors, reading.lg_errors, before.lg_errors);
-            add_delta(&mut t_.dropped, reading.dropped, before.dropped);
+            // The run's load figures add up as one plan's do.
+            let mut load = PlanTotals {
+                sent: t_.sent,
+                lg_errors: t_.lg_errors,
+                dropped: t_.dropped,
+                lg_latency: std::mem::take(&mut t_.lg_latency),
+                job_latency: std::mem::take(&mut t_.job_latency),
+            };
+            load.add(&reading, &before);
+            (t_.sent, t_.lg_errors, t_.dropped) = (load.sent, load.lg_errors, load.dropped);
+            (t_.lg_latency, t_.job_latency) = (load.lg_latency, load.job_latency);
+            if let Some(plan) = &scrape.plan {
+                t_.plans
+                    .entry(plan.clone())
+                    .or_insert_with(PlanTotals::zeroed)
+                    .add(&reading, &before);
+            }
             add_delta(&mut t_.served, reading.served, before.served);
             add_delta(&mut t_.server_5xx, reading.server_5xx, before.server_5xx);
             add_delta(&mut t_.shed, reading.shed, before.shed);
-            add_delta_vec(&mut t_.lg_latency, &reading.lg_latency, &before.lg_latency);
             add_delta_vec(
                 &mut t_.server_latency,
                 &reading.server_latency,
                 &before.server_latency,
-            );
-            add_delta_vec(
-                &mut t_.job_latency,
-                &reading.job_latency,
-                &before.job_latency,
             );
             self.last.insert(scrape.instance.clone(), reading);
         }
@@ -353,6 +395,7 @@ http_requests_total{method=\"DELETE\",route=\"/api/tickets/{id}\",status=\"204\"
             targets: vec![Scrape {
                 component: ComponentKind::Loadgen,
                 instance: instance.into(),
+                plan: Some(format!("plan-{instance}")),
                 result: Ok(format!(
                     "# TYPE lg_sent_requests_total counter\nlg_sent_requests_total {sent}\n"
                 )),
@@ -370,7 +413,11 @@ http_requests_total{method=\"DELETE\",route=\"/api/tickets/{id}\",status=\"204\"
         assert_eq!(acc.push(1.0, &round("a", 25)).totals.sent, 25.0);
         // Restart: 4 new requests, not -21.
         assert_eq!(acc.push(2.0, &round("a", 4)).totals.sent, 29.0);
-        assert_eq!(acc.push(3.0, &round("b", 6)).totals.sent, 35.0);
+        let last = acc.push(3.0, &round("b", 6)).totals;
+        assert_eq!(last.sent, 35.0);
+        // Each generator's plan has its own share of the run's totals.
+        assert_eq!(last.plans["plan-a"].sent, 29.0);
+        assert_eq!(last.plans["plan-b"].sent, 6.0);
     }
 
     #[test]

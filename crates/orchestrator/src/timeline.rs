@@ -23,6 +23,8 @@ pub mod phase {
     pub const SCALE_UP: &str = "scale_up";
     pub const RECOVERY: &str = "recovery";
     pub const UNLOAD: &str = "unload";
+    /// `scale_mode` hpa/keda: after the unload, the scale-down watched.
+    pub const COOLDOWN: &str = "cooldown";
 }
 
 /// What a run needs besides its runtime.
@@ -204,6 +206,9 @@ pub async fn run_gated<R: Runtime>(
     let mut notes = Vec::new();
     let mut failures = Vec::new();
     let mut current = phase::DEPLOY;
+    let auto = s.autoscale.mode.is_auto();
+    let mut driver = crate::autoscale::drive::Driver::new(s, clock.t0);
+    let say = |msg: &str| clock.say(msg);
 
     macro_rules! step {
         ($name:expr, $fut:expr) => {{
@@ -249,6 +254,9 @@ pub async fn run_gated<R: Runtime>(
             .map_err(Stop::BadConfig)?;
         clock.say(&format!("▶ {}: {}", phase::BASELINE, s.baseline_pause));
         step!(phase::BASELINE, async {
+            if auto {
+                return Box::pin(driver.run(&mut rt, s.baseline_pause.get(), false, &say)).await;
+            }
             pause(phase::BASELINE, s.baseline_pause.get(), opts.progress).await;
             Ok(())
         })?;
@@ -256,14 +264,35 @@ pub async fn run_gated<R: Runtime>(
             clock.say(&format!(
                 "▶ {}: {}, for {}",
                 phase::LOAD,
-                s.load.describe(),
+                s.describe_load(),
                 s.load_pause
             ));
             step!(phase::LOAD, async {
                 rt.start_load().await?;
+                if auto {
+                    // Boxed: the sync's futures would grow this state machine.
+                    return Box::pin(driver.run(&mut rt, s.load_pause.get(), false, &say)).await;
+                }
                 pause(phase::LOAD, s.load_pause.get(), opts.progress).await;
                 Ok(())
             })?;
+        }
+        if auto {
+            if s.enable_load {
+                clock.say(&format!("▶ {}: stopping the load generator", phase::UNLOAD));
+                step!(phase::UNLOAD, rt.stop_load())?;
+            }
+            let cooldown = s.autoscale.cooldown_pause;
+            clock.say(&format!(
+                "▶ {}: up to {cooldown}, until back at {}",
+                phase::COOLDOWN,
+                s.autoscale.min
+            ));
+            step!(
+                phase::COOLDOWN,
+                Box::pin(driver.run(&mut rt, cooldown.get(), true, &say))
+            )?;
+            return Ok(());
         }
         clock.say(&format!(
             "▶ {}: backend → {} replicas",
@@ -349,6 +378,9 @@ pub async fn run_gated<R: Runtime>(
         &phases,
         rt.resource_source(),
     ));
+    report.autoscale = auto.then(|| {
+        crate::autoscale::report::AutoscaleReport::build(s, &phases, &report.points, driver.syncs)
+    });
     // Before the teardown: the alerts need the run's Prometheus.
     let prometheus = rt.prometheus_url();
     report.gate = Box::pin(gate.evaluate(
@@ -418,6 +450,18 @@ pub fn summary(r: &Report) -> String {
             p.replicas_min,
             p.replicas_max
         ));
+        // Several plans: each one's share under its phase.
+        for plan in p.plans.iter().filter(|_| !r.scenario.plans.is_empty()) {
+            out.push_str(&format!(
+                "  {:<10} {:>6.1} {:>6.1}% {:>8} {:>8} {:>8}\n",
+                plan.name,
+                plan.sent_rps,
+                plan.error_rate * 100.0,
+                ms(plan.client_latency.p50),
+                ms(plan.client_latency.p95),
+                ms(plan.client_latency.p99),
+            ));
+        }
     }
     if !short.is_empty() {
         let names: Vec<&str> = short.iter().map(|p| p.name.as_str()).collect();

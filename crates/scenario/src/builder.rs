@@ -9,6 +9,8 @@ use super::error::{ConfigError, ErrorKind, Problem, Source};
 use super::keys::{self, Key};
 use super::scenario::{Scenario, ServiceType};
 use super::value::Raw;
+use toml::Spanned;
+use toml::de::DeValue;
 
 pub(crate) struct Builder {
     pub(crate) scenario: Scenario,
@@ -16,6 +18,10 @@ pub(crate) struct Builder {
     pub(crate) errors: Vec<ConfigError>,
     /// Keys with a rejected value: cross-checks skip them rather than judge a stale value.
     pub(crate) failed: BTreeSet<&'static str>,
+    /// The name of every `[[load]]` entry read (index, name), kept or not: names must differ.
+    pub(crate) plan_names: Vec<(usize, String)>,
+    /// The runtime the scenario is resolved for, when known: some keys depend on it.
+    pub(crate) platform: Option<super::Platform>,
 }
 
 impl Builder {
@@ -29,6 +35,8 @@ impl Builder {
                 .collect(),
             errors: Vec::new(),
             failed: BTreeSet::new(),
+            plan_names: Vec::new(),
+            platform: None,
         }
     }
 
@@ -49,6 +57,27 @@ impl Builder {
                 self.errors
                     .push(problem.at(key.name, written, Some(origin)));
             }
+        }
+    }
+
+    /// Sets `key` from the scenario file's value `v`.
+    pub(crate) fn assign_toml(
+        &mut self,
+        key: &'static Key,
+        v: &Spanned<DeValue<'_>>,
+        written: &str,
+        origin: Source,
+    ) {
+        match v.get_ref() {
+            // A list of actions reads naturally as a TOML array of strings.
+            DeValue::Array(items) if key.name == "actions" => {
+                let parts: Option<Vec<&str>> = items.iter().map(|i| i.get_ref().as_str()).collect();
+                match parts {
+                    Some(parts) => self.assign(key, Raw::Text(&parts.join(",")), written, origin),
+                    None => self.assign(key, Raw::Toml(v.get_ref()), written, origin),
+                }
+            }
+            value => self.assign(key, Raw::Toml(value), written, origin),
         }
     }
 
@@ -114,6 +143,8 @@ impl Builder {
         }
 
         found.extend(self.shape_conflicts());
+        found.extend(self.plan_conflicts());
+        found.extend(self.autoscale_conflicts());
 
         let namespace = s.namespace();
         if self.ok(&["namespace_prefix", "uuid"]) && namespace.len() > 63 {

@@ -25,6 +25,8 @@ pub(crate) enum Check {
     AtLeast(u32),
     /// A number above 0.
     Positive,
+    /// An autoscaler's target: a number above 0.
+    Target,
     /// A growth factor: at least 1 (1 keeps the rate constant).
     Factor,
     /// A NodePort in Kubernetes' default range.
@@ -78,6 +80,11 @@ impl Check {
                     },
                 ))
             }
+            (Check::Target, Typed::Float(x)) if *x <= 0.0 => Err(Problem::new(
+                ErrorKind::OutOfRange,
+                "an autoscaler's target must be greater than 0",
+                "set the value per replica you want, such as 80 (%), 50 (rps) or 250 (ms)",
+            )),
             (Check::Factor, Typed::Float(x)) if *x < 1.0 => Err(Problem::new(
                 ErrorKind::OutOfRange,
                 "the ramp factor must be at least 1 (a factor below 1 would shrink the load)",

@@ -1,6 +1,7 @@
 //! The scenario file's array tables: `[[thresholds]]` (pass/fail criteria on the run's
-//! figures, checked here against [`crate::figures`]) and `[[alerts]]` (PromQL expressions
-//! evaluated against the run's Prometheus at its end, kube-burner style). Each entry is
+//! figures, checked here against [`crate::figures`]), `[[alerts]]` (PromQL expressions
+//! evaluated against the run's Prometheus at its end, kube-burner style) and `[[load]]`
+//! (load plans run at once, read by `plans`). Each entry is
 //! tied to its line; each mistake names the line, the field, the value and the fix.
 
 use std::path::Path;
@@ -14,6 +15,7 @@ use super::check::closest;
 use super::error::{ErrorKind, Problem, Source};
 use super::figures;
 use super::file::line_of;
+use super::plans;
 
 /// One `[[thresholds]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +56,7 @@ pub struct AlertEntry {
 }
 
 /// The scenario keys that are arrays of tables.
-pub(crate) const NAMES: [&str; 2] = ["thresholds", "alerts"];
+pub(crate) const NAMES: [&str; 3] = ["thresholds", "alerts", plans::LOAD];
 
 const THRESHOLD_FIELDS: [&str; 2] = ["expr", "description"];
 const ALERT_FIELDS: [&str; 3] = ["expr", "description", "severity"];
@@ -62,8 +64,18 @@ const ALERT_FIELDS: [&str; 3] = ["expr", "description", "severity"];
 fn shape_fix(name: &str) -> String {
     match name {
         "thresholds" => "write each as `[[thresholds]]` with `expr = \"recovery.p95<300ms\"` (and an optional `description`), or `thresholds = [\"recovery.p95<300ms\"]`".to_owned(),
+        plans::LOAD => plans::SHAPE_FIX.to_owned(),
         _ => "write each as `[[alerts]]` with `expr = '...'` (PromQL), `description = \"...\"` and `severity = \"error\"` or `\"warning\"`".to_owned(),
     }
+}
+
+/// One field of an entry as the file wrote it.
+pub(crate) struct Written<'t, 'i> {
+    pub(crate) field: String,
+    pub(crate) value: &'t Spanned<DeValue<'i>>,
+    /// The value's text in the file, quotes kept.
+    pub(crate) text: &'t str,
+    pub(crate) origin: Source,
 }
 
 /// Reads the array `v` of key `name` (one of [`NAMES`]) into `b`'s scenario.
@@ -92,9 +104,16 @@ pub(crate) fn apply(
             ));
         return;
     };
+    let allowed: Vec<&str> = match name {
+        "thresholds" => THRESHOLD_FIELDS.to_vec(),
+        plans::LOAD => plans::fields(),
+        _ => ALERT_FIELDS.to_vec(),
+    };
     for (i, item) in items.iter().enumerate() {
         let entry = format!("{name}[{i}]");
         let origin = at(item.span().start);
+        // An entry with any mistake is reported in full and not kept.
+        let before = b.errors.len();
         let fields: Vec<(String, &Spanned<DeValue<'_>>, usize)> = match item.get_ref() {
             DeValue::String(_) if name == "thresholds" => {
                 vec![("expr".to_owned(), item, item.span().start)]
@@ -114,55 +133,71 @@ pub(crate) fn apply(
                 continue;
             }
         };
-        let allowed: &[&str] = if name == "thresholds" {
-            &THRESHOLD_FIELDS
-        } else {
-            &ALERT_FIELDS
-        };
-        let mut read = Fields::default();
-        let mut ok = true;
+        let mut known = Vec::new();
         for (field, value, offset) in fields {
-            let key = format!("{entry}.{field}");
-            let origin = at(offset);
-            if !allowed.contains(&field.as_str()) {
-                let fix = closest(&field, allowed).map_or_else(
-                    || format!("the fields are {}", allowed.join(", ")),
-                    |c| format!("did you mean `{c}`?"),
-                );
-                b.errors
-                    .push(Problem::new(ErrorKind::BadEntry, "unknown field", fix).at(
-                        &key,
-                        written(value),
-                        Some(origin),
-                    ));
-                ok = false;
+            if allowed.contains(&field.as_str()) {
+                known.push(Written {
+                    field,
+                    value,
+                    text: written(value),
+                    origin: at(offset),
+                });
                 continue;
             }
-            let Some(s) = value.get_ref().as_str() else {
-                b.errors.push(
-                    Problem::new(
-                        ErrorKind::WrongType,
-                        "expected text (a TOML string)",
-                        format!("put it in quotes: `{field} = \"...\"`"),
-                    )
-                    .at(&key, written(value), Some(origin)),
-                );
-                ok = false;
-                continue;
-            };
-            read.set(&field, s.to_owned(), written(value).to_owned(), origin);
+            let fix = closest(&field, &allowed).map_or_else(
+                || format!("the fields are {}", allowed.join(", ")),
+                |c| format!("did you mean `{c}`?"),
+            );
+            b.errors
+                .push(Problem::new(ErrorKind::BadEntry, "unknown field", fix).at(
+                    &format!("{entry}.{field}"),
+                    written(value),
+                    Some(at(offset)),
+                ));
         }
-        if !ok {
-            continue;
-        }
-        let entry_ok = if name == "thresholds" {
-            threshold(b, &entry, read, origin.clone())
+        if name == plans::LOAD {
+            plans::read(b, i, origin, known, before);
         } else {
-            alert(b, &entry, read, origin.clone())
-        };
-        if entry_ok {
-            b.sources.insert(entry, origin);
+            text_entry(b, name, &entry, origin, known, before);
         }
+    }
+}
+
+/// A `[[thresholds]]` or `[[alerts]]` entry, whose fields are all text; kept when `b` has no
+/// more errors than `before`.
+fn text_entry(
+    b: &mut Builder,
+    name: &str,
+    entry: &str,
+    origin: Source,
+    known: Vec<Written<'_, '_>>,
+    before: usize,
+) {
+    let mut read = Fields::default();
+    for w in known {
+        let Some(s) = w.value.get_ref().as_str() else {
+            b.errors.push(
+                Problem::new(
+                    ErrorKind::WrongType,
+                    "expected text (a TOML string)",
+                    format!("put it in quotes: `{} = \"...\"`", w.field),
+                )
+                .at(&format!("{entry}.{}", w.field), w.text, Some(w.origin)),
+            );
+            continue;
+        };
+        read.set(&w.field, s.to_owned(), w.text.to_owned(), w.origin);
+    }
+    if b.errors.len() > before {
+        return;
+    }
+    let entry_ok = if name == "thresholds" {
+        threshold(b, entry, read, origin.clone())
+    } else {
+        alert(b, entry, read, origin.clone())
+    };
+    if entry_ok {
+        b.sources.insert(entry.to_owned(), origin);
     }
 }
 

@@ -1,5 +1,5 @@
-//! The scenario-file layer: a TOML document of flat keys (and the `[[thresholds]]` /
-//! `[[alerts]]` array tables, read by `entries`), read with spans so that every value (and
+//! The scenario-file layer: a TOML document of flat keys (and the `[[thresholds]]`,
+//! `[[alerts]]` and `[[load]]` array tables, read by `entries`), read with spans so that every value (and
 //! every mistake) is tied to its line.
 
 use std::path::Path;
@@ -9,8 +9,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::builder::Builder;
 use super::error::{ConfigError, ErrorKind, Source};
-use super::value::Raw;
-use super::{entries, keys};
+use super::{entries, keys, plans};
 
 /// Applies the keys of a scenario file `text` (read from `path`) on top of `b`.
 pub(crate) fn apply(b: &mut Builder, path: &Path, text: &str) {
@@ -48,17 +47,9 @@ pub(crate) fn apply(b: &mut Builder, path: &Path, text: &str) {
             entries::apply(b, path, text, &name, v);
             continue;
         }
-        match (keys::by_name(&name), v.get_ref()) {
-            (None, _) => b.unknown(&name, written, origin, &keys::names()),
-            // A list of actions reads naturally as a TOML array of strings.
-            (Some(key), DeValue::Array(items)) if key.name == "actions" => {
-                let parts: Option<Vec<&str>> = items.iter().map(|i| i.get_ref().as_str()).collect();
-                match parts {
-                    Some(parts) => b.assign(key, Raw::Text(&parts.join(",")), written, origin),
-                    None => b.assign(key, Raw::Toml(v.get_ref()), written, origin),
-                }
-            }
-            (Some(key), value) => b.assign(key, Raw::Toml(value), written, origin),
+        match keys::by_name(&name) {
+            None => b.unknown(&name, written, origin, &keys::names()),
+            Some(key) => b.assign_toml(key, v, written, origin),
         }
     }
 }
@@ -73,8 +64,11 @@ fn collect<'t, 'i>(
     for (k, v) in table.iter() {
         let name = format!("{prefix}{}", k.get_ref());
         match v.get_ref() {
+            // `[load]` (one table) is most likely flat keys written as a table: descended
+            // into, its keys are told to be flat; `[[load]]` is an array, read by `plans`.
             DeValue::Table(inner)
-                if keys::by_name(&name).is_none() && !entries::NAMES.contains(&name.as_str()) =>
+                if keys::by_name(&name).is_none()
+                    && (!entries::NAMES.contains(&name.as_str()) || name == plans::LOAD) =>
             {
                 collect(inner, &format!("{name}."), out);
             }

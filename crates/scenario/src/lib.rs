@@ -9,6 +9,9 @@
 //! environment. Every problem of every layer is reported at once, each naming the key, the
 //! value as written, where it was written and the fix.
 //!
+//! A scenario file may hold several load plans run at once, `[[load]]` entries whose fields
+//! are the load keys without their `load_` prefix ([`LoadPlan`]; [`Scenario::load_plans`]).
+//!
 //! A scenario file may also hold the run's gate: `[[thresholds]]` on the figures of
 //! [`figures`] and `[[alerts]]` in PromQL ([`ThresholdEntry`], [`AlertEntry`]).
 //!
@@ -26,6 +29,7 @@
 //! assert_eq!(resolved.sources["backend_scale_replicas"], Source::Flag);
 //! ```
 
+mod autoscale;
 mod builder;
 mod check;
 mod dotenv;
@@ -34,12 +38,14 @@ mod error;
 pub mod figures;
 mod file;
 mod keys;
+mod plans;
 mod render;
 mod resolve;
 mod scenario;
 mod shape;
 mod value;
 
+pub use autoscale::{Autoscale, AutoscaleMetric, Platform, ScaleMode};
 pub use entries::{AlertEntry, Severity, ThresholdEntry};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Source};
 pub use render::{
@@ -47,7 +53,8 @@ pub use render::{
 };
 pub use resolve::{ConfigInputs, Resolved, key_names, resolve};
 pub use scenario::{
-    Arrival, BackendCapacity, ComponentSpec, LoadMode, LoadSpec, LoadgenKind, Scenario, ServiceType,
+    Arrival, BackendCapacity, ComponentSpec, LoadMode, LoadPlan, LoadSpec, LoadgenKind, MAIN_PLAN,
+    Scenario, ServiceType,
 };
 
 /// The result of resolving or reading configuration: every problem at once on failure.

@@ -13,7 +13,7 @@ use super::error::ConfigErrors;
 use super::keys::KEYS;
 use super::resolve::Resolved;
 use super::scenario::Scenario;
-use super::{entries, file, keys};
+use super::{entries, file, keys, plans};
 
 /// How `config` prints a resolved configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -78,12 +78,22 @@ impl Resolved {
                 .map(ToString::to_string)
                 .unwrap_or_else(|| "default".to_owned())
         };
+        let planned = !self.scenario.plans.is_empty();
         let keys = KEYS.iter().map(|k| {
+            let mut source = source(k.name);
+            if planned && plans::is_plan_key(k.name) {
+                source.push_str(" (unused: the [[load]] plans give the load)");
+            }
             [
                 k.name.to_owned(),
                 k.field.get(&self.scenario).to_string(),
-                source(k.name),
+                source,
             ]
+        });
+        let load = self.scenario.plans.iter().enumerate().map(|(i, p)| {
+            let name = format!("{}[{i}]", plans::LOAD);
+            let source = source(&name);
+            [name, plans::describe(p), source]
         });
         let thresholds = self.scenario.thresholds.iter().enumerate().map(|(i, t)| {
             let name = format!("thresholds[{i}]");
@@ -99,7 +109,7 @@ impl Resolved {
                 source,
             ]
         });
-        keys.chain(thresholds).chain(alerts).collect()
+        keys.chain(load).chain(thresholds).chain(alerts).collect()
     }
 
     fn table(&self) -> String {
@@ -140,6 +150,17 @@ impl Resolved {
                 .map_or_else(|| "default".to_owned(), ToString::to_string);
             effective.sources.insert(k.name.to_owned(), source);
         }
+        for (i, p) in self.scenario.plans.iter().enumerate() {
+            let name = format!("{}[{i}]", plans::LOAD);
+            let source = self
+                .sources
+                .get(&name)
+                .map_or_else(|| "default".to_owned(), ToString::to_string);
+            effective
+                .values
+                .insert(name.clone(), serde_json::to_value(p).unwrap_or_default());
+            effective.sources.insert(name, source);
+        }
         effective
     }
 }
@@ -155,14 +176,17 @@ pub struct Effective {
 
 /// A scenario file with every key, in the flat spelling `scenario_from_toml` reads back. When
 /// stages or a profile give the shape, the ramp's keys are written as comments: set, they
-/// would contradict it.
+/// would contradict it; so are the plan keys when `[[load]]` entries give the load.
 pub fn scenario_to_toml(s: &Scenario) -> String {
     let shaped = s.load.stages.is_some() || s.load.profile.is_some();
+    let planned = !s.plans.is_empty();
     let mut text: String = KEYS
         .iter()
         .map(|k| {
             let line = format!("{} = {}\n", k.name, k.field.get(s).to_toml());
-            if shaped && keys::RAMP_KEYS.contains(&k.name) {
+            if (shaped && keys::RAMP_KEYS.contains(&k.name))
+                || (planned && plans::is_plan_key(k.name))
+            {
                 format!("# {line}")
             } else {
                 line
@@ -170,6 +194,7 @@ pub fn scenario_to_toml(s: &Scenario) -> String {
         })
         .collect();
     // Array tables last: a flat key after a `[[...]]` header would belong to its table.
+    text.push_str(&plans::to_toml(&s.plans));
     text.push_str(&entries::to_toml(&s.thresholds, &s.alerts));
     text
 }

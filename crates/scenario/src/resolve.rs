@@ -24,6 +24,9 @@ pub struct ConfigInputs {
     pub env: Vec<(String, String)>,
     /// The `--set key=value` flags, in order (a later one wins).
     pub sets: Vec<String>,
+    /// The runtime the scenario will run on, when known (`run`, `render`): metrics that
+    /// runtime cannot read are refused before anything starts.
+    pub platform: Option<super::Platform>,
 }
 
 impl ConfigInputs {
@@ -44,6 +47,7 @@ impl ConfigInputs {
             dotenv_file: dotenv.is_file().then_some(dotenv),
             env,
             sets,
+            platform: None,
         }
     }
 }
@@ -76,6 +80,7 @@ pub fn key_names() -> Vec<&'static str> {
 /// Resolves the layers of `inputs` into a valid scenario, or lists every problem.
 pub fn resolve(inputs: &ConfigInputs) -> Result<Resolved, ConfigErrors> {
     let mut b = Builder::new();
+    b.platform = inputs.platform;
     if let Some(path) = &inputs.scenario_file
         && let Some(text) = read(&mut b, path, "check the --scenario path")
     {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use common::HumanDuration;
 
+use super::autoscale::Autoscale;
 use super::entries::{AlertEntry, ThresholdEntry};
 use common::load::stages::stages_curve;
 use common::load::vus::{ClosedLoop, ThinkTime, parse_vu_stages};
@@ -194,6 +195,21 @@ impl LoadSpec {
     }
 }
 
+/// The name of the one plan of a scenario without `[[load]]` entries.
+pub const MAIN_PLAN: &str = "main";
+
+/// One load plan: a load generator of its own (sharded as `loadgen_replicas` says), run at
+/// the same time as the scenario's other plans.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadPlan {
+    /// Names the plan's load generators (a kube object name, the `load-demo.io/plan` label)
+    /// and its rows in the report.
+    pub name: String,
+    /// Weighted action mix of the plan's requests, as the flat `actions` key.
+    pub actions: String,
+    pub load: LoadSpec,
+}
+
 /// How the frontend's Service is exposed on a cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ServiceType {
@@ -237,6 +253,9 @@ pub struct Scenario {
     pub load_pause: HumanDuration,
     pub backend_scale_replicas: u32,
     pub load_scale_delay: HumanDuration,
+    /// `scale_mode` and the autoscaler's keys (flat, `autoscale_*`).
+    #[serde(default)]
+    pub autoscale: Autoscale,
     pub load: LoadSpec,
     pub backend_capacity: BackendCapacity,
     pub frontend_service_type: ServiceType,
@@ -249,6 +268,10 @@ pub struct Scenario {
     pub pause_image: String,
     /// How long any wait for readiness may take before the run fails.
     pub ready_timeout: HumanDuration,
+    /// `[[load]]` entries of the scenario file: plans run at once. Empty: the flat `load_*`
+    /// keys and `actions` are the one plan (see [`Scenario::load_plans`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<LoadPlan>,
     /// `[[thresholds]]` of the scenario file: a failed one fails the run (exit 99).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thresholds: Vec<ThresholdEntry>,
@@ -261,6 +284,65 @@ impl Scenario {
     /// The run's namespace: `<namespace_prefix>-<uuid>`.
     pub fn namespace(&self) -> String {
         format!("{}-{}", self.namespace_prefix, self.uuid)
+    }
+
+    /// The plans that run at once: the `[[load]]` entries, or one plan named [`MAIN_PLAN`]
+    /// of the flat keys, so that what runs the load only ever deals with a list.
+    pub fn load_plans(&self) -> Vec<LoadPlan> {
+        if self.plans.is_empty() {
+            vec![LoadPlan {
+                name: MAIN_PLAN.to_owned(),
+                actions: self.actions.clone(),
+                load: self.load.clone(),
+            }]
+        } else {
+            self.plans.clone()
+        }
+    }
+
+    /// The name of `plan`'s load generators (the instance, the kube workload):
+    /// `<loadgen_name>-<plan>` for a `[[load]]` entry, `loadgen_name` for the flat keys' one.
+    pub fn loadgen_name(&self, plan: &LoadPlan) -> String {
+        if self.plans.is_empty() {
+            self.loadgen.name.clone()
+        } else {
+            format!("{}-{}", self.loadgen.name, plan.name)
+        }
+    }
+
+    /// How long the load generators send: the longest plan.
+    pub fn load_duration(&self) -> std::time::Duration {
+        self.load_plans()
+            .iter()
+            .map(|p| p.load.duration())
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Requests every open-loop plan together schedules in the first `t_ns` nanoseconds of
+    /// the load (the closed loop plans none: its rate follows the answers).
+    pub fn planned_before(&self, t_ns: u64) -> f64 {
+        self.load_plans()
+            .iter()
+            .map(|p| p.load.curve().count_before(t_ns))
+            .sum()
+    }
+
+    /// Some plan runs virtual users (closed loop).
+    pub fn any_closed_loop(&self) -> bool {
+        self.load_plans().iter().any(|p| p.load.is_closed_loop())
+    }
+
+    /// The load in a few words, for the terminal: the one plan's shape, or each plan's.
+    pub fn describe_load(&self) -> String {
+        if self.plans.is_empty() {
+            return self.load.describe();
+        }
+        self.plans
+            .iter()
+            .map(|p| format!("{}: {}", p.name, p.load.describe()))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -285,6 +367,7 @@ impl Default for Scenario {
             load_pause: HumanDuration::from_secs(30),
             backend_scale_replicas: 2,
             load_scale_delay: HumanDuration::from_secs(30),
+            autoscale: Autoscale::default(),
             load: LoadSpec {
                 base_rps: 10.0,
                 ramp_factor: 5.0,
@@ -314,6 +397,7 @@ impl Default for Scenario {
             prepull: true,
             pause_image: "registry.k8s.io/pause:3.10".to_owned(),
             ready_timeout: HumanDuration::from_secs(120),
+            plans: Vec::new(),
             thresholds: Vec::new(),
             alerts: Vec::new(),
         }

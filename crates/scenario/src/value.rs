@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use toml::de::DeValue;
 
+use super::autoscale::{AutoscaleMetric, ScaleMode};
 use super::check::Check;
 use super::error::{ErrorKind, Problem};
 use super::scenario::{Arrival, LoadMode, LoadgenKind, Scenario, ServiceType};
@@ -54,6 +55,19 @@ pub(crate) enum Field {
         fn(&Scenario) -> &LoadMode,
         fn(&mut Scenario) -> &mut LoadMode,
     ),
+    ScaleMode(
+        fn(&Scenario) -> &ScaleMode,
+        fn(&mut Scenario) -> &mut ScaleMode,
+    ),
+    Metric(
+        fn(&Scenario) -> &AutoscaleMetric,
+        fn(&mut Scenario) -> &mut AutoscaleMetric,
+    ),
+    /// A duration that may be absent: `none` (or nothing) for absent.
+    OptDuration(
+        fn(&Scenario) -> &Option<HumanDuration>,
+        fn(&mut Scenario) -> &mut Option<HumanDuration>,
+    ),
 }
 
 /// A field's value, read out of a scenario for rendering and cross-checks.
@@ -70,6 +84,9 @@ pub(crate) enum Typed {
     Loadgen(LoadgenKind),
     Arrival(Arrival),
     Mode(LoadMode),
+    ScaleMode(ScaleMode),
+    Metric(AutoscaleMetric),
+    OptDuration(Option<HumanDuration>),
 }
 
 impl Typed {
@@ -78,7 +95,9 @@ impl Typed {
         match self {
             Typed::Int(n) => n.to_string(),
             Typed::Float(x) | Typed::Cap(Some(x)) => toml::Value::Float(*x).to_string(),
-            Typed::Cap(None) | Typed::OptText(None) => "\"none\"".to_owned(),
+            Typed::Cap(None) | Typed::OptText(None) | Typed::OptDuration(None) => {
+                "\"none\"".to_owned()
+            }
             Typed::Bool(b) => b.to_string(),
             other => toml::Value::String(other.to_string()).to_string(),
         }
@@ -88,7 +107,9 @@ impl Typed {
         match self {
             Typed::Int(n) => serde_json::Value::from(*n),
             Typed::Float(x) | Typed::Cap(Some(x)) => serde_json::Value::from(*x),
-            Typed::Cap(None) | Typed::OptText(None) => serde_json::Value::Null,
+            Typed::Cap(None) | Typed::OptText(None) | Typed::OptDuration(None) => {
+                serde_json::Value::Null
+            }
             Typed::Bool(b) => serde_json::Value::Bool(*b),
             other => serde_json::Value::String(other.to_string()),
         }
@@ -104,13 +125,16 @@ impl std::fmt::Display for Typed {
             Typed::Float(x) | Typed::Cap(Some(x)) => write!(f, "{x}"),
             Typed::Cap(None) => f.write_str("none"),
             Typed::Bool(b) => write!(f, "{b}"),
-            Typed::Duration(d) => write!(f, "{d}"),
+            Typed::Duration(d) | Typed::OptDuration(Some(d)) => write!(f, "{d}"),
+            Typed::OptDuration(None) => f.write_str("none"),
             Typed::Service(ServiceType::ClusterIP) => f.write_str("ClusterIP"),
             Typed::Service(ServiceType::NodePort) => f.write_str("NodePort"),
             Typed::Loadgen(LoadgenKind::Deployment) => f.write_str("deployment"),
             Typed::Loadgen(LoadgenKind::Job) => f.write_str("job"),
             Typed::Arrival(a) => f.write_str(a.as_str()),
             Typed::Mode(m) => f.write_str(m.as_str()),
+            Typed::ScaleMode(m) => f.write_str(m.as_str()),
+            Typed::Metric(m) => f.write_str(m.as_str()),
         }
     }
 }
@@ -130,6 +154,9 @@ impl Field {
             Field::Loadgen(get, _) => Typed::Loadgen(*get(s)),
             Field::Arrival(get, _) => Typed::Arrival(*get(s)),
             Field::Mode(get, _) => Typed::Mode(*get(s)),
+            Field::ScaleMode(get, _) => Typed::ScaleMode(*get(s)),
+            Field::Metric(get, _) => Typed::Metric(*get(s)),
+            Field::OptDuration(get, _) => Typed::OptDuration(*get(s)),
         }
     }
 
@@ -217,6 +244,34 @@ impl Field {
                     "`sync` or `async`",
                 )?;
             }
+            Field::ScaleMode(_, set) => {
+                *set(s) = keyword(
+                    raw,
+                    &[
+                        ("manual", ScaleMode::Manual),
+                        ("hpa", ScaleMode::Hpa),
+                        ("keda", ScaleMode::Keda),
+                    ],
+                    "`manual`, `hpa` or `keda`",
+                )?;
+            }
+            Field::Metric(_, set) => {
+                *set(s) = keyword(
+                    raw,
+                    &AutoscaleMetric::ALL.map(|m| (m.as_str(), m)),
+                    "`rps_per_replica`, `utilization`, `p95_latency` or `cpu`",
+                )?;
+            }
+            Field::OptDuration(_, set) => {
+                let none = match raw {
+                    Raw::Text(t) => t.trim().is_empty() || t.trim().eq_ignore_ascii_case("none"),
+                    Raw::Toml(DeValue::String(t)) => t.trim().eq_ignore_ascii_case("none"),
+                    Raw::Toml(_) => false,
+                };
+                let v = if none { None } else { Some(duration(raw)?) };
+                check.run(&Typed::OptDuration(v))?;
+                *set(s) = v;
+            }
         }
         Ok(())
     }
@@ -235,6 +290,9 @@ impl Field {
             Field::Loadgen(..) => "deployment or job",
             Field::Arrival(..) => "uniform or poisson",
             Field::Mode(..) => "sync or async",
+            Field::ScaleMode(..) => "manual, hpa or keda",
+            Field::Metric(..) => "rps_per_replica, utilization, p95_latency or cpu",
+            Field::OptDuration(..) => "a duration or `none`",
         }
     }
 }
@@ -363,7 +421,7 @@ fn keyword<T: Copy>(raw: Raw<'_>, words: &[(&str, T)], expected: &str) -> Result
     let normalized = written.to_ascii_lowercase().replace(['_', '-'], "");
     words
         .iter()
-        .find(|(w, _)| *w == normalized)
+        .find(|(w, _)| w.replace(['_', '-'], "") == normalized)
         .map(|(_, v)| *v)
         .ok_or_else(|| {
             Problem::new(

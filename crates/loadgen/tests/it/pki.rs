@@ -35,12 +35,25 @@ impl Ca {
     /// A server config with a certificate this CA signed for `names` (host names or IP
     /// addresses), offering h2 and HTTP/1.1 by ALPN.
     pub(crate) fn server(&self, names: &[&str]) -> Arc<ServerConfig> {
+        self.server_from(Self::params(names))
+    }
+
+    /// As [`Ca::server`], with a certificate whose validity ended in 2020.
+    pub(crate) fn expired_server(&self, names: &[&str]) -> Arc<ServerConfig> {
+        let mut params = Self::params(names);
+        params.not_before = rcgen::date_time_ymd(2019, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+        self.server_from(params)
+    }
+
+    fn params(names: &[&str]) -> CertificateParams {
         let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        CertificateParams::new(names).unwrap()
+    }
+
+    fn server_from(&self, params: CertificateParams) -> Arc<ServerConfig> {
         let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &self.issuer)
-            .unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let mut config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
             .with_safe_default_protocol_versions()

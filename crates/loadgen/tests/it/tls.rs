@@ -17,8 +17,12 @@ use crate::server::{Reply, Server, Speaks};
 const LIMIT: Duration = Duration::from_secs(30);
 
 async fn https_server(ca: &Ca, names: &[&str]) -> Server {
+    serve_tls(ca.server(names)).await
+}
+
+async fn serve_tls(config: std::sync::Arc<tokio_rustls::rustls::ServerConfig>) -> Server {
     let speaks = Speaks {
-        tls: Some(ca.server(names)),
+        tls: Some(config),
         h2c: false,
     };
     Server::start_with(speaks, |_| Reply::ok("ok")).await
@@ -128,6 +132,19 @@ async fn a_certificate_for_another_host_is_refused() {
     let why = &report.last_errors["tls"];
     assert!(why.contains("not valid for host svc.test"), "{why}");
     assert!(why.contains("other.test"), "names what it presented: {why}");
+}
+
+#[tokio::test]
+async fn an_expired_certificate_is_refused_as_expired() {
+    let ca = Ca::new("test CA");
+    let server = serve_tls(ca.expired_server(&["127.0.0.1"])).await;
+    let cacert = ca.pem_file();
+    let extra = ["--cacert", cacert.to_str().unwrap()];
+    let report = run(config(&server.url, &args("1s", &extra)), LIMIT).await;
+    assert_eq!(report.total.errors["tls"], 20, "{:?}", report.total.errors);
+    assert_eq!(server.state.requests.load(Ordering::SeqCst), 0);
+    let why = &report.last_errors["tls"];
+    assert!(why.contains("certificate expired"), "{why}");
 }
 
 #[tokio::test]

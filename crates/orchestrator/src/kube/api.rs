@@ -93,6 +93,7 @@ pub async fn apply(client: &Client, object: &Object) -> Result<()> {
         Object::Deployment(o) => apply_namespaced(client, o).await.map(drop),
         Object::DaemonSet(o) => apply_namespaced(client, o).await.map(drop),
         Object::Job(o) => apply_namespaced(client, o).await.map(drop),
+        Object::HorizontalPodAutoscaler(o) => apply_namespaced(client, o).await.map(drop),
     }
 }
 

@@ -12,5 +12,8 @@ pub const UUID: &str = "load-demo.io/uuid";
 /// The scenario job an object belongs to (backend, frontend, loadgen, prometheus, prepull).
 pub const JOB: &str = "load-demo.io/job";
 
+/// The load plan a load generator's objects and pods run (`main` without `[[load]]`).
+pub const PLAN: &str = "load-demo.io/plan";
+
 /// Value of `app.kubernetes.io/managed-by`.
 pub const MANAGER: &str = "load-demo-orchestrator";

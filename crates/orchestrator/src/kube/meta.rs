@@ -262,6 +262,17 @@ pub fn validate(s: &Scenario) -> Result<()> {
                 .into(),
         });
     }
+    // A plan's workloads are `<loadgen>-<plan>`; a Job's name is also a label value.
+    let plans = s.load_plans();
+    for p in &plans {
+        check_dns_label("load.name (<loadgen.name>-<name>)", &s.loadgen_name(p), 63)?;
+    }
+    if (1..plans.len()).any(|i| plans[..i].iter().any(|p| p.name == plans[i].name)) {
+        return Err(Error::Invalid {
+            key: "load.name",
+            reason: "two load plans have the same name; their load generators would overwrite each other".into(),
+        });
+    }
     for (key, image) in [
         ("backend.image", &s.backend.image),
         ("frontend.image", &s.frontend.image),

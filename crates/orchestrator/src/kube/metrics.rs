@@ -112,6 +112,7 @@ impl MetricsSource for KubeMetrics {
                     .component()
                     .unwrap_or(crate::runtime::ComponentKind::Backend),
                 instance: p.name.clone(),
+                plan: p.plan.clone(),
                 result: scrape_pod(&self.client, &self.namespace, p, port).await,
             }
         }))

@@ -37,6 +37,8 @@ pub const CONDITIONS: [&str; 4] = ["PodScheduled", "Initialized", "ContainersRea
 pub struct PodInfo {
     pub name: String,
     pub job: Option<Job>,
+    /// A load generator's plan, from its label.
+    pub plan: Option<String>,
     pub ip: Option<String>,
     pub node: Option<String>,
     pub ready: bool,
@@ -342,6 +344,7 @@ pub fn info(pod: &Pod, namespace: &str) -> PodInfo {
     PodInfo {
         name: pod.name_any(),
         job: job_of(pod),
+        plan: pod.labels().get(labels::PLAN).cloned(),
         ip: status
             .and_then(|s| s.pod_ip.clone())
             .filter(|ip| !ip.is_empty()),

@@ -286,14 +286,18 @@ impl KubeRuntime {
         }
         match self.scenario.loadgen_kind {
             LoadgenKind::Deployment => {
-                let targets: Vec<_> = loadgen::workload_names(&self.scenario)
-                    .into_iter()
+                let targets: Vec<_> = self
+                    .scenario
+                    .load_plans()
+                    .iter()
+                    .flat_map(|p| loadgen::workload_names(&self.scenario, p))
                     .map(|n| (Job::LOADGEN, n))
                     .collect();
                 self.wait_deployments(&targets).await
             }
             LoadgenKind::Job => {
-                let want = self.scenario.loadgen.replicas as usize;
+                let plans = self.scenario.load_plans();
+                let want = self.scenario.loadgen.replicas as usize * plans.len();
                 let ready = self.view.until(|pods| {
                     pods.iter()
                         .filter(|p| p.job == Some(Job::LOADGEN) && p.ready && !p.terminating)
@@ -307,20 +311,26 @@ impl KubeRuntime {
                 match r {
                     Ok(()) => Ok(()),
                     Err(_) => {
-                        let name = &self.scenario.loadgen.name;
+                        let names: Vec<String> = plans
+                            .iter()
+                            .map(|p| self.scenario.loadgen_name(p))
+                            .collect();
                         let warnings = events::warnings(&self.client, &self.namespace)
                             .await
                             .unwrap_or_default();
                         let mut detail = pods::not_ready_detail(&self.view.pods(), Job::LOADGEN);
-                        detail.extend(
-                            events::about(&warnings, "Job", name)
-                                .into_iter()
-                                .take(3)
-                                .map(ToString::to_string),
-                        );
+                        for name in &names {
+                            detail.extend(
+                                events::about(&warnings, "Job", name)
+                                    .into_iter()
+                                    .take(3)
+                                    .map(ToString::to_string),
+                            );
+                        }
                         Err(Error::Timeout {
                             what: format!(
-                                "Job/{name} ({}/{want} pods ready)",
+                                "Job/{} ({}/{want} pods ready)",
+                                names.join(", Job/"),
                                 self.view.ready(Job::LOADGEN)
                             ),
                             after: self.timeout(),
@@ -340,8 +350,8 @@ impl KubeRuntime {
             .await
     }
 
-    /// Deletes the load generator's workloads and Service by its job label and waits until
-    /// its pods are gone (they finish their in-flight requests first).
+    /// Deletes every plan's load generator workloads and their Service by the job label and
+    /// waits until their pods are gone (they finish their in-flight requests first).
     async fn stop_load_inner(&mut self) -> Result<()> {
         if !self.owns_namespace {
             return Ok(());

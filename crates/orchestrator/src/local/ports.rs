@@ -8,8 +8,12 @@ pub const DEFAULT_PORT_BASE: u16 = 18080;
 /// How many backend replicas the plan reserves ports for.
 pub const MAX_BACKEND_REPLICAS: u16 = 16;
 
+/// How many load plans (one load generator each) the plan reserves ports for.
+pub const MAX_LOAD_PLANS: u16 = 8;
+
 /// Which port each local listener uses: base+0 frontend, +1 backend balancer (the local
-/// "Service"), +2 loadgen metrics, +3 Prometheus, +4.. backend replicas.
+/// "Service"), +2 the first load plan's loadgen metrics, +3 Prometheus, +4.. backend
+/// replicas, then the other load plans' loadgen metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortPlan {
     pub base: u16,
@@ -25,8 +29,13 @@ impl PortPlan {
     pub fn balancer(self) -> u16 {
         self.base + 1
     }
-    pub fn loadgen_metrics(self) -> u16 {
-        self.base + 2
+    /// The `/metrics` port of load plan `plan` (0-based) of the scenario.
+    pub fn loadgen_metrics(self, plan: u16) -> u16 {
+        match plan {
+            // Where the only load generator always was: scripts and tests know base+2.
+            0 => self.base + 2,
+            i => self.base + 4 + MAX_BACKEND_REPLICAS + i - 1,
+        }
     }
     pub fn prometheus(self) -> u16 {
         self.base + 3
@@ -36,7 +45,8 @@ impl PortPlan {
     }
     /// The highest port the plan may use; a base that overflows is a flag error.
     pub fn last(self) -> Option<u16> {
-        self.base.checked_add(4 + MAX_BACKEND_REPLICAS - 1)
+        self.base
+            .checked_add(4 + MAX_BACKEND_REPLICAS + MAX_LOAD_PLANS - 2)
     }
     pub fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
@@ -80,17 +90,14 @@ mod tests {
     #[test]
     fn the_plan_uses_distinct_ports() {
         let p = PortPlan::new(20000);
-        let mut all = vec![
-            p.frontend(),
-            p.balancer(),
-            p.loadgen_metrics(),
-            p.prometheus(),
-        ];
+        let mut all = vec![p.frontend(), p.balancer(), p.prometheus()];
         all.extend((0..MAX_BACKEND_REPLICAS).map(|i| p.backend(i)));
+        all.extend((0..MAX_LOAD_PLANS).map(|i| p.loadgen_metrics(i)));
         let n = all.len();
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), n);
+        assert_eq!(all.last().copied(), p.last());
         assert_eq!(PortPlan::new(u16::MAX - 3).last(), None);
     }
 }

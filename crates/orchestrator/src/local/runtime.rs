@@ -18,8 +18,12 @@ use super::ports::{PortPlan, bind};
 use super::prometheus::{self, Prometheus};
 use super::scrape::{LocalMetrics, Target};
 use super::threads::{self, ComponentRuntime};
+use crate::autoscale::algorithm::Autoscaler;
+use crate::autoscale::observe::Observer;
 use crate::components;
-use crate::runtime::{ComponentKind, Deployed, Endpoint, Result, Runtime, RuntimeError};
+use crate::runtime::{
+    ComponentKind, Deployed, Endpoint, MetricsSource, Result, Runtime, RuntimeError,
+};
 
 /// How long a stopped component may take to finish its in-flight work.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -44,7 +48,8 @@ pub struct LocalRuntime {
     /// Spawned and not yet ready: an interrupt while waiting must still stop them.
     starting: Vec<Running>,
     frontend: Option<Running>,
-    loadgen: Option<Running>,
+    /// One load generator per load plan, in the scenario's order.
+    loadgens: Vec<Running>,
     balancer: Option<(CancellationToken, JoinHandle<()>)>,
     /// The per-replica CPU and memory page Prometheus scrapes.
     resource_page: Option<(CancellationToken, JoinHandle<()>)>,
@@ -54,6 +59,9 @@ pub struct LocalRuntime {
     died_tx: watch::Sender<Died>,
     metrics: LocalMetrics,
     http: reqwest::Client,
+    /// `scale_mode` hpa/keda: the HPA algorithm and what it has seen of the replicas.
+    autoscaler: Autoscaler,
+    observer: Observer,
 }
 
 fn component_err(
@@ -79,14 +87,22 @@ impl LocalRuntime {
         if plan.last().is_none() {
             return Err(RuntimeError::Other(format!(
                 "--port-base {port_base} is too high: the local stack needs {} ports above it",
-                super::ports::MAX_BACKEND_REPLICAS + 4
+                super::ports::MAX_BACKEND_REPLICAS + super::ports::MAX_LOAD_PLANS + 3
             )));
         }
-        if u32::from(super::ports::MAX_BACKEND_REPLICAS)
-            < scenario
-                .backend_scale_replicas
-                .max(scenario.backend.replicas)
-        {
+        if scenario.plans.len() > usize::from(super::ports::MAX_LOAD_PLANS) {
+            return Err(RuntimeError::Other(format!(
+                "the local runtime runs at most {} load plans; the scenario has {}",
+                super::ports::MAX_LOAD_PLANS,
+                scenario.plans.len()
+            )));
+        }
+        let most = if scenario.autoscale.mode.is_auto() {
+            scenario.autoscale.max
+        } else {
+            scenario.backend_scale_replicas
+        };
+        if u32::from(super::ports::MAX_BACKEND_REPLICAS) < most.max(scenario.backend.replicas) {
             return Err(RuntimeError::Other(format!(
                 "the local runtime runs at most {} backend replicas",
                 super::ports::MAX_BACKEND_REPLICAS
@@ -96,13 +112,15 @@ impl LocalRuntime {
         let (replica_urls_tx, _) = watch::channel(Vec::new());
         let (died_tx, _) = watch::channel(None);
         Ok(Self {
+            autoscaler: Autoscaler::new(crate::autoscale::spec(&scenario)),
+            observer: Observer::new(),
             scenario,
             plan,
             run_dir,
             backends: Vec::new(),
             starting: Vec::new(),
             frontend: None,
-            loadgen: None,
+            loadgens: Vec::new(),
             balancer: None,
             resource_page: None,
             prometheus: None,
@@ -276,6 +294,7 @@ impl LocalRuntime {
         self.metrics.set(Target {
             component: kind,
             instance: instance.clone(),
+            plan: None,
             url: format!("http://127.0.0.1:{port}{}", common::api::routes::METRICS),
         });
         self.backends.push(running);
@@ -333,9 +352,19 @@ impl Runtime for LocalRuntime {
         match prometheus::find() {
             Some(bin) => {
                 let addr = PortPlan::addr(self.plan.prometheus());
+                let loadgens = self
+                    .scenario
+                    .load_plans()
+                    .into_iter()
+                    .zip(0..)
+                    .map(|(p, i)| prometheus::LoadgenScrape {
+                        pod: self.scenario.loadgen_name(&p),
+                        plan: p.name,
+                        addr: PortPlan::addr(self.plan.loadgen_metrics(i)),
+                    })
+                    .collect();
                 let scrapes = prometheus::Scrapes {
-                    loadgen: PortPlan::addr(self.plan.loadgen_metrics()),
-                    loadgen_pod: self.scenario.loadgen.name.clone(),
+                    loadgens,
                     resources: self.serve_resources().await,
                     namespace: self.scenario.namespace(),
                     uuid: self.scenario.uuid.clone(),
@@ -379,7 +408,8 @@ impl Runtime for LocalRuntime {
             // The flags name the replicas ready now (as the binary would get them); the
             // Watch below then follows scaling.
             &components::ReplicaDiscovery::Static(self.replica_urls_tx.borrow().clone()),
-            &format!("http://{}", PortPlan::addr(self.plan.loadgen_metrics())),
+            // The UI follows one load generator: the first plan's.
+            &format!("http://{}", PortPlan::addr(self.plan.loadgen_metrics(0))),
         );
         let mut config = parse::<demo_frontend::Opts>("demo-frontend", args)
             .and_then(|o| o.into_config().map_err(|e| e.to_string()))
@@ -413,44 +443,54 @@ impl Runtime for LocalRuntime {
 
     async fn start_load(&mut self) -> Result<()> {
         let kind = ComponentKind::Loadgen;
-        let instance = self.scenario.loadgen.name.clone();
-        let port = self.plan.loadgen_metrics();
-        let args = components::loadgen_args(
-            &self.scenario,
-            &format!("http://{}", PortPlan::addr(self.plan.balancer())),
-            &format!("127.0.0.1:{port}"),
-            None,
-        );
-        let mut config = parse::<loadgen::Opts>("loadgen", args)
-            .and_then(|o| o.into_config().map_err(|e| e.to_string()))
-            .map_err(|e| component_err(kind, &instance, format!("bad configuration: {e}")))?;
-        // The orchestrator owns the terminal: the in-process generator must not draw its own
-        // progress line over the phase display.
-        config.progress = loadgen::Progress::Off;
-        let listener = bind(port, &instance).await?;
-        let stop = CancellationToken::new();
-        let shutdown = stop.clone().cancelled_owned();
-        let running = self.spawn(
-            kind,
-            &instance,
-            kind.as_str(),
-            listener,
-            PortPlan::addr(port),
-            stop,
-            move |l| async move {
-                loadgen::run(config, Some(l), shutdown)
-                    .await
-                    .map(|_report| ())
-            },
-        )?;
-        let metrics_url = format!("http://127.0.0.1:{port}{}", common::api::routes::METRICS);
-        let running = self.ready(running, &metrics_url).await?;
-        self.metrics.set(Target {
-            component: kind,
-            instance,
-            url: metrics_url,
-        });
-        self.loadgen = Some(running);
+        let target = format!("http://{}", PortPlan::addr(self.plan.balancer()));
+        // Every plan's generator is spawned before any is waited for: the plans start
+        // together. Until all answer they stay in `starting`, which an interrupt stops.
+        let first = self.starting.len();
+        let mut targets = Vec::new();
+        for (plan, i) in self.scenario.load_plans().into_iter().zip(0..) {
+            let instance = self.scenario.loadgen_name(&plan);
+            let port = self.plan.loadgen_metrics(i);
+            let args = components::loadgen_args(&plan, &target, &format!("127.0.0.1:{port}"), None);
+            let mut config = parse::<loadgen::Opts>("loadgen", args)
+                .and_then(|o| o.into_config().map_err(|e| e.to_string()))
+                .map_err(|e| component_err(kind, &instance, format!("bad configuration: {e}")))?;
+            // The orchestrator owns the terminal: the in-process generator must not draw its
+            // own progress line over the phase display.
+            config.progress = loadgen::Progress::Off;
+            let listener = bind(port, &instance).await?;
+            let stop = CancellationToken::new();
+            let shutdown = stop.clone().cancelled_owned();
+            // Its lanes' threads are named `<tag>/lane<n>` and counted with it.
+            let tag = format!("{kind}-{i}");
+            let running = self.spawn(
+                kind,
+                &instance,
+                &tag,
+                listener,
+                PortPlan::addr(port),
+                stop,
+                move |l| async move {
+                    loadgen::run(config, Some(l), shutdown)
+                        .await
+                        .map(|_report| ())
+                },
+            )?;
+            self.starting.push(running);
+            targets.push(Target {
+                component: kind,
+                instance,
+                plan: Some(plan.name),
+                url: format!("http://127.0.0.1:{port}{}", common::api::routes::METRICS),
+            });
+        }
+        for (k, t) in targets.iter().enumerate() {
+            self.wait_ready(&self.starting[first + k], &t.url).await?;
+        }
+        self.loadgens.extend(self.starting.drain(first..));
+        for t in targets {
+            self.metrics.set(t);
+        }
         Ok(())
     }
 
@@ -469,12 +509,30 @@ impl Runtime for LocalRuntime {
         Ok(())
     }
 
-    async fn stop_load(&mut self) -> Result<()> {
-        if let Some(r) = self.loadgen.take() {
-            // One last scrape happens after the run: keep the loadgen's final counters by
-            // leaving its target until it is gone (a refused scrape is a named gap).
-            Self::stop_running(r).await;
+    async fn autoscale_sync(&mut self, now: Duration) -> Result<crate::autoscale::Sync> {
+        let round = self.metrics.scrape().await;
+        let t = crate::report::round6(now.as_secs_f64());
+        let seen = self.observer.observe(t, &round, &self.scenario);
+        let current = u32::try_from(self.backends.len()).unwrap_or(u32::MAX);
+        let decision = self.autoscaler.sync(now, current, &seen.observation);
+        if decision.desired != current {
+            self.scale_backend(decision.desired).await?;
         }
+        Ok(crate::autoscale::Sync {
+            t,
+            value: seen.value.map(crate::report::round6),
+            recommended: decision.recommended,
+            from: current,
+            desired: decision.desired,
+            ready: round.backend_ready,
+            reason: decision.reason.as_str().to_owned(),
+        })
+    }
+
+    async fn stop_load(&mut self) -> Result<()> {
+        // One last scrape happens after the run: keep the loadgens' final counters by
+        // leaving their targets until they are gone (a refused scrape is a named gap).
+        futures::future::join_all(self.loadgens.drain(..).map(Self::stop_running)).await;
         Ok(())
     }
 
@@ -489,11 +547,13 @@ impl Runtime for LocalRuntime {
                 name: "backend service (balancer)".into(),
                 url: url(self.plan.balancer(), "/"),
             },
-            Endpoint {
-                name: "loadgen metrics".into(),
-                url: url(self.plan.loadgen_metrics(), common::api::routes::METRICS),
-            },
         ];
+        for (plan, i) in self.scenario.load_plans().iter().zip(0..) {
+            e.push(Endpoint {
+                name: format!("{} metrics", self.scenario.loadgen_name(plan)),
+                url: url(self.plan.loadgen_metrics(i), common::api::routes::METRICS),
+            });
+        }
         if let Some(p) = &self.prometheus {
             e.push(Endpoint {
                 name: "prometheus".into(),
@@ -533,9 +593,7 @@ impl Runtime for LocalRuntime {
         while let Some(r) = self.starting.pop() {
             Self::stop_running(r).await;
         }
-        if let Some(r) = self.loadgen.take() {
-            Self::stop_running(r).await;
-        }
+        self.stop_load().await?;
         if let Some(r) = self.frontend.take() {
             Self::stop_running(r).await;
         }

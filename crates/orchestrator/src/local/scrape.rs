@@ -18,6 +18,8 @@ const SCRAPE_TIMEOUT: Duration = Duration::from_millis(800);
 pub struct Target {
     pub component: ComponentKind,
     pub instance: String,
+    /// The load plan of a load generator.
+    pub plan: Option<String>,
     pub url: String,
 }
 
@@ -88,6 +90,7 @@ impl MetricsSource for LocalMetrics {
                 Scrape {
                     component: t.component,
                     instance: t.instance,
+                    plan: t.plan,
                     result,
                 }
             }
@@ -143,11 +146,13 @@ mod tests {
         m.set(Target {
             component: ComponentKind::Loadgen,
             instance: "loadgen".into(),
+            plan: Some("main".into()),
             url: format!("http://{up}/metrics"),
         });
         m.set(Target {
             component: ComponentKind::Backend,
             instance: "backend-0".into(),
+            plan: None,
             url: format!("http://{dead}/metrics"),
         });
         let round = m.scrape().await;

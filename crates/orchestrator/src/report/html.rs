@@ -3,7 +3,10 @@
 
 use std::fmt::Write;
 
-use super::{Report, planned_rps, series};
+use super::{Report, plan_sent_rps, planned_rps, series};
+
+/// Line colours of the load plans' sent rates (the total's is blue).
+const PLAN_COLORS: [&str; 4] = ["#9467bd", "#ff7f0e", "#8c564b", "#e377c2"];
 
 const W: f64 = 760.0;
 const H: f64 = 200.0;
@@ -123,6 +126,21 @@ pub fn render(r: &Report) -> String {
     if let Some(planned) = &planned {
         rate_lines.insert(0, ("planned (scenario)", "#7f7f7f", planned));
     }
+    // Several plans: each one's sent rate beside the total.
+    let plans: Vec<(String, Vec<f64>)> = r
+        .scenario
+        .plans
+        .iter()
+        .map(|p| {
+            (
+                format!("sent ({})", p.name),
+                plan_sent_rps(&r.points, &p.name),
+            )
+        })
+        .collect();
+    for ((name, rates), color) in plans.iter().zip(PLAN_COLORS.into_iter().cycle()) {
+        rate_lines.push((name.as_str(), color, rates.as_slice()));
+    }
     let mut body = String::new();
     body.push_str(&chart(
         "chart-rps",
@@ -158,6 +176,9 @@ pub fn render(r: &Report) -> String {
     ));
     if let Some(s) = &r.resources {
         body.push_str(&crate::resources::render::html(r, s));
+    }
+    if let Some(a) = &r.autoscale {
+        body.push_str(&crate::autoscale::render::html(r, a));
     }
     let md = super::markdown::render(r);
     format!(

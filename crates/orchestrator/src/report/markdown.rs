@@ -80,6 +80,12 @@ pub fn render(r: &Report) -> String {
     if let Some(s) = &r.resources {
         out.push_str(&crate::resources::render::markdown(s));
     }
+    if !r.scenario.plans.is_empty() {
+        plans(&mut out, r);
+    }
+    if let Some(a) = &r.autoscale {
+        out.push_str(&crate::autoscale::render::markdown(a));
+    }
     if let Some(g) = &r.gate {
         out.push_str(&crate::gate::render::markdown(g));
     }
@@ -87,7 +93,7 @@ pub fn render(r: &Report) -> String {
     for e in &r.endpoints {
         let _ = writeln!(out, "- {}: {}", e.name, e.url);
     }
-    let latency = if r.scenario.load.is_closed_loop() {
+    let latency = if r.scenario.any_closed_loop() {
         "Closed loop: each virtual user waits for its answer before the next request, so latency is the plain response time and a slow service lowers the load instead of queueing it; it is not comparable with open-loop figures"
     } else {
         "Latency is measured from each request's intended send time (coordinated omission corrected)"
@@ -97,4 +103,28 @@ pub fn render(r: &Report) -> String {
         "\n{latency}; p-values are interpolated from histogram buckets; settled p95 is the p95 of the phase's second half. Charts: report.html."
     );
     out
+}
+
+/// Each load plan's own generators, phase by phase (the phase table holds their total).
+fn plans(out: &mut String, r: &Report) {
+    let _ = writeln!(
+        out,
+        "\n## Load plans\n\n{}\n\n| phase | plan | sent | sent/s | errors | drops | p50 ms | p95 ms | p99 ms |\n|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        r.scenario.describe_load()
+    );
+    for p in &r.phases {
+        for plan in &p.plans {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} | {:.1} | {} | {} | {} |",
+                p.name,
+                plan.name,
+                plan.sent,
+                plan.sent_rps,
+                pct(plan.error_rate),
+                pct(plan.drop_rate),
+                latency_cells(&plan.client_latency),
+            );
+        }
+    }
 }

@@ -8,7 +8,7 @@ use common::names;
 use scenario::Scenario;
 use serde::{Deserialize, Serialize};
 
-use crate::sample::{Point, diff, quantile};
+use crate::sample::{PlanTotals, Point, diff, quantile};
 
 /// Bumped when a field changes meaning; `compare` refuses reports of another schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -95,6 +95,23 @@ pub struct PhaseStats {
     pub jobs_pending_max: f64,
     pub replicas_min: u32,
     pub replicas_max: u32,
+    /// The load generators' figures of each load plan (the fields above are their total).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<PlanStats>,
+}
+
+/// One load plan's figures in a phase, from its own load generators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanStats {
+    pub name: String,
+    /// Requests the plan's generators sent during the phase.
+    pub sent: f64,
+    pub sent_rps: f64,
+    pub error_rate: f64,
+    pub drop_rate: f64,
+    pub client_latency: Latency,
+    #[serde(default)]
+    pub job_latency: Latency,
 }
 
 /// Everything a run wrote down: serialized as report.json.
@@ -124,6 +141,9 @@ pub struct Report {
     /// CPU, memory and network per phase and replica, and where they came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<crate::resources::Section>,
+    /// `scale_mode` hpa/keda: every sync, the scale events and how the autoscaler reacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscale: Option<crate::autoscale::report::AutoscaleReport>,
 }
 
 /// The point at or just before `t` (the first point when `t` precedes all).
@@ -133,6 +153,11 @@ fn at(points: &[Point], t: f64) -> Option<&Point> {
         .take_while(|p| p.t <= t + 1e-9)
         .last()
         .or(points.first())
+}
+
+/// `x / of`, 0 when there is nothing to divide by.
+fn ratio(x: f64, of: f64) -> f64 {
+    if of > 0.0 { x / of } else { 0.0 }
 }
 
 /// Computes the numbers of `phase` from the points sampled during it.
@@ -158,6 +183,7 @@ pub fn phase_stats(points: &[Point], phase: &Phase) -> PhaseStats {
         jobs_pending_max: 0.0,
         replicas_min: inside.iter().map(|p| p.backend_ready).min().unwrap_or(0),
         replicas_max: inside.iter().map(|p| p.backend_ready).max().unwrap_or(0),
+        plans: Vec::new(),
     };
     let (Some(a), Some(b)) = (a, b) else {
         return stats;
@@ -174,7 +200,6 @@ pub fn phase_stats(points: &[Point], phase: &Phase) -> PhaseStats {
     let dropped = tb.dropped - ta.dropped;
     let served = tb.served - ta.served;
     let shed = tb.shed - ta.shed;
-    let ratio = |x: f64, of: f64| if of > 0.0 { x / of } else { 0.0 };
     if b.t > a.t {
         stats.sent_rps = sent / span;
         stats.served_rps = served / span;
@@ -203,7 +228,36 @@ pub fn phase_stats(points: &[Point], phase: &Phase) -> PhaseStats {
         &diff(&tb.job_latency, &ta.job_latency),
     );
     stats.jobs_pending_max = round6(inside.iter().map(|p| p.jobs_pending).fold(0.0, f64::max));
+    stats.plans = tb
+        .plans
+        .iter()
+        .map(|(name, pb)| {
+            let pa = ta.plans.get(name).cloned().unwrap_or_default();
+            plan_stats(name, &pa, pb, b.t - a.t)
+        })
+        .collect();
     stats
+}
+
+/// One plan's figures between its cumulative totals `a` and `b`, `span` seconds apart.
+fn plan_stats(name: &str, a: &PlanTotals, b: &PlanTotals, span: f64) -> PlanStats {
+    let sent = b.sent - a.sent;
+    let dropped = b.dropped - a.dropped;
+    PlanStats {
+        name: name.to_owned(),
+        sent: round6(sent),
+        sent_rps: round6(if span > 0.0 { sent / span } else { 0.0 }),
+        error_rate: round6(ratio(b.lg_errors - a.lg_errors, sent)),
+        drop_rate: round6(ratio(dropped, sent + dropped)),
+        client_latency: Latency::from_buckets(
+            names::LG_LATENCY_BUCKETS,
+            &diff(&b.lg_latency, &a.lg_latency),
+        ),
+        job_latency: Latency::from_buckets(
+            names::LG_LATENCY_BUCKETS,
+            &diff(&b.job_latency, &a.job_latency),
+        ),
+    }
 }
 
 /// One value per sampling interval, for the charts.
@@ -218,14 +272,13 @@ pub struct Series {
     pub replicas: Vec<f64>,
 }
 
-/// The scenario's planned request rate over each interval of [`series`] (the same windows),
-/// its curve started when the `load` phase started; `None` when no load phase ran.
+/// The scenario's planned request rate (every plan's together) over each interval of
+/// [`series`] (the same windows), its curves started when the `load` phase started; `None` when no load phase ran.
 pub fn planned_rps(r: &Report) -> Option<Vec<f64>> {
     let load = r.phases.iter().find(|p| p.name == "load")?;
-    let curve = r.scenario.load.curve();
     let planned_before = |t: f64| {
         let since_load = (t - load.start).max(0.0);
-        curve.count_before((since_load * 1e9) as u64)
+        r.scenario.planned_before((since_load * 1e9) as u64)
     };
     let rates = r
         .points
@@ -234,6 +287,16 @@ pub fn planned_rps(r: &Report) -> Option<Vec<f64>> {
         .map(|w| (planned_before(w[1].t) - planned_before(w[0].t)) / (w[1].t - w[0].t))
         .collect();
     Some(rates)
+}
+
+/// The rate one plan's generators sent over each interval of [`series`] (the same windows).
+pub fn plan_sent_rps(points: &[Point], plan: &str) -> Vec<f64> {
+    let sent = |p: &Point| p.totals.plans.get(plan).map_or(0.0, |t| t.sent);
+    points
+        .windows(2)
+        .filter(|w| w[1].t > w[0].t)
+        .map(|w| (sent(&w[1]) - sent(&w[0])) / (w[1].t - w[0].t))
+        .collect()
 }
 
 /// Per-interval rates between consecutive points.
@@ -287,7 +350,17 @@ impl Report {
         notes: Vec<String>,
         endpoints: Vec<crate::runtime::Endpoint>,
     ) -> Self {
-        let phases = phases.iter().map(|p| phase_stats(&points, p)).collect();
+        // Each phase's plans in the scenario's order, as a person wrote them.
+        let order: Vec<String> = scenario.load_plans().into_iter().map(|p| p.name).collect();
+        let rank = |name: &str| order.iter().position(|n| n == name);
+        let phases = phases
+            .iter()
+            .map(|p| {
+                let mut stats = phase_stats(&points, p);
+                stats.plans.sort_by_key(|plan| rank(&plan.name));
+                stats
+            })
+            .collect();
         Self {
             schema: SCHEMA_VERSION,
             uuid: scenario.uuid.clone(),
@@ -304,6 +377,7 @@ impl Report {
             points,
             gate: None,
             resources: None,
+            autoscale: None,
         }
     }
 

@@ -56,7 +56,7 @@ pub fn rows(a: &Report, b: &Report) -> Vec<Row> {
         for (name, get) in FIGURES {
             out.push(Row::new(
                 phase,
-                format!("{component}.{name}"),
+                &format!("{component}.{name}"),
                 pa.as_ref().and_then(|p| get(p, component)),
                 pb.as_ref().and_then(|p| get(p, component)),
             ));
@@ -68,7 +68,7 @@ pub fn rows(a: &Report, b: &Report) -> Vec<Row> {
             };
             out.push(Row::new(
                 phase,
-                "backend.cpu_seconds_per_1k_requests".to_owned(),
+                "backend.cpu_seconds_per_1k_requests",
                 per_1k(&pa),
                 per_1k(&pb),
             ));

@@ -81,3 +81,105 @@ fn a_bad_scenario_exits_2_listing_all_its_errors() {
         assert!(err.contains(key), "{key} missing from: {err}");
     }
 }
+
+#[test]
+fn bad_load_plans_exit_2_naming_each_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plans.toml");
+    std::fs::write(
+        &file,
+        "load_stages = \"3s:10\"\n\n[[load]]\nname = \"a\"\nvus = 2\nstages = \"3s:10\"\n\n\
+         [[load]]\nname = \"a\"\n",
+    )
+    .unwrap();
+    let runs = dir.path().join("runs");
+    let out = orchestrator()
+        .args(["run", "--runs-dir"])
+        .arg(&runs)
+        .arg("--scenario")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for what in [
+        "load[0].vus = `2`: vus and stages",
+        "load[1].name = `\"a\"`: load[0] has the same name",
+        "load_stages = `3s:10`: the [[load]] entries",
+    ] {
+        assert!(err.contains(what), "{what} missing from: {err}");
+    }
+    assert!(!runs.exists(), "a run started");
+}
+
+#[test]
+fn config_shows_each_load_plan() {
+    let out = orchestrator()
+        .args([
+            "config",
+            "--scenario",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../scenarios/two-plans.toml"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for plan in [
+        "load[0]  ",
+        "checkout: stages",
+        "load[1]  ",
+        "reviews: 30 rps",
+    ] {
+        assert!(text.contains(plan), "{plan} missing from: {text}");
+    }
+}
+
+#[test]
+fn an_autoscaler_with_min_above_max_exits_2_before_anything_starts_and_cpu_is_accepted_locally() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = orchestrator()
+        .args(["run", "--scenario"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scenarios/hpa.toml"
+        ))
+        .args(["--set", "autoscale_metric=cpu", "--set", "autoscale_min=9"])
+        .arg("--runs-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("autoscale_min = `9`"), "{err}");
+    // Locally the replicas' CPU is measured (their named threads): cpu is no error.
+    assert!(!err.contains("autoscale_metric"), "{err}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no run started"
+    );
+}
+
+#[test]
+fn the_kube_runtime_refuses_an_autoscaler_before_deploying() {
+    let out = orchestrator()
+        .args(["run", "--runtime", "kube", "--scenario"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../scenarios/hpa.toml"
+        ))
+        .args(["--set", "autoscale_metric=cpu"])
+        // No cluster is reachable: the refusal must come before any connection.
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("scale_mode = hpa") && err.contains("--runtime local"),
+        "{err}"
+    );
+}

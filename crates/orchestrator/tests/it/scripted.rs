@@ -101,12 +101,14 @@ impl MetricsSource for Shared {
             targets.push(Scrape {
                 component: ComponentKind::Loadgen,
                 instance: "loadgen".into(),
+                plan: Some(scenario::MAIN_PLAN.into()),
                 result: Ok(st.page()),
             });
         }
         targets.push(Scrape {
             component: ComponentKind::Backend,
             instance: "backend-9".into(),
+            plan: None,
             result: Err("connection refused".into()),
         });
         ScrapeRound {

@@ -1,7 +1,9 @@
 //! The real stack on the local runtime, `ci` scenario end to end, through the built binary.
 //! Runs alone under nextest (module name `timing`).
 
+mod autoscale;
 mod gate;
+mod plans;
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -4,12 +4,14 @@
 
 pub mod backend;
 pub mod frontend;
+pub mod hpa;
 pub mod loadgen;
 pub mod pod;
 pub mod prepull;
 pub mod prometheus;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, DeploymentSpec};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job as BatchJob;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Namespace, PodTemplateSpec, Service, ServiceAccount, ServicePort, ServiceSpec,
@@ -34,6 +36,7 @@ pub enum Object {
     Deployment(Deployment),
     DaemonSet(DaemonSet),
     Job(BatchJob),
+    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
 }
 
 /// Runs `$body` with `$o` bound to the typed object inside any [`Object`].
@@ -49,6 +52,7 @@ macro_rules! with_object {
             Object::Deployment($o) => $body,
             Object::DaemonSet($o) => $body,
             Object::Job($o) => $body,
+            Object::HorizontalPodAutoscaler($o) => $body,
         }
     };
 }
@@ -118,6 +122,7 @@ pub fn plan(s: &Scenario) -> Result<Plan> {
         s,
         s.backend.replicas,
     )?));
+    stack.extend(hpa::hpa(s).map(Object::HorizontalPodAutoscaler));
     stack.push(Object::Service(frontend::service(s)));
     stack.push(Object::Deployment(frontend::deployment(s)?));
     stack.push(Object::Service(prometheus::service(s)));

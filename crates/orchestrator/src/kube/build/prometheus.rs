@@ -171,6 +171,14 @@ pub fn config(s: &Scenario) -> PromConfig {
                     target_label: some("component"),
                     ..Relabel::default()
                 },
+                // A load generator's plan; other pods have none, and an empty value
+                // sets no label.
+                Relabel {
+                    source_labels: Some(vec![sd_pod_label(labels::PLAN)]),
+                    action: some("replace"),
+                    target_label: some("plan"),
+                    ..Relabel::default()
+                },
                 Relabel {
                     source_labels: src(&["__meta_kubernetes_pod_name"]),
                     action: some("replace"),

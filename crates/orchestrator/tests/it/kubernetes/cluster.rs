@@ -108,6 +108,10 @@ async fn every_rendered_object_passes_server_side_validation() {
             Object::Deployment(v) => dry!(k8s_openapi::api::apps::v1::Deployment, v),
             Object::DaemonSet(v) => dry!(k8s_openapi::api::apps::v1::DaemonSet, v),
             Object::Job(v) => dry!(k8s_openapi::api::batch::v1::Job, v),
+            Object::HorizontalPodAutoscaler(v) => dry!(
+                k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler,
+                v
+            ),
             Object::Namespace(_) => Ok(()),
         };
         if let Err(e) = r {

@@ -27,6 +27,21 @@ pub(crate) fn sharded(kind: LoadgenKind) -> Scenario {
     s
 }
 
+/// A scenario of two load plans (`[[load]]`), each with its own shape and actions, sharded
+/// in two and run as `kind`.
+pub(crate) fn two_plans(kind: LoadgenKind) -> Scenario {
+    let plans = scenario::scenario_from_toml(
+        "[[load]]\nname = \"checkout\"\nactions = \"book_ticket\"\nstages = \"30s:20,1m:20\"\n\n\
+         [[load]]\nname = \"reviews\"\nactions = \"give_feedback\"\nvus = 5\nthink_time = \"1s\"\nrun_duration = \"2m\"\n",
+    )
+    .expect("two valid plans")
+    .plans;
+    let mut s = sharded(kind);
+    s.loadgen.replicas = 2;
+    s.plans = plans;
+    s
+}
+
 /// The pod template of every workload, with the workload's description.
 pub(crate) fn templates(objects: &[Object]) -> Vec<(String, PodTemplateSpec)> {
     objects

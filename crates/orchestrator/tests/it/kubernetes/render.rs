@@ -1,6 +1,7 @@
 //! `render`: snapshots of the manifests, and every manifest read back into its type.
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -8,13 +9,19 @@ use orchestrator::kube::build::Object;
 use orchestrator::kube::{render_manifests, write_manifests};
 use scenario::{LoadgenKind, Scenario};
 
-use super::{objects, sharded};
+use super::{objects, sharded, two_plans};
 
 /// All files of a render as one document stream, for one snapshot per scenario.
 fn stream(s: &Scenario) -> String {
+    stream_of(s, |_| true)
+}
+
+/// The files of a render whose name `keep` accepts, as one document stream.
+fn stream_of(s: &Scenario, keep: impl Fn(&str) -> bool) -> String {
     render_manifests(s)
         .unwrap()
         .into_iter()
+        .filter(|(file, _)| keep(file))
         .map(|(file, yaml)| format!("# {file}\n---\n{yaml}"))
         .collect::<Vec<_>>()
         .join("\n")
@@ -25,9 +32,45 @@ fn render_default_scenario() {
     insta::assert_snapshot!(stream(&Scenario::default()));
 }
 
+/// `scale_mode = "hpa"` on cpu, with the windows of a short demo.
+fn hpa_on_cpu() -> Scenario {
+    let mut s = Scenario::default();
+    s.autoscale.mode = scenario::ScaleMode::Hpa;
+    s.autoscale.metric = scenario::AutoscaleMetric::Cpu;
+    s.autoscale.max = 6;
+    s.autoscale.target = 70.0;
+    s.autoscale.scale_down_stabilization = common::HumanDuration::from_secs(30);
+    s
+}
+
+#[test]
+fn render_an_hpa_on_cpu() {
+    let files = render_manifests(&hpa_on_cpu()).unwrap();
+    let (_, yaml) = files
+        .iter()
+        .find(|(f, _)| f.contains("horizontalpodautoscaler-backend"))
+        .expect("an HPA manifest");
+    insta::assert_snapshot!(yaml);
+    assert!(
+        render_manifests(&Scenario::default())
+            .unwrap()
+            .iter()
+            .all(|(f, _)| !f.contains("horizontalpodautoscaler")),
+        "no HPA in manual mode"
+    );
+}
+
 #[test]
 fn render_three_loadgen_jobs() {
     insta::assert_snapshot!(stream(&sharded(LoadgenKind::Job)));
+}
+
+/// Each plan: its own shard Deployments, named and labelled with the plan, its own flags
+/// (the rest of the stack is the default scenario's).
+#[test]
+fn render_two_load_plans() {
+    let s = two_plans(LoadgenKind::Deployment);
+    insta::assert_snapshot!(stream_of(&s, |file| file.contains("loadgen")));
 }
 
 /// Reads a manifest back as the k8s-openapi type its `kind` names.
@@ -47,6 +90,9 @@ fn parse(yaml: &str) -> Object {
         "Deployment" => Object::Deployment(de::<Deployment>(yaml)),
         "DaemonSet" => Object::DaemonSet(de::<DaemonSet>(yaml)),
         "Job" => Object::Job(de::<Job>(yaml)),
+        "HorizontalPodAutoscaler" => {
+            Object::HorizontalPodAutoscaler(de::<HorizontalPodAutoscaler>(yaml))
+        }
         other => panic!("unexpected kind {other}"),
     }
 }
@@ -57,6 +103,9 @@ fn every_manifest_reads_back_into_the_object_it_was_built_from() {
         Scenario::default(),
         sharded(LoadgenKind::Deployment),
         sharded(LoadgenKind::Job),
+        two_plans(LoadgenKind::Deployment),
+        two_plans(LoadgenKind::Job),
+        hpa_on_cpu(),
     ] {
         let built = objects(&s);
         let rendered = render_manifests(&s).unwrap();

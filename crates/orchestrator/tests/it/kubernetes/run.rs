@@ -264,6 +264,82 @@ async fn the_loadgen_job_waits_for_all_its_pods() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn each_plan_runs_its_own_shards_scraped_by_plan_and_all_stop_together() {
+    let fake = FakeApi::start(Behaviour::default());
+    let mut s = super::two_plans(LoadgenKind::Deployment);
+    s.baseline_pause = quick().baseline_pause;
+    s.ready_timeout = quick().ready_timeout;
+    s.prepull = false;
+    let mut rt = runtime(&fake, s);
+    bounded(rt.deploy()).await.expect("deploy");
+    bounded(rt.start_load()).await.expect("start load");
+    let workloads = [
+        ("loadgen-checkout-0", "checkout", "book_ticket"),
+        ("loadgen-checkout-1", "checkout", "book_ticket"),
+        ("loadgen-reviews-0", "reviews", "give_feedback"),
+        ("loadgen-reviews-1", "reviews", "give_feedback"),
+    ];
+    let round = bounded(rt.metrics().scrape()).await;
+    for (name, plan, actions) in workloads {
+        let d = fake.object(&deployments(name)).expect(name);
+        assert_eq!(d["metadata"]["labels"]["load-demo.io/plan"], plan, "{name}");
+        let args = d["spec"]["template"]["spec"]["containers"][0]["args"].to_string();
+        assert!(
+            args.contains(&format!("\"--actions\",\"{actions}\"")),
+            "{args}"
+        );
+        // The sampler knows each generator's plan from its pod's label.
+        let pod = pod_of(&fake, name);
+        let target = round
+            .targets
+            .iter()
+            .find(|t| t.instance == pod)
+            .expect(name);
+        assert_eq!(target.plan.as_deref(), Some(plan), "{pod}");
+    }
+    assert!(round.targets.iter().all(|t| {
+        t.plan.is_some() == (t.component == orchestrator::runtime::ComponentKind::Loadgen)
+    }));
+    let before = fake.calls().len();
+    bounded(rt.stop_load()).await.expect("stop load");
+    let lines: Vec<_> = fake.calls()[before..].iter().map(|c| c.line()).collect();
+    for (name, _, _) in workloads {
+        assert!(
+            lines.contains(&format!("DELETE {}", deployments(name))),
+            "{lines:#?}"
+        );
+    }
+    let pods = fake.names(&format!("/api/v1/namespaces/{NS}/pods"));
+    assert!(!pods.iter().any(|p| p.starts_with("loadgen")), "{pods:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_plan_runs_its_own_job_and_the_load_waits_for_all_their_pods() {
+    let fake = FakeApi::start(Behaviour::default());
+    let mut s = super::two_plans(LoadgenKind::Job);
+    s.ready_timeout = quick().ready_timeout;
+    s.prepull = false;
+    let mut rt = runtime(&fake, s.clone());
+    bounded(rt.deploy()).await.expect("deploy");
+    bounded(rt.start_load()).await.expect("start load");
+    assert_eq!(rt.pods().ready(orchestrator::kube::meta::Job::LOADGEN), 4);
+    for plan in &s.plans {
+        let path = format!("/apis/batch/v1/namespaces/{NS}/jobs/loadgen-{}", plan.name);
+        let job = fake.object(&path).expect("a Job per plan");
+        // Each Job's deadline is its own plan's length plus the readiness bound.
+        let deadline = plan.load.duration() + s.ready_timeout.get();
+        assert_eq!(
+            job["spec"]["activeDeadlineSeconds"],
+            deadline.as_secs(),
+            "{path}"
+        );
+    }
+    bounded(rt.stop_load()).await.expect("stop load");
+    let jobs = fake.names(&format!("/apis/batch/v1/namespaces/{NS}/jobs"));
+    assert!(jobs.is_empty(), "{jobs:?}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn metrics_go_through_the_pod_proxy_and_an_unreachable_pod_is_a_gap() {
     let fake = FakeApi::start(Behaviour {
         unreachable_pods: vec!["backend-".into()],

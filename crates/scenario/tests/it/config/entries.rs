@@ -2,23 +2,9 @@
 //! lines, every mistake named with its line, field, value and fix, and written back by
 //! `config --format toml`.
 
-use scenario::{
-    ConfigInputs, ErrorKind, OutputFormat, Severity, Source, scenario_from_toml, scenario_to_toml,
-};
+use scenario::{ErrorKind, OutputFormat, Severity, Source, scenario_from_toml, scenario_to_toml};
 
-use super::{Files, error_about, errors, ok};
-
-fn file_inputs(files: &Files, text: &str) -> (ConfigInputs, String) {
-    let path = files.write("gate.toml", text);
-    let shown = path.display().to_string();
-    (
-        ConfigInputs {
-            scenario_file: Some(path),
-            ..ConfigInputs::default()
-        },
-        shown,
-    )
-}
+use super::{Files, error_about, errors, file_inputs, ok};
 
 const GATE: &str = r#"uuid = "gate"
 

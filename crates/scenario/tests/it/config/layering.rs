@@ -76,6 +76,7 @@ fn set_overrides_environment() {
         dotenv_file: Some(dotenv),
         env: env(&[("LOAD_BASE_RPS", "40")]),
         sets: sets(&["load_base_rps=50"]),
+        platform: None,
     });
     assert_eq!(r.scenario.load.base_rps, 50.0);
     assert_eq!(r.sources["load_base_rps"], Source::Flag);
@@ -121,6 +122,7 @@ fn layers_override_key_by_key_and_each_key_keeps_its_own_source() {
         dotenv_file: Some(dotenv.clone()),
         env: env(&[("LOAD_SCALE_DELAY", "7s"), ("READY_TIMEOUT", "8s")]),
         sets: sets(&["ready_timeout=9s"]),
+        platform: None,
     });
     let s = &r.scenario;
     assert_eq!(s.uuid, "from-file");

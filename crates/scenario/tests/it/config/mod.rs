@@ -2,8 +2,10 @@
 //! through the public API with real files in a temporary directory.
 
 mod aliases;
+mod autoscale;
 mod entries;
 mod layering;
+mod plans;
 mod render;
 mod shapes;
 mod sources;
@@ -31,6 +33,19 @@ impl Files {
         std::fs::write(&path, text).expect("write a test file");
         path
     }
+}
+
+/// A scenario file of `text` as the only input, and its path as messages show it.
+pub(crate) fn file_inputs(files: &Files, text: &str) -> (ConfigInputs, String) {
+    let path = files.write("scenario.toml", text);
+    let shown = path.display().to_string();
+    (
+        ConfigInputs {
+            scenario_file: Some(path),
+            ..ConfigInputs::default()
+        },
+        shown,
+    )
 }
 
 pub(crate) fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

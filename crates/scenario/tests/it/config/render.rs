@@ -205,7 +205,9 @@ fn dotenv_example_documents_true_defaults() {
         .filter_map(|l| l.strip_prefix("# "))
         .filter(|l| {
             l.split_once('=').is_some_and(|(k, _)| {
-                !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
             })
         })
         .map(|l| format!("{l}\n"))

@@ -66,6 +66,7 @@ fn problems_of_every_layer_are_reported_together() {
         dotenv_file: Some(dotenv.clone()),
         env: env(&[("LOAD_RAMP_FACTOR", "0.5")]),
         sets: sets(&["prepull=maybe"]),
+        platform: None,
     });
     assert_eq!(e.len(), 4, "{e}");
     error_about(

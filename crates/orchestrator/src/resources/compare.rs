@@ -38,7 +38,7 @@ fn phases(r: &Report) -> &[PhaseUsage] {
     r.resources.as_ref().map_or(&[], |s| s.phases.as_slice())
 }
 
-/// The rows for every phase and component either report measured.
+/// The rows for every phase, component and figure either report measured.
 pub fn rows(a: &Report, b: &Report) -> Vec<Row> {
     let mut keys: Vec<(String, String)> = Vec::new();
     for p in phases(a).iter().chain(phases(b)) {
@@ -74,5 +74,54 @@ pub fn rows(a: &Report, b: &Report) -> Vec<Row> {
             ));
         }
     }
+    // A figure neither run measured (a phase shorter than a sampling interval, memory per
+    // replica locally) says nothing side by side.
+    out.retain(|r| r.a.is_some() || r.b.is_some());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{ComponentUsage, Section};
+
+    fn with_backend(cpu: Option<f64>, replicas: usize) -> Report {
+        let mut r = crate::gate::fixture::report_with(0.1, 0.0);
+        let replica = |i: usize| ComponentUsage {
+            instance: format!("backend-{i}"),
+            component: "backend".into(),
+            cpu_cores_avg: cpu,
+            ..ComponentUsage::default()
+        };
+        r.resources = Some(Section {
+            phases: vec![PhaseUsage {
+                phase: "load".into(),
+                components: (0..replicas).map(replica).collect(),
+                backend_cpu_seconds_per_1k_requests: cpu.map(|c| c * 10.0),
+            }],
+            ..Section::default()
+        });
+        r
+    }
+
+    #[test]
+    fn replicas_are_summed_per_component_and_unmeasured_figures_left_out() {
+        let rows = rows(&with_backend(Some(0.25), 1), &with_backend(Some(0.25), 2));
+        let cpu = rows
+            .iter()
+            .find(|r| r.metric == "backend.cpu_cores")
+            .unwrap();
+        assert_eq!((cpu.a, cpu.b), (Some(0.25), Some(0.5)));
+        assert_eq!(cpu.change, Some(1.0));
+        assert!(
+            rows.iter()
+                .any(|r| r.metric == "backend.cpu_seconds_per_1k_requests")
+        );
+        // Memory and network were measured in neither run.
+        assert!(
+            rows.iter().all(|r| r.a.is_some() || r.b.is_some()),
+            "{rows:?}"
+        );
+        assert!(super::rows(&with_backend(None, 1), &with_backend(None, 1)).is_empty());
+    }
 }

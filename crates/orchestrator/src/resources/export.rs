@@ -26,10 +26,13 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// A metric family of the page: name, type, help and the figure it shows.
+type Family = (&'static str, &'static str, &'static str, fn(&Usage) -> Option<f64>);
+
 /// The page of `usage`: one series per measured figure of each instance.
 pub fn page(usage: &[Usage], namespace: &str) -> String {
     let mut out = String::new();
-    let families: [(&str, &str, &str, fn(&Usage) -> Option<f64>); 2] = [
+    let families: [Family; 2] = [
         (
             CPU,
             "counter",

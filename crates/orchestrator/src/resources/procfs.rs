@@ -106,12 +106,16 @@ mod tests {
     fn this_process_and_its_named_threads_are_seen() {
         let name = "procfs-test-1";
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
         let t = std::thread::Builder::new()
             .name(name.into())
             .spawn(move || {
+                // The new thread names itself once it runs: only then is it in /proc.
+                let _ = ready_tx.send(());
                 let _ = stop_rx.recv();
             })
             .unwrap();
+        ready_rx.recv().unwrap();
         let threads = threads(Path::new("/proc/self")).unwrap();
         assert!(threads.iter().any(|t| t.name == name), "{threads:?}");
         let (cpu, rss) = process(Path::new("/proc/self")).unwrap();

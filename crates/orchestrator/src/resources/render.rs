@@ -27,23 +27,34 @@ fn fixed(v: Option<f64>, scale: f64, digits: usize) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{:.digits$}", v / scale))
 }
 
-/// The table's cells, a row per phase and instance.
+/// The table's cells, a row per phase and instance; an instance with no figure in a phase
+/// (a phase shorter than one sampling interval) has no row (report.json keeps it).
 fn rows(s: &Section) -> Vec<[String; 8]> {
     let mib = 1_048_576.0;
     s.phases
         .iter()
         .flat_map(|p| {
-            p.components.iter().map(|c| {
-                [
-                    p.phase.clone(),
-                    c.instance.clone(),
-                    fixed(c.cpu_cores_avg, 1.0, 3),
-                    fixed(c.cpu_cores_max, 1.0, 3),
-                    fixed(c.memory_bytes_avg, mib, 1),
-                    fixed(c.memory_bytes_max, mib, 1),
-                    fixed(c.net_rx_bytes_per_s, 1024.0, 1),
-                    fixed(c.net_tx_bytes_per_s, 1024.0, 1),
-                ]
+            p.components.iter().filter_map(|c| {
+                let figures = [
+                    c.cpu_cores_avg,
+                    c.cpu_cores_max,
+                    c.memory_bytes_avg,
+                    c.memory_bytes_max,
+                    c.net_rx_bytes_per_s,
+                    c.net_tx_bytes_per_s,
+                ];
+                figures.iter().any(Option::is_some).then(|| {
+                    [
+                        p.phase.clone(),
+                        c.instance.clone(),
+                        fixed(c.cpu_cores_avg, 1.0, 3),
+                        fixed(c.cpu_cores_max, 1.0, 3),
+                        fixed(c.memory_bytes_avg, mib, 1),
+                        fixed(c.memory_bytes_max, mib, 1),
+                        fixed(c.net_rx_bytes_per_s, 1024.0, 1),
+                        fixed(c.net_tx_bytes_per_s, 1024.0, 1),
+                    ]
+                })
             })
         })
         .collect()

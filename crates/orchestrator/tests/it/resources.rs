@@ -131,3 +131,36 @@ async fn backend_cpu_follows_its_load_and_the_byte_counts_agree() {
         assert!(html.contains(id), "report.html has no {id}");
     }
 }
+
+/// `autoscale_metric = cpu` locally: the autoscaler reads each replica's measured CPU (its
+/// named threads) over the sync period, in % of one core.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_autoscaler_reads_the_replicas_measured_cpu() {
+    use orchestrator::runtime::Runtime;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scenario::default();
+    s.uuid = "cpu-autoscale".into();
+    s.autoscale.mode = scenario::ScaleMode::Hpa;
+    s.autoscale.metric = scenario::AutoscaleMetric::Cpu;
+    s.autoscale.min = 1;
+    s.autoscale.max = 1;
+    s.load.base_rps = 200.0;
+    s.load.ramp_factor = 1.0;
+    s.load.run_duration = HumanDuration::from_millis(60_000);
+    s.backend_capacity.workers = 16;
+    s.backend_capacity.service_time = HumanDuration::from_millis(1);
+    let mut rt = LocalRuntime::new(s, PORT_BASE + 30, dir.path().to_owned()).unwrap();
+    rt.deploy().await.unwrap();
+    let first = rt.autoscale_sync(Duration::ZERO).await.unwrap();
+    // A replica's first sync has no period to difference: unready, no value yet.
+    assert_eq!(first.value, None, "{first:?}");
+    rt.start_load().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let loaded = rt.autoscale_sync(Duration::from_secs(3)).await.unwrap();
+    rt.teardown(false).await.unwrap();
+    let cpu = loaded.value.expect("a CPU reading of backend-0");
+    // 200 requests a second cost CPU, and one replica cannot use more than the cores there are.
+    let cores = std::thread::available_parallelism().map_or(64, |n| n.get()) as f64;
+    assert!(cpu > 0.0 && cpu <= cores * 100.0, "{cpu} % of a core");
+}

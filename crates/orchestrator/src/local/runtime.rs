@@ -315,6 +315,7 @@ impl LocalRuntime {
             listener,
             self.metrics.resources.clone(),
             self.scenario.namespace(),
+            self.metrics.desired.clone(),
             stop.clone(),
         ));
         self.resource_page = Some((stop, task));

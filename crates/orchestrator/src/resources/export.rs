@@ -4,6 +4,8 @@
 //! and memory panels then read the same series locally as on a cluster.
 
 use std::fmt::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::Router;
 use axum::extract::State;
@@ -18,6 +20,9 @@ use super::local::LocalResources;
 
 pub const CPU: &str = "container_cpu_usage_seconds_total";
 pub const MEMORY: &str = "container_memory_working_set_bytes";
+/// The backend replicas the run (its scale phase or its autoscaler) asks for now: the
+/// dashboard's `desired` line beside the ready replicas.
+pub const DESIRED: &str = "load_demo_backend_replicas_desired";
 
 /// Escapes a label value for the text format.
 fn label(v: &str) -> String {
@@ -27,11 +32,22 @@ fn label(v: &str) -> String {
 }
 
 /// A metric family of the page: name, type, help and the figure it shows.
-type Family = (&'static str, &'static str, &'static str, fn(&Usage) -> Option<f64>);
+type Family = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&Usage) -> Option<f64>,
+);
 
-/// The page of `usage`: one series per measured figure of each instance.
-pub fn page(usage: &[Usage], namespace: &str) -> String {
+/// The page of `usage`: one series per measured figure of each instance, and the backend
+/// replicas asked for.
+pub fn page(usage: &[Usage], namespace: &str, desired: u32) -> String {
     let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP {DESIRED} Backend replicas the run asks for now.\n# TYPE {DESIRED} gauge\n{DESIRED}{{namespace=\"{}\",component=\"backend\"}} {desired}",
+        label(namespace)
+    );
     let families: [Family; 2] = [
         (
             CPU,
@@ -67,12 +83,17 @@ pub fn page(usage: &[Usage], namespace: &str) -> String {
 struct Page {
     resources: LocalResources,
     namespace: String,
+    desired: Arc<AtomicU32>,
 }
 
 async fn metrics(State(p): State<Page>) -> impl IntoResponse {
     (
         [(CONTENT_TYPE, common::exposition::CONTENT_TYPE)],
-        page(&p.resources.last(), &p.namespace),
+        page(
+            &p.resources.last(),
+            &p.namespace,
+            p.desired.load(Ordering::Relaxed),
+        ),
     )
 }
 
@@ -81,6 +102,7 @@ pub async fn serve(
     listener: TcpListener,
     resources: LocalResources,
     namespace: String,
+    desired: Arc<AtomicU32>,
     stop: CancellationToken,
 ) {
     let app = Router::new()
@@ -88,6 +110,7 @@ pub async fn serve(
         .with_state(Page {
             resources,
             namespace,
+            desired,
         });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { stop.cancelled().await })
@@ -118,7 +141,7 @@ mod tests {
                 ..Usage::default()
             },
         ];
-        let text = page(&usage, "demo-\"x\"");
+        let text = page(&usage, "demo-\"x\"", 3);
         let samples = common::exposition::parse(&text).unwrap();
         let cpu: Vec<_> = samples.iter().filter(|s| s.name == CPU).collect();
         assert_eq!(cpu.len(), 2);
@@ -126,5 +149,7 @@ mod tests {
         assert_eq!(cpu[0].label("namespace"), Some("demo-\"x\""));
         let mem: Vec<_> = samples.iter().filter(|s| s.name == MEMORY).collect();
         assert_eq!((mem.len(), mem[0].value), (1, 1024.0));
+        let desired: Vec<_> = samples.iter().filter(|s| s.name == DESIRED).collect();
+        assert_eq!((desired.len(), desired[0].value), (1, 3.0));
     }
 }

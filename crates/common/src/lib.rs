@@ -11,6 +11,7 @@ pub mod load;
 pub mod names;
 pub mod netcount;
 pub mod ports;
+pub mod procfs;
 pub mod shutdown;
 pub mod telemetry;
 pub mod threshold;

@@ -1,5 +1,5 @@
 //! The local runtime's measurements: every component replica runs on a tokio runtime of its
-//! own whose threads carry its name (`backend-0`, `frontend`, `loadgen`; threads a component
+//! own whose threads carry its name (`backend-0`, `frontend`, `loadgen-0`; threads a component
 //! starts itself are named `<tag>/...`), so the kernel's per-thread CPU time can be summed
 //! per replica. Memory is the process's RSS (one process holds every component) and the
 //! Prometheus child's own. Linux only: elsewhere a note says why there are no figures.

@@ -8,12 +8,13 @@
 pub mod compare;
 pub mod export;
 pub mod local;
-pub mod procfs;
 pub mod render;
 pub mod summary;
 
 use serde::{Deserialize, Serialize};
 
+/// Linux's /proc, read by the components too (the backend's own CPU in `/api/stats`).
+pub use common::procfs;
 pub use summary::{ComponentUsage, PhaseUsage, Section, section};
 
 /// The `component` of the row that stands for the whole orchestrator process: locally every

@@ -1,5 +1,6 @@
 //! Reading CPU time and memory from Linux's /proc: per thread (`/proc/self/task/<tid>/stat`
-//! and `comm`) and per process (`/proc/<pid>/stat`, `status`). By hand rather than with a
+//! and `comm`) and per process (`/proc/<pid>/stat`, `status`); the orchestrator's local
+//! runtime and the backend's own `/api/stats` both read it. By hand rather than with a
 //! crate: three fields of two files, and the workspace forbids the `unsafe` a `sysconf`
 //! call would need.
 
@@ -81,6 +82,61 @@ pub fn process(dir: &Path) -> Result<(f64, u64), String> {
     Ok((ticks as f64 / TICKS_PER_SECOND, rss))
 }
 
+/// Whose CPU a component counts as its own: its named threads when it runs inside a bigger
+/// process (the orchestrator's local runtime names each replica's threads), else the
+/// whole process (a container holds nothing else).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Process,
+    /// Threads named so, or `<name>/...` (threads they started).
+    Threads(String),
+}
+
+impl Scope {
+    /// The scope of the calling thread: a name of its own (not `main`, not tokio's or a
+    /// test harness's default) marks a replica inside a bigger process.
+    pub fn of_current_thread() -> Self {
+        match std::thread::current().name() {
+            Some(n) if n != "main" && !n.starts_with("tokio-") && !n.contains("::") => {
+                Self::Threads(n.to_owned())
+            }
+            _ => Self::Process,
+        }
+    }
+
+    /// Whether the thread named `thread` is one of this scope's.
+    pub fn holds(&self, thread: &str) -> bool {
+        match self {
+            Self::Process => true,
+            Self::Threads(tag) => thread
+                .strip_prefix(tag.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        }
+    }
+}
+
+/// CPU seconds of `scope` in this process so far (live threads only for a thread scope),
+/// and its resident memory when the scope is the whole process (threads share theirs).
+/// `None`s where /proc cannot be read (not Linux).
+pub fn own_usage(scope: &Scope) -> (Option<f64>, Option<f64>) {
+    let me = Path::new("/proc/self");
+    match scope {
+        Scope::Process => match process(me) {
+            Ok((cpu, rss)) => (Some(cpu), Some(rss as f64)),
+            Err(_) => (None, None),
+        },
+        Scope::Threads(_) => {
+            let cpu = threads(me).ok().map(|ts| {
+                ts.iter()
+                    .filter(|t| scope.holds(&t.name))
+                    .map(|t| t.ticks as f64 / TICKS_PER_SECOND)
+                    .sum()
+            });
+            (cpu, None)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +178,38 @@ mod tests {
         assert!(cpu >= 0.0 && rss > 1024 * 1024, "{cpu} {rss}");
         stop_tx.send(()).unwrap();
         t.join().unwrap();
+    }
+
+    #[test]
+    fn a_scope_holds_its_threads_and_those_they_started() {
+        let s = Scope::Threads("backend-1".into());
+        assert!(s.holds("backend-1") && s.holds("backend-1/lane0"));
+        assert!(!s.holds("backend-10") && !s.holds("backend"));
+        assert!(Scope::Process.holds("anything"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_named_thread_measures_its_own_cpu_and_a_process_its_memory() {
+        let scope = std::thread::Builder::new()
+            .name("own-usage-1".into())
+            .spawn(|| {
+                let scope = Scope::of_current_thread();
+                // Some CPU of its own: 20 ms spinning, at least two clock ticks.
+                let start = std::time::Instant::now();
+                while start.elapsed() < std::time::Duration::from_millis(20) {
+                    std::hint::spin_loop();
+                }
+                (scope.clone(), own_usage(&scope))
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(scope.0, Scope::Threads("own-usage-1".into()));
+        let (cpu, memory) = scope.1;
+        assert!(cpu.is_some_and(|c| c >= 0.0), "{cpu:?}");
+        assert_eq!(memory, None, "threads share the process's memory");
+        let (cpu, memory) = own_usage(&Scope::Process);
+        assert!(cpu.is_some() && memory.is_some_and(|m| m > 1_048_576.0));
     }
 }

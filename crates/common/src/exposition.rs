@@ -29,6 +29,18 @@ impl Sample {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+
+    /// For a histogram's `_bucket` sample: the index of its `le` bound in `bounds`, or
+    /// `bounds.len()` for `+Inf`; `None` for a bound `bounds` does not have.
+    pub fn bucket_slot(&self, bounds: &[f64]) -> Option<usize> {
+        match self.label("le")? {
+            "+Inf" => Some(bounds.len()),
+            le => {
+                let le = le.parse::<f64>().ok()?;
+                bounds.iter().position(|&b| (b - le).abs() < 1e-9)
+            }
+        }
+    }
 }
 
 /// A line that is not a valid sample, with its 1-based number.

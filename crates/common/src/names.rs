@@ -1,7 +1,8 @@
 //! Metric names, label keys, units, descriptions and histogram buckets of every `/metrics`
-//! page (ARCHITECTURE.md, "Contracts"). Components never spell a metric name
-//! themselves: they take it from here and call [`describe_backend`] or [`describe_loadgen`]
-//! on their own recorder, so descriptions and units are registered in one place.
+//! page (ARCHITECTURE.md, "Contracts"). Components never spell a metric name themselves:
+//! they take it from here and hand [`describe_backend`], [`describe_loadgen`] or
+//! [`describe_frontend`] to their own recorder (`crate::recorder`), so descriptions and
+//! units are registered in one place.
 //!
 //! Each component instance owns its recorder (no global recorder): the local runtime runs
 //! several backend replicas in one process and each must expose only its own series.
@@ -232,4 +233,31 @@ pub fn describe_loadgen(recorder: &dyn Recorder) {
         LG_NETWORK_TRANSMIT_BYTES_TOTAL,
         "Bytes written to the connections to the target.",
     );
+}
+
+/// Registers the frontend's metric descriptions on `recorder`.
+pub fn describe_frontend(recorder: &dyn Recorder) {
+    let counter = |name: &'static str, help: &'static str| {
+        recorder.describe_counter(KeyName::from_const_str(name), None, text(help));
+    };
+    let gauge = |name: &'static str, help: &'static str| {
+        recorder.describe_gauge(KeyName::from_const_str(name), None, text(help));
+    };
+    counter(
+        FRONTEND_REPLICA_POLLS_TOTAL,
+        "Polls of a backend replica's /api/stats, by outcome.",
+    );
+    counter(
+        FRONTEND_LOADGEN_POLLS_TOTAL,
+        "Scrapes of the load generator's /metrics, by outcome.",
+    );
+    counter(
+        FRONTEND_PROXY_REQUESTS_TOTAL,
+        "Action requests proxied to the backend, by route template and status.",
+    );
+    gauge(
+        FRONTEND_REPLICAS_UP,
+        "Backend replicas that answered the last poll.",
+    );
+    gauge(FRONTEND_REPLICAS, "Backend replicas listed, up or down.");
 }

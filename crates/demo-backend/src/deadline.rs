@@ -65,11 +65,9 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let limit = self.state.config().request_timeout;
         Bounded {
             answer: self.inner.call(req),
-            at: Instant::now() + limit,
-            limit,
+            limit: self.state.config().request_timeout,
             state: self.state.clone(),
             cut: None,
         }
@@ -90,7 +88,6 @@ pin_project! {
     pub(crate) struct Bounded<F> {
         #[pin]
         answer: F,
-        at: Instant,
         limit: Duration,
         state: AppState,
         // Armed at the first poll that finds the answer not ready.
@@ -109,8 +106,10 @@ where
         if let Poll::Ready(answer) = this.answer.poll(cx) {
             return Poll::Ready(answer);
         }
+        // The clock is read only here: most answers are ready at their first poll, which
+        // runs as the request arrives, so the deadline counts from the same instant.
         let cut = this.cut.get_or_insert_with(|| {
-            let (at, state) = (*this.at, this.state.clone());
+            let (at, state) = (Instant::now() + *this.limit, this.state.clone());
             Box::pin(async move {
                 tokio::select! {
                     () = tokio::time::sleep_until(at) => Cut::TimedOut,

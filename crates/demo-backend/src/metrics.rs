@@ -1,6 +1,6 @@
-//! This instance's Prometheus recorder and cached metric handles. No global recorder: each
-//! backend instance renders only its own series (several replicas share one process in the
-//! orchestrator's local runtime). Names, labels and buckets come from `common::names`.
+//! This instance's Prometheus recorder (`common::recorder`: each backend instance renders
+//! only its own series, as several replicas share one process in the orchestrator's local
+//! runtime) and cached metric handles. Names, labels and buckets come from `common::names`.
 //!
 //! The HTTP series are registered on first use and then found without locks: each route
 //! label gets a row of handles the first time it is seen, whatever routes the router has.
@@ -12,13 +12,8 @@ use std::time::Duration;
 use axum::http::Method;
 use common::api::Action;
 use common::names::{self, label, outcome};
-use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
-use metrics_exporter_prometheus::{
-    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
-};
-
-static METADATA: Metadata<'static> =
-    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+use common::recorder::{InstanceRecorder, NO_LABELS};
+use metrics::{Counter, Gauge, Histogram};
 
 /// Every value of the `outcome` label, in a fixed order (index into the interaction table).
 pub(crate) const OUTCOMES: [&str; 6] = [
@@ -92,8 +87,7 @@ impl RouteRow {
 /// The handles of one instance's metrics, cached so the hot path does no registry lookup
 /// (except the first time a method/route/status combination is seen).
 pub(crate) struct Metrics {
-    recorder: PrometheusRecorder,
-    handle: PrometheusHandle,
+    recorder: InstanceRecorder,
     interactions: Vec<Vec<Counter>>,
     shed: Counter,
     in_flight: Gauge,
@@ -115,51 +109,37 @@ impl std::fmt::Debug for Metrics {
 
 impl Metrics {
     pub(crate) fn new() -> Self {
-        // The only way this fails is an empty bucket list, which the constant is not; fall
-        // back to a builder without buckets rather than panicking.
-        let recorder = match PrometheusBuilder::new().set_buckets_for_metric(
-            Matcher::Full(names::HTTP_REQUEST_DURATION_SECONDS.to_owned()),
-            names::HTTP_LATENCY_BUCKETS,
-        ) {
-            Ok(builder) => builder.build_recorder(),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot set the latency buckets");
-                PrometheusBuilder::new().build_recorder()
-            }
-        };
-        names::describe_backend(&recorder);
-        let handle = recorder.handle();
+        let recorder = InstanceRecorder::new(
+            &[(
+                names::HTTP_REQUEST_DURATION_SECONDS,
+                names::HTTP_LATENCY_BUCKETS,
+            )],
+            names::describe_backend,
+        );
 
         let interactions = Action::ALL
             .iter()
             .map(|action| {
                 OUTCOMES
                     .iter()
-                    .map(|outcome| {
-                        let key = Key::from_parts(
+                    .map(|&outcome| {
+                        recorder.counter(
                             names::APP_INTERACTIONS_TOTAL,
-                            vec![
-                                Label::new(label::ACTION, action.as_str()),
-                                Label::new(label::OUTCOME, *outcome),
-                            ],
-                        );
-                        recorder.register_counter(&key, &METADATA)
+                            &[(label::ACTION, action.as_str()), (label::OUTCOME, outcome)],
+                        )
                     })
                     .collect()
             })
             .collect();
-        let counter =
-            |name: &'static str| recorder.register_counter(&Key::from_static_name(name), &METADATA);
-        let gauge =
-            |name: &'static str| recorder.register_gauge(&Key::from_static_name(name), &METADATA);
-        let shed = counter(names::APP_SHED_REQUESTS_TOTAL);
+        let gauge = |name: &'static str| recorder.gauge(name, NO_LABELS);
+        let shed = recorder.counter(names::APP_SHED_REQUESTS_TOTAL, NO_LABELS);
         let in_flight = gauge(names::HTTP_REQUESTS_IN_FLIGHT);
         let queue_depth = gauge(names::APP_QUEUE_DEPTH);
         let active_sessions = gauge(names::APP_ACTIVE_SESSIONS);
         let jobs_pending = gauge(names::APP_JOBS_PENDING);
         let network = common::netcount::ByteCounters {
-            received: counter(names::APP_NETWORK_RECEIVE_BYTES_TOTAL),
-            sent: counter(names::APP_NETWORK_TRANSMIT_BYTES_TOTAL),
+            received: recorder.counter(names::APP_NETWORK_RECEIVE_BYTES_TOTAL, NO_LABELS),
+            sent: recorder.counter(names::APP_NETWORK_TRANSMIT_BYTES_TOTAL, NO_LABELS),
         };
         // Gauges render only once set: start them at zero so every series exists.
         for gauge in [&in_flight, &queue_depth, &active_sessions, &jobs_pending] {
@@ -167,7 +147,6 @@ impl Metrics {
         }
         Self {
             recorder,
-            handle,
             interactions,
             shed,
             in_flight,
@@ -263,31 +242,27 @@ impl Metrics {
     }
 
     fn register_http(&self, method: &'static str, route: &str, status: u16) -> HttpHandles {
-        let labels = vec![
-            Label::new(label::METHOD, method),
-            Label::new(label::ROUTE, route.to_owned()),
-            Label::new(label::STATUS, status.to_string()),
+        let labels = [
+            (label::METHOD, method.to_owned()),
+            (label::ROUTE, route.to_owned()),
+            (label::STATUS, status.to_string()),
         ];
-        let counter = self.recorder.register_counter(
-            &Key::from_parts(names::HTTP_REQUESTS_TOTAL, labels.clone()),
-            &METADATA,
-        );
-        let histogram = self.recorder.register_histogram(
-            &Key::from_parts(names::HTTP_REQUEST_DURATION_SECONDS, labels),
-            &METADATA,
-        );
+        let counter = self.recorder.counter(names::HTTP_REQUESTS_TOTAL, &labels);
+        let histogram = self
+            .recorder
+            .histogram(names::HTTP_REQUEST_DURATION_SECONDS, &labels);
         (counter, histogram)
     }
 
     /// The Prometheus text page.
     pub(crate) fn render(&self) -> String {
-        self.handle.render()
+        self.recorder.render()
     }
 
     /// Drains recorded histogram samples into their buckets; must run periodically even when
     /// nobody scrapes, or the samples pile up in memory.
     pub(crate) fn upkeep(&self) {
-        self.handle.run_upkeep();
+        self.recorder.upkeep();
     }
 }
 

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use common::HumanDuration;
 use common::api::{Action, StatsResponse};
 
-use crate::loadgen::LoadgenSample;
 use crate::summary::{
     ActionHistory, ActionSummary, BackendState, BackendStatus, Current, History, LoadgenSummary,
     ReplicaSummary, Summary,
 };
+use common::loadgen_page::LoadgenPage;
 
 mod track;
 use track::{LoadgenTrack, Rates, Track, counts, update_loadgen, update_track};
@@ -34,7 +34,7 @@ pub struct Observation {
     /// `/api/stats` result of each listed replica, by URL.
     pub polls: Vec<(String, Result<StatsResponse, String>)>,
     /// The load generator's scrape, when one is configured.
-    pub loadgen: Option<Result<LoadgenSample, String>>,
+    pub loadgen: Option<Result<LoadgenPage, String>>,
 }
 
 /// Fixed facts about this frontend that appear in every summary.
@@ -370,7 +370,7 @@ impl Aggregator {
         let url = self.facts.loadgen_url.clone()?;
         let lg = &self.loadgen;
         let last = lg.last.as_ref().filter(|_| lg.running).map(|(_, s)| s);
-        let total = |pick: fn(&LoadgenSample) -> Option<f64>| {
+        let total = |pick: fn(&LoadgenPage) -> Option<f64>| {
             last.and_then(pick).map(|v| v.max(0.0).round() as u64)
         };
         Some(LoadgenSummary {

@@ -1,13 +1,12 @@
 //! demo-frontend: live web UI that polls every backend replica and proxies the actions.
 //!
 //! Data flow: [`poll`] fetches `GET /api/stats` of every replica (and the load generator's
-//! `/metrics`) once per interval, [`aggregate`] turns the samples into rates and a 10-minute
+//! `/metrics`, read by `common::loadgen_page`) once per interval, [`aggregate`] turns the samples into rates and a 10-minute
 //! history, and [`server`] serves the result as `GET /api/summary` (types in [`summary`])
 //! to the embedded page ([`page`]). [`proxy`] forwards the three user actions to the backend.
 
 pub mod aggregate;
 pub mod cli;
-pub mod loadgen;
 pub mod metrics;
 pub mod page;
 pub mod poll;

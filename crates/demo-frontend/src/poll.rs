@@ -9,9 +9,9 @@ use futures::future::join_all;
 use common::HumanDuration;
 
 use crate::aggregate::{Aggregator, Facts, Observation};
-use crate::loadgen::{self, LoadgenSample};
 use crate::server::AppState;
 use crate::{Config, ReplicaSource};
+use common::loadgen_page::LoadgenPage;
 
 /// How long a replica that left a headless Service's DNS stays on the page as down.
 pub const HEADLESS_LINGER: Duration = Duration::from_secs(30);
@@ -156,10 +156,10 @@ pub async fn fetch_loadgen(
     client: &reqwest::Client,
     url: &str,
     timeout: Duration,
-) -> Result<LoadgenSample, String> {
+) -> Result<LoadgenPage, String> {
     let body = get(client, &format!("{url}{}", routes::METRICS), timeout).await?;
     let text = String::from_utf8_lossy(&body);
-    loadgen::parse(&text)
+    LoadgenPage::parse(&text).map_err(|e| e.to_string())
 }
 
 async fn get(client: &reqwest::Client, url: &str, timeout: Duration) -> Result<Vec<u8>, String> {

@@ -1,4 +1,4 @@
-//! This run's own Prometheus recorder (never the global one: the orchestrator runs a loadgen
+//! This run's own Prometheus recorder (`common::recorder`: the orchestrator runs a loadgen
 //! beside backend replicas in one process) with cached handles for the hot path, and the
 //! `/metrics` endpoint that serves it.
 
@@ -12,24 +12,18 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use common::api::routes;
 use common::names::{self, error_kind, label};
-use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
-use metrics_exporter_prometheus::{
-    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
-};
+use common::recorder::{InstanceRecorder, NO_LABELS};
+use metrics::{Counter, Gauge, Histogram};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::SetupMetrics;
 use crate::stats::Stats;
 
-const METADATA: Metadata<'static> =
-    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
-
 /// Handles of every loadgen series, by action label index (and error kind index).
 pub(crate) struct Metrics {
     /// Owns the registry the handles point into.
-    _recorder: PrometheusRecorder,
-    handle: PrometheusHandle,
+    recorder: InstanceRecorder,
     pub(crate) sent: Vec<Counter>,
     pub(crate) errors: Vec<Vec<Counter>>,
     pub(crate) latency: Vec<Histogram>,
@@ -59,38 +53,38 @@ pub(crate) struct Series {
     pub(crate) tls: bool,
 }
 
+/// Every histogram of the page, with its bucket bounds.
+const HISTOGRAMS: [(&str, &[f64]); 4] = [
+    (
+        names::LG_REQUEST_DURATION_SECONDS,
+        names::LG_LATENCY_BUCKETS,
+    ),
+    (names::LG_JOB_DURATION_SECONDS, names::LG_LATENCY_BUCKETS),
+    (
+        names::LG_CONNECT_DURATION_SECONDS,
+        names::LG_LATENCY_BUCKETS,
+    ),
+    (
+        names::LG_TLS_HANDSHAKE_DURATION_SECONDS,
+        names::LG_LATENCY_BUCKETS,
+    ),
+];
+
 impl Metrics {
     /// Registers every series up front, so a scrape shows zeros rather than nothing before
     /// the first request (and `rate()` works from the first sample). The mode-specific ones
     /// only exist in their mode.
     pub(crate) fn new(labels: &[&'static str], series: Series) -> Self {
-        let mut builder = PrometheusBuilder::new();
-        for name in [
-            names::LG_REQUEST_DURATION_SECONDS,
-            names::LG_JOB_DURATION_SECONDS,
-            names::LG_CONNECT_DURATION_SECONDS,
-            names::LG_TLS_HANDSHAKE_DURATION_SECONDS,
-        ] {
-            // The bucket list is a non-empty constant; an empty one is the builder's only
-            // error.
-            builder = builder
-                .set_buckets_for_metric(Matcher::Full(name.into()), names::LG_LATENCY_BUCKETS)
-                .expect("LG_LATENCY_BUCKETS is not empty");
-        }
-        let recorder = builder.build_recorder();
-        names::describe_loadgen(&recorder);
-        let key = |name: &'static str, pairs: &[(&'static str, &'static str)]| {
-            let labels: Vec<Label> = pairs.iter().map(|&(k, v)| Label::new(k, v)).collect();
-            Key::from_parts(name, labels)
+        let recorder = InstanceRecorder::new(&HISTOGRAMS, names::describe_loadgen);
+        let by_action = |name: &'static str| -> Vec<Histogram> {
+            labels
+                .iter()
+                .map(|&a| recorder.histogram(name, &[(label::ACTION, a)]))
+                .collect()
         };
         let sent = labels
             .iter()
-            .map(|&a| {
-                recorder.register_counter(
-                    &key(names::LG_SENT_REQUESTS_TOTAL, &[(label::ACTION, a)]),
-                    &METADATA,
-                )
-            })
+            .map(|&a| recorder.counter(names::LG_SENT_REQUESTS_TOTAL, &[(label::ACTION, a)]))
             .collect();
         let errors = labels
             .iter()
@@ -98,69 +92,47 @@ impl Metrics {
                 error_kind::ALL
                     .iter()
                     .map(|&k| {
-                        let k = key(
+                        recorder.counter(
                             names::LG_ERRORS_TOTAL,
                             &[(label::ACTION, a), (label::KIND, k)],
-                        );
-                        recorder.register_counter(&k, &METADATA)
+                        )
                     })
                     .collect()
             })
             .collect();
-        let histograms = |name: &'static str| -> Vec<Histogram> {
-            labels
-                .iter()
-                .map(|&a| recorder.register_histogram(&key(name, &[(label::ACTION, a)]), &METADATA))
-                .collect()
-        };
-        let latency = histograms(names::LG_REQUEST_DURATION_SECONDS);
+        let latency = by_action(names::LG_REQUEST_DURATION_SECONDS);
         let job_duration = if series.jobs {
-            histograms(names::LG_JOB_DURATION_SECONDS)
+            by_action(names::LG_JOB_DURATION_SECONDS)
         } else {
             Vec::new()
         };
-        let dropped =
-            recorder.register_counter(&key(names::LG_DROPPED_REQUESTS_TOTAL, &[]), &METADATA);
-        let gauge = |name| recorder.register_gauge(&key(name, &[]), &METADATA);
-        let target_rps = gauge(names::LG_TARGET_RPS);
-        let current_rps = gauge(names::LG_CURRENT_RPS);
-        let in_flight = gauge(names::LG_IN_FLIGHT);
-        let vus = series.vus.then(|| gauge(names::LG_VUS));
-        let network = common::netcount::ByteCounters {
-            received: recorder
-                .register_counter(&key(names::LG_NETWORK_RECEIVE_BYTES_TOTAL, &[]), &METADATA),
-            sent: recorder
-                .register_counter(&key(names::LG_NETWORK_TRANSMIT_BYTES_TOTAL, &[]), &METADATA),
-        };
-        let connect =
-            recorder.register_histogram(&key(names::LG_CONNECT_DURATION_SECONDS, &[]), &METADATA);
+        let gauge = |name| recorder.gauge(name, NO_LABELS);
         let (tls_handshake, handshakes) = if series.tls {
             (
-                recorder.register_histogram(
-                    &key(names::LG_TLS_HANDSHAKE_DURATION_SECONDS, &[]),
-                    &METADATA,
-                ),
-                recorder.register_counter(&key(names::LG_HANDSHAKES_TOTAL, &[]), &METADATA),
+                recorder.histogram(names::LG_TLS_HANDSHAKE_DURATION_SECONDS, NO_LABELS),
+                recorder.counter(names::LG_HANDSHAKES_TOTAL, NO_LABELS),
             )
         } else {
             (Histogram::noop(), Counter::noop())
         };
         Self {
-            handle: recorder.handle(),
-            _recorder: recorder,
             sent,
             errors,
             latency,
             job_duration,
-            dropped,
-            target_rps,
-            current_rps,
-            in_flight,
-            vus,
-            connect,
+            dropped: recorder.counter(names::LG_DROPPED_REQUESTS_TOTAL, NO_LABELS),
+            target_rps: gauge(names::LG_TARGET_RPS),
+            current_rps: gauge(names::LG_CURRENT_RPS),
+            in_flight: gauge(names::LG_IN_FLIGHT),
+            vus: series.vus.then(|| gauge(names::LG_VUS)),
+            connect: recorder.histogram(names::LG_CONNECT_DURATION_SECONDS, NO_LABELS),
             tls_handshake,
             handshakes,
-            network,
+            network: common::netcount::ByteCounters {
+                received: recorder.counter(names::LG_NETWORK_RECEIVE_BYTES_TOTAL, NO_LABELS),
+                sent: recorder.counter(names::LG_NETWORK_TRANSMIT_BYTES_TOTAL, NO_LABELS),
+            },
+            recorder,
         }
     }
 
@@ -176,13 +148,13 @@ impl Metrics {
 
     /// The Prometheus text page.
     pub(crate) fn render(&self) -> String {
-        self.handle.render()
+        self.recorder.render()
     }
 
     /// Folds buffered histogram samples into their buckets; without it they pile up
     /// between scrapes.
     pub(crate) fn upkeep(&self) {
-        self.handle.run_upkeep();
+        self.recorder.upkeep();
     }
 }
 

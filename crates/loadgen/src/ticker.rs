@@ -75,6 +75,11 @@ impl Ticker {
         let mut timeline = Vec::with_capacity(planned_s + 2);
         let mut prev = Counts::default();
         let mut prev_at = self.start;
+        // The page shows the plan from the first request on, not only after a second's tick.
+        if let Ticked::Open(s) = &self.plan {
+            let at_start = plan::shard_rate(s, self.shard, 0);
+            self.shared.metrics.target_rps.set(round3(at_start));
+        }
         loop {
             let last = tokio::select! {
                 biased;

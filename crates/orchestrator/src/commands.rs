@@ -184,14 +184,6 @@ fn run(context: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let progress = std::io::stderr().is_terminal();
     match args.runtime {
-        // Refused before anything is deployed rather than failing after the deploy.
-        RuntimeKind::Kube if scenario.autoscale.mode.is_auto() => {
-            eprintln!(
-                "error: scale_mode = {} is not built for the kube runtime yet (no HPA or ScaledObject is applied); run it with --runtime local, or set scale_mode = manual",
-                scenario.autoscale.mode.as_str()
-            );
-            Ok(ExitCode::FAILURE)
-        }
         RuntimeKind::Kube => {
             let run_args = kube_cli::KubeRunArgs {
                 context,

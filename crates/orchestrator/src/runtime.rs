@@ -216,9 +216,10 @@ pub trait Runtime: Send {
     fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static;
 
     /// `scale_mode` hpa/keda: one sync of the autoscaler at `now` (since the run started),
-    /// called once per `autoscale_sync_period` from the deploy to the end of the cooldown.
+    /// called once per [`Runtime::autoscale_poll`] from the deploy to the end of the cooldown.
     /// Locally the runtime runs [`crate::autoscale::algorithm`] on what it measures and
-    /// scales its replicas; a runtime without an autoscaler says so.
+    /// scales its replicas; on a cluster it reads what the controller did; a runtime without
+    /// an autoscaler says so.
     fn autoscale_sync(
         &mut self,
         now: Duration,
@@ -231,6 +232,13 @@ pub trait Runtime: Send {
                 reason: "this runtime has no autoscaler yet (scale_mode hpa/keda)".to_owned(),
             })
         }
+    }
+
+    /// How often [`Runtime::autoscale_sync`] is called; `None`: once per
+    /// `autoscale_sync_period` (a runtime that runs the algorithm itself). A runtime that
+    /// watches a real controller reads it more often, so no change goes unseen.
+    fn autoscale_poll(&self) -> Option<Duration> {
+        None
     }
 
     /// Removes what the runtime created, unless `keep`.

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use common::exposition::{self, Sample};
+use common::loadgen_page::LoadgenPage;
 use common::names;
 use serde::{Deserialize, Serialize};
 
@@ -109,26 +110,26 @@ pub struct InstanceReading {
 }
 
 /// Parses one `/metrics` page. Unknown series are ignored; a page that is not Prometheus
-/// text is an error naming the problem.
+/// text is an error naming the problem. The load generator's series are read by
+/// `common::loadgen_page`, the backend's here.
 pub fn read_page(text: &str) -> Result<InstanceReading, String> {
     let samples = exposition::parse(text).map_err(|e| format!("not Prometheus text: {e}"))?;
+    let lg = LoadgenPage::from_samples(&samples);
     let mut r = InstanceReading {
-        lg_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
+        sent: lg.sent_total.unwrap_or(0.0),
+        lg_errors: lg.errors_total.unwrap_or(0.0),
+        dropped: lg.dropped_total.unwrap_or(0.0),
+        target_rps: lg.target_rps.unwrap_or(0.0),
+        vus: lg.vus.unwrap_or(0.0),
+        lg_latency: lg.latency,
+        job_latency: lg.job_latency,
         server_latency: vec![0.0; names::HTTP_LATENCY_BUCKETS.len() + 1],
-        job_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
         ..Default::default()
     };
-    let job_bucket = format!("{}_bucket", names::LG_JOB_DURATION_SECONDS);
-    let lg_bucket = format!("{}_bucket", names::LG_REQUEST_DURATION_SECONDS);
     let server_bucket = format!("{}_bucket", names::HTTP_REQUEST_DURATION_SECONDS);
     for s in &samples {
         let v = s.value;
         match s.name.as_str() {
-            names::LG_SENT_REQUESTS_TOTAL => r.sent += v,
-            names::LG_ERRORS_TOTAL => r.lg_errors += v,
-            names::LG_DROPPED_REQUESTS_TOTAL => r.dropped += v,
-            names::LG_TARGET_RPS => r.target_rps += v,
-            names::LG_VUS => r.vus += v,
             names::APP_JOBS_PENDING => r.jobs_pending += v,
             names::APP_SHED_REQUESTS_TOTAL => r.shed += v,
             names::APP_NETWORK_RECEIVE_BYTES_TOTAL | names::LG_NETWORK_RECEIVE_BYTES_TOTAL => {
@@ -145,14 +146,10 @@ pub fn read_page(text: &str) -> Result<InstanceReading, String> {
                     r.server_5xx += v;
                 }
             }
-            name if name == lg_bucket => {
-                add_bucket(&mut r.lg_latency, names::LG_LATENCY_BUCKETS, s)
-            }
-            name if name == job_bucket => {
-                add_bucket(&mut r.job_latency, names::LG_LATENCY_BUCKETS, s)
-            }
             name if name == server_bucket && !is_probe(s) => {
-                add_bucket(&mut r.server_latency, names::HTTP_LATENCY_BUCKETS, s);
+                if let Some(i) = s.bucket_slot(names::HTTP_LATENCY_BUCKETS) {
+                    r.server_latency[i] += v;
+                }
             }
             _ => {}
         }
@@ -173,25 +170,6 @@ fn is_probe(sample: &Sample) -> bool {
         ]
         .contains(&r)
     })
-}
-
-/// Adds one `_bucket` sample to the slot of its `le` bound (the last slot is `+Inf`);
-/// a bound the contract does not know is ignored.
-fn add_bucket(into: &mut [f64], bounds: &[f64], sample: &Sample) {
-    let Some(le) = sample.label("le").and_then(|le| match le {
-        "+Inf" => Some(f64::INFINITY),
-        other => other.parse::<f64>().ok(),
-    }) else {
-        return;
-    };
-    let slot = if le.is_infinite() {
-        Some(bounds.len())
-    } else {
-        bounds.iter().position(|&b| (b - le).abs() < 1e-9)
-    };
-    if let Some(i) = slot {
-        into[i] += sample.value;
-    }
 }
 
 fn add_delta(total: &mut f64, now: f64, before: f64) {

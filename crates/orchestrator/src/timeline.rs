@@ -207,7 +207,7 @@ pub async fn run_gated<R: Runtime>(
     let mut failures = Vec::new();
     let mut current = phase::DEPLOY;
     let auto = s.autoscale.mode.is_auto();
-    let mut driver = crate::autoscale::drive::Driver::new(s, clock.t0);
+    let mut driver = crate::autoscale::drive::Driver::new(s, clock.t0, rt.autoscale_poll());
     let say = |msg: &str| clock.say(msg);
 
     macro_rules! step {

@@ -118,13 +118,11 @@ pub(crate) async fn give_feedback(
     };
     let mode = mode.or(state.config().mode);
     perform(state, tally, mode, move |state| {
-        let id = state.next_id("fb");
-        let done = Done::json(
-            StatusCode::CREATED,
-            &FeedbackReceipt { id: id.clone() },
-            outcome::OK,
-        );
-        state.store().add_feedback(id, request);
+        let receipt = FeedbackReceipt {
+            id: state.next_id("fb"),
+        };
+        let done = Done::json(StatusCode::CREATED, &receipt, outcome::OK);
+        state.store().add_feedback(receipt.id, request);
         ready(done)
     })
     .await

@@ -196,6 +196,45 @@ mod tests {
         }
     }
 
+    /// Every route, the 404 and the 405 go through the observing layer: each request is
+    /// counted under its route template, so no route can escape the layers.
+    #[tokio::test]
+    async fn every_route_and_fallback_is_observed() {
+        let state = AppState::new(Config {
+            enable_stress: true,
+            service_time: std::time::Duration::ZERO,
+            ..Config::default()
+        });
+        let app = app(state.clone());
+        let mut expected = Vec::new();
+        for (template, method) in SERVED {
+            let (status, _, _) = send(&app, method.clone(), &template.replace("{id}", "t-1")).await;
+            expected.push((method.to_string(), template.to_owned(), status.as_u16()));
+        }
+        let (status, _, _) = send(&app, Method::PUT, routes::HEALTHZ).await;
+        expected.push(("PUT".into(), routes::HEALTHZ.into(), status.as_u16()));
+        let (status, _, _) = send(&app, Method::GET, "/nowhere").await;
+        expected.push((
+            "GET".into(),
+            crate::observe::UNMATCHED.into(),
+            status.as_u16(),
+        ));
+        let samples = common::exposition::parse(&state.render_metrics()).unwrap();
+        for (method, route, status) in expected {
+            let counted = samples.iter().find(|s| {
+                s.name == common::names::HTTP_REQUESTS_TOTAL
+                    && s.label("method") == Some(&method)
+                    && s.label("route") == Some(&route)
+                    && s.label("status") == Some(&status.to_string())
+            });
+            assert_eq!(
+                counted.map(|s| s.value),
+                Some(1.0),
+                "{method} {route} {status}"
+            );
+        }
+    }
+
     #[test]
     fn only_the_action_method_on_an_action_route_is_work() {
         let work: Vec<_> = SERVED

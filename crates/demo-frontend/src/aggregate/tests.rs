@@ -299,12 +299,13 @@ fn loadgen_is_shown_not_running_then_running_with_rates() {
     assert!(lg.message.contains("not running"), "{}", lg.message);
     assert_eq!(lg.target_rps, None);
 
-    let sample = |dropped: f64| LoadgenSample {
+    let sample = |dropped: f64| LoadgenPage {
         target_rps: Some(50.0),
         current_rps: Some(48.0),
         sent_total: Some(100.0),
         errors_total: Some(0.0),
         dropped_total: Some(dropped),
+        ..LoadgenPage::default()
     };
     for (advance, dropped) in [(1.0, 10.0), (2.0, 16.0)] {
         let mut obs = c.obs(advance, vec![(A, Ok(stats("a", 1.0, 0, 0, 5.0)))]);

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use common::api::{Action, StatsResponse};
 
-use crate::loadgen::LoadgenSample;
+use common::loadgen_page::LoadgenPage;
 
 /// Per-second rates of one replica between its last two answers.
 #[derive(Debug, Clone, Copy, Default)]
@@ -51,7 +51,7 @@ pub(super) struct Track {
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct LoadgenTrack {
-    pub(super) last: Option<(Instant, LoadgenSample)>,
+    pub(super) last: Option<(Instant, LoadgenPage)>,
     pub(super) running: bool,
     pub(super) message: String,
     pub(super) errors_per_s: Option<f64>,
@@ -140,13 +140,13 @@ pub(super) fn rates(prev: &Sample, cur: &StatsResponse, now: Instant) -> Rates {
 
 pub(super) fn update_loadgen(
     lg: &mut LoadgenTrack,
-    result: Result<LoadgenSample, String>,
+    result: Result<LoadgenPage, String>,
     now: Instant,
     url: Option<&str>,
 ) {
     match result {
         Ok(sample) => {
-            let rate = |pick: fn(&LoadgenSample) -> Option<f64>| {
+            let rate = |pick: fn(&LoadgenPage) -> Option<f64>| {
                 let (at, prev) = lg.last.as_ref()?;
                 let dt = now.duration_since(*at).as_secs_f64();
                 let (old, new) = (pick(prev)?, pick(&sample)?);

@@ -46,17 +46,7 @@ impl Backend {
     /// Starts a replica on `addr` again (after [`Backend::stop`]), retrying the bind for a
     /// moment while the old socket is released.
     pub(crate) async fn restart_on(name: &str, addr: SocketAddr) -> Self {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match TcpListener::bind(addr).await {
-                Ok(l) => return Self::serve(name, l),
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("rebinding {addr}: {e}; retrying");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("cannot rebind {addr}: {e}"),
-            }
-        }
+        Self::serve(name, bind_retrying(addr).await)
     }
 
     fn serve(name: &str, listener: TcpListener) -> Self {
@@ -223,99 +213,58 @@ pub(crate) fn replica<'a>(
     s.replicas.iter().find(|r| r.url == url)
 }
 
-/// A small test load generator: sends feedback and cancellations (never bookings, so a
-/// booking counter moves only when a test books) round-robin to `targets` at `rps`, and
-/// serves its own `/metrics` under the load generator's metric names, so the frontend's
-/// loadgen block is tested against numbers that come from real requests.
+/// The real load generator (the loadgen library), one per target at `rps` each, sending
+/// feedback and cancellations (never bookings, so a booking counter moves only when a test
+/// books); the first one serves its `/metrics` on `metrics_on`, so the frontend's loadgen
+/// block is tested against the page the load generator itself writes. Stopped when dropped.
 pub(crate) struct TestLoad {
-    tasks: Vec<JoinHandle<()>>,
+    stop: Vec<oneshot::Sender<()>>,
 }
 
 impl TestLoad {
     pub(crate) async fn start(targets: &[String], rps: f64, metrics_on: SocketAddr) -> Self {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicU64, Ordering};
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let listener = loop {
-            match TcpListener::bind(metrics_on).await {
-                Ok(l) => break l,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("binding {metrics_on}: {e}; retrying");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("cannot bind {metrics_on}: {e}"),
-            }
-        };
-        let sent = Arc::new(AtomicU64::new(0));
-        let errors = Arc::new(AtomicU64::new(0));
-        let current = Arc::new(AtomicU64::new(0));
-        let (s, e, c) = (sent.clone(), errors.clone(), current.clone());
-        let targets = targets.to_vec();
-        let sender = tokio::spawn(async move {
-            let http = client();
-            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rps));
-            let mut window = (Instant::now(), 0u64);
-            let mut i = 0usize;
-            loop {
-                tick.tick().await;
-                let target = &targets[i % targets.len()];
-                let request = if i % 3 == 2 {
-                    http.delete(format!("{target}/api/tickets/load-{i}"))
-                } else {
-                    http.post(format!("{target}{}", routes::FEEDBACK))
-                        .json(&serde_json::json!({"rating": 1 + i % 5}))
-                };
-                i = i.wrapping_add(1);
-                let ok = request
-                    .header(common::api::SESSION_HEADER, format!("load-{}", i % 7))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success() || r.status() == 404);
-                s.fetch_add(1, Ordering::Relaxed);
-                if !ok {
-                    e.fetch_add(1, Ordering::Relaxed);
-                }
-                window.1 += 1;
-                let age = window.0.elapsed();
-                if age >= Duration::from_secs(1) {
-                    c.store(
-                        (window.1 as f64 / age.as_secs_f64()).to_bits(),
-                        Ordering::Relaxed,
-                    );
-                    window = (Instant::now(), 0);
-                }
-            }
-        });
-        let page = move || {
-            use common::names::*;
-            format!(
-                "# TYPE {LG_TARGET_RPS} gauge\n{LG_TARGET_RPS} {rps}\n\
-                 # TYPE {LG_CURRENT_RPS} gauge\n{LG_CURRENT_RPS} {}\n\
-                 # TYPE {LG_SENT_REQUESTS_TOTAL} counter\n{LG_SENT_REQUESTS_TOTAL}{{action=\"give_feedback\"}} {}\n\
-                 # TYPE {LG_ERRORS_TOTAL} counter\n{LG_ERRORS_TOTAL}{{action=\"give_feedback\",kind=\"http_5xx\"}} {}\n\
-                 # TYPE {LG_DROPPED_REQUESTS_TOTAL} counter\n{LG_DROPPED_REQUESTS_TOTAL} 0\n",
-                f64::from_bits(current.load(Ordering::Relaxed)),
-                sent.load(Ordering::Relaxed),
-                errors.load(Ordering::Relaxed),
-            )
-        };
-        let app = axum::Router::new().route(
-            routes::METRICS,
-            axum::routing::get(move || async move { page() }),
-        );
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self {
-            tasks: vec![sender, server],
+        let mut stop = Vec::new();
+        for (i, target) in targets.iter().enumerate() {
+            let listener = if i == 0 {
+                bind_retrying(metrics_on).await
+            } else {
+                TcpListener::bind("127.0.0.1:0").await.expect("bind")
+            };
+            let args = test_support::LoadgenArgs::constant(target, rps, "10m")
+                .with("--actions", "give_feedback=2,cancel_ticket=1");
+            let config = loadgen::Opts::try_parse_from(args)
+                .expect("loadgen flags")
+                .into_config()
+                .expect("loadgen config");
+            let (tx, rx) = oneshot::channel::<()>();
+            tokio::spawn(loadgen::run(config, Some(listener), async move {
+                let _ = rx.await;
+            }));
+            stop.push(tx);
         }
+        Self { stop }
     }
 }
 
 impl Drop for TestLoad {
     fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
+        for tx in self.stop.drain(..) {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Binds `addr`, retrying for a moment while a socket just closed there is released.
+async fn bind_retrying(addr: SocketAddr) -> TcpListener {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return l,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("binding {addr}: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("cannot bind {addr}: {e}"),
         }
     }
 }

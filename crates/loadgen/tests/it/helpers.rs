@@ -22,6 +22,14 @@ pub(crate) fn config(target: &str, args: &[&str]) -> loadgen::Config {
         .unwrap()
 }
 
+/// A config from the shared test flags (`test_support::LoadgenArgs`), /metrics on a free port.
+pub(crate) fn load(args: test_support::LoadgenArgs) -> loadgen::Config {
+    loadgen::Opts::try_parse_from(args)
+        .unwrap()
+        .into_config()
+        .unwrap()
+}
+
 /// Runs to the end (bounded by `limit`) with /metrics on a port-0 listener.
 pub(crate) async fn run(config: loadgen::Config, limit: Duration) -> loadgen::Report {
     run_until(config, std::future::pending(), limit).await.1

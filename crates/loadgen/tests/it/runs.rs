@@ -8,22 +8,12 @@ use std::time::Duration;
 use common::load::{Arrivals, Ramp, Schedule, Shard};
 use tokio::time::Instant;
 
-use crate::helpers::{config, dead_port, run, run_until};
+use test_support::LoadgenArgs;
+
+use crate::helpers::{config, dead_port, load, run, run_until};
 use crate::server::{Reply, Server};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn constant(rps: &str, duration: &str) -> Vec<&'static str> {
-    let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
-    vec![
-        "--base-rps",
-        leak(rps),
-        "--ramp-factor",
-        "1",
-        "--duration",
-        leak(duration),
-    ]
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_counted_by_kind_and_status() {
@@ -33,9 +23,8 @@ async fn errors_are_counted_by_kind_and_status() {
         _ => Reply::status(204, "").after(Duration::from_secs(3)),
     })
     .await;
-    let mut args = constant("40", "1s");
-    args.extend(["--timeout", "300ms"]);
-    let report = run(config(&server.url, &args), LIMIT).await;
+    let args = LoadgenArgs::constant(&server.url, 40, "1s").with("--timeout", "300ms");
+    let report = run(load(args), LIMIT).await;
     let by = |name: &str| {
         report
             .actions
@@ -69,9 +58,8 @@ async fn a_target_dying_mid_run_is_counted_never_a_crash() {
         killer.wait_requests(30, LIMIT).await;
         killer.kill();
     });
-    let mut args = constant("50", "2s");
-    args.extend(["--timeout", "1s"]);
-    let report = run(config(&server.url, &args), LIMIT).await;
+    let args = LoadgenArgs::constant(&server.url, 50, "2s").with("--timeout", "1s");
+    let report = run(load(args), LIMIT).await;
     let t = &report.total;
     assert_eq!(t.sent, 100);
     assert_eq!(t.completed, 100);
@@ -112,9 +100,10 @@ async fn wait_for_target_waits_for_readyz_then_gives_up_bounded() {
         }
     })
     .await;
-    let mut args = constant("20", "1s");
-    args.extend(["--wait-for-target", "--wait-timeout", "10s"]);
-    let report = run(config(&server.url, &args), LIMIT).await;
+    let args = LoadgenArgs::constant(&server.url, 20, "1s")
+        .flag("--wait-for-target")
+        .with("--wait-timeout", "10s");
+    let report = run(load(args), LIMIT).await;
     assert!(Instant::now() >= ready_at);
     assert_eq!(report.total.sent, 20);
     assert_eq!(report.total.ok, 20);
@@ -138,7 +127,7 @@ async fn wait_for_target_waits_for_readyz_then_gives_up_bounded() {
 async fn shutdown_mid_run_stops_sending_and_still_reports() {
     let server = Arc::new(Server::ok().await);
     let watcher = server.clone();
-    let cfg = config(&server.url, &constant("50", "60s"));
+    let cfg = load(LoadgenArgs::constant(&server.url, 50, "60s"));
     let stopped_at = Arc::new(std::sync::Mutex::new(None));
     let at = stopped_at.clone();
     let shutdown = async move {
@@ -170,11 +159,12 @@ async fn three_shards_send_exactly_the_whole_schedule() {
     for arrival in ["uniform", "poisson"] {
         let server = Server::ok().await;
         let runs = (0..3).map(|i| {
-            let shard = format!("{i}/3");
-            let mut args = constant("150", "2s");
-            args.extend(["--arrival", arrival, "--seed", "42", "--shard"]);
-            args.push(Box::leak(shard.into_boxed_str()));
-            let cfg = config(&server.url, &args);
+            let cfg = load(
+                LoadgenArgs::constant(&server.url, 150, "2s")
+                    .with("--arrival", arrival)
+                    .with("--seed", 42)
+                    .with("--shard", format!("{i}/3")),
+            );
             tokio::spawn(run(cfg, LIMIT))
         });
         let mut sent = 0;
@@ -214,9 +204,10 @@ async fn connections_older_than_max_age_are_replaced() {
     let mut opened = Vec::new();
     for age in ["200ms", "1m"] {
         let server = Server::ok().await;
-        let mut args = constant("100", "2s");
-        args.extend(["--conn-max-age", age, "--connections", "4"]);
-        let report = run(config(&server.url, &args), LIMIT).await;
+        let args = LoadgenArgs::constant(&server.url, 100, "2s")
+            .with("--conn-max-age", age)
+            .with("--connections", 4);
+        let report = run(load(args), LIMIT).await;
         assert_eq!(report.total.ok, 200);
         let conns = server.state.connections.load(Ordering::SeqCst);
         // The start-up probe's connection is reused, so the report and the server agree.
@@ -232,10 +223,11 @@ async fn connections_older_than_max_age_are_replaced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_beyond_the_machine_ends_on_time_with_the_rest_dropped() {
     let server = Server::ok().await;
-    let mut args = constant("100000000", "1s");
-    args.extend(["--url", "/", "--max-in-flight", "20"]);
+    let args = LoadgenArgs::constant(&server.url, 100_000_000, "1s")
+        .with("--url", "/")
+        .with("--max-in-flight", 20);
     let started = Instant::now();
-    let report = run(config(&server.url, &args), LIMIT).await;
+    let report = run(load(args), LIMIT).await;
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "{:?}",

@@ -18,10 +18,10 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// Syncs every `autoscale_sync_period` from `t0` (the run's start).
-    pub fn new(s: &scenario::Scenario, t0: Instant) -> Self {
+    /// Syncs every `poll` (default: `autoscale_sync_period`) from `t0` (the run's start).
+    pub fn new(s: &scenario::Scenario, t0: Instant, poll: Option<Duration>) -> Self {
         Self {
-            period: super::sync_period(s),
+            period: poll.unwrap_or_else(|| super::sync_period(s)),
             min: s.autoscale.min,
             next: t0,
             t0,

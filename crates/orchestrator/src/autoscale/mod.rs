@@ -31,6 +31,10 @@ pub struct Sync {
     pub ready: u32,
     /// The controller's reason for `desired` (`DesiredWithinRange`, `ScaleDownStabilized`, ...).
     pub reason: String,
+    /// On a cluster: what the local algorithm decides on the controller's own reading, beside
+    /// `desired` (what the controller decided); locally they are one and the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<u32>,
 }
 
 /// The algorithm's configuration from the scenario: its min/max/target and windows, the

@@ -113,17 +113,38 @@ pub fn html(r: &Report, a: &AutoscaleReport) -> String {
         .iter()
         .map(|p| f64::from(p.backend_ready))
         .collect();
+    // On a cluster: the local algorithm's count on the controller's reading, beside it.
+    let expected: Vec<f64> = r
+        .points
+        .iter()
+        .map(|p| {
+            a.syncs
+                .iter()
+                .take_while(|y| y.t <= p.t)
+                .filter_map(|y| y.expected)
+                .last()
+                .map_or(f64::NAN, f64::from)
+        })
+        .collect();
+    let mut series: Vec<(&str, &str, &Vec<f64>)> = vec![
+        ("desired", "#d62728", &desired),
+        ("spec", "#1f77b4", &spec),
+        ("ready", "#9467bd", &ready),
+    ];
+    if a.syncs.iter().any(|y| y.expected.is_some()) {
+        series.push(("expected (local algorithm)", "#ff7f0e", &expected));
+    }
+    let series: Vec<(&str, &str, &[f64])> = series
+        .into_iter()
+        .map(|(n, c, v)| (n, c, v.as_slice()))
+        .collect();
     let mut out = chart(
         "chart-autoscale-replicas",
         "Backend replicas: desired (autoscaler), spec, ready",
         "replicas",
         r,
         &t,
-        &[
-            ("desired", "#d62728", &desired),
-            ("spec", "#1f77b4", &spec),
-            ("ready", "#9467bd", &ready),
-        ],
+        &series,
     );
     let sync_t: Vec<f64> = a.syncs.iter().map(|y| y.t).collect();
     let seen: Vec<f64> = a
@@ -195,6 +216,7 @@ mod tests {
             desired,
             ready,
             reason: "DesiredWithinRange".into(),
+            expected: None,
         }
     }
 

@@ -18,6 +18,9 @@ pub struct ScaleEvent {
     /// The metric the decision was made on (`None`: not read).
     pub value: Option<f64>,
     pub reason: String,
+    /// On a cluster: the count the local algorithm expected at that time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<u32>,
 }
 
 /// How the autoscaler reacted, in seconds.
@@ -76,6 +79,7 @@ impl AutoscaleReport {
                 to: y.desired,
                 value: y.value,
                 reason: event_reason(y, a.target),
+                expected: y.expected,
             })
             .collect();
         let reaction = reaction(s, phases, points, &syncs);
@@ -109,7 +113,11 @@ fn event_reason(y: &Sync, target: f64) -> String {
     } else {
         format!(" ({})", y.reason)
     };
-    format!("{side}{recommended}{shaped}")
+    // On a cluster, the controller decided: say what the same algorithm here expected.
+    let expected = y.expected.map_or_else(String::new, |e| {
+        format!("; the local algorithm expected {e}")
+    });
+    format!("{side}{recommended}{shaped}{expected}")
 }
 
 fn phase<'a>(phases: &'a [Phase], name: &str) -> Option<&'a Phase> {

@@ -94,6 +94,7 @@ pub async fn apply(client: &Client, object: &Object) -> Result<()> {
         Object::DaemonSet(o) => apply_namespaced(client, o).await.map(drop),
         Object::Job(o) => apply_namespaced(client, o).await.map(drop),
         Object::HorizontalPodAutoscaler(o) => apply_namespaced(client, o).await.map(drop),
+        Object::ScaledObject(o) => apply_namespaced(client, o).await.map(drop),
     }
 }
 

@@ -64,6 +64,29 @@ pub enum Error {
     )]
     NamespaceBeingDeleted { what: String, namespace: String },
 
+    /// An autoscaler on `cpu` needs the resource metrics API, which nothing serves.
+    #[error(
+        "scale_mode = {mode} with autoscale_metric = cpu needs the resource metrics API (metrics.k8s.io), which this cluster does not serve ({detail}): install metrics-server (on kind: `./scripts/kind-up.sh --metrics-server`, which adds the kubelet TLS flag kind needs), check `kubectl top pods -A`, and run again"
+    )]
+    MetricsApiMissing { mode: &'static str, detail: String },
+
+    /// `scale_mode = "keda"` on a cluster without KEDA.
+    #[error(
+        "scale_mode = keda needs KEDA's ScaledObject CRD ({crd}), which this cluster does not have ({detail}): install KEDA (on kind: `./scripts/kind-up.sh --keda`; `./scripts/kind-up.sh --keda --print-only` shows the kubectl commands for any cluster), or set scale_mode = hpa"
+    )]
+    KedaMissing { crd: &'static str, detail: String },
+
+    /// RBAC does not let the kubeconfig user manage the run's autoscaler.
+    #[error(
+        "scale_mode = {mode}: the kubeconfig user may not {verb} {resource} in namespace {namespace}, which the run needs for its autoscaler: ask for a Role that allows it (check with `kubectl auth can-i {verb} {resource} -n {namespace}`), or set scale_mode = manual"
+    )]
+    AutoscalerForbidden {
+        mode: &'static str,
+        verb: &'static str,
+        resource: &'static str,
+        namespace: String,
+    },
+
     /// A pod cannot pull its image.
     #[error(
         "{} pod {}: image {} cannot be pulled ({}: {}); on kind, load it first: `kind load docker-image {} --name <cluster>` (this repository's cluster is named load-demo)",

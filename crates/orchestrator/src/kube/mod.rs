@@ -4,6 +4,7 @@
 //! Where to start reading: [`build::plan`] (every object of a run), then [`runtime`].
 
 pub mod api;
+pub mod autoscaler;
 pub mod build;
 pub mod cli;
 pub mod connect;
@@ -18,6 +19,7 @@ pub mod meta;
 pub mod metrics;
 pub mod node_ports;
 pub mod pods;
+pub mod preflight;
 pub mod prepull_phase;
 pub mod problems;
 pub mod render;

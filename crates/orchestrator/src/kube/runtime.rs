@@ -21,7 +21,9 @@ use super::meta::{self, Job};
 use super::metrics::KubeMetrics;
 use super::pods::{self, PodFeed, PodTracker, PodView};
 use super::wait::{self, WaitError};
-use super::{connect, endpoints, events, measure, node_ports, prepull_phase};
+use super::{
+    autoscaler, connect, endpoints, events, measure, node_ports, preflight, prepull_phase,
+};
 use crate::runtime::{Deployed, Endpoint, Runtime, RuntimeError};
 
 /// How long deleting the namespace at `--cleanup` may take at least (finalizers of a busy
@@ -62,6 +64,8 @@ pub struct KubeRuntime {
     owns_namespace: bool,
     endpoints: Vec<Endpoint>,
     notes: Vec<String>,
+    /// `scale_mode` hpa/keda: the watch on the cluster's autoscaler.
+    autoscale: Option<autoscaler::Watch>,
 }
 
 impl std::fmt::Debug for KubeRuntime {
@@ -98,6 +102,11 @@ impl KubeRuntime {
     pub fn new(client: Client, scenario: Scenario, options: KubeOptions) -> Result<Self> {
         let plan = build::plan(&scenario)?;
         let (view, feed) = pods::channel();
+        let autoscale = scenario
+            .autoscale
+            .mode
+            .is_auto()
+            .then(|| autoscaler::Watch::new(&scenario));
         Ok(Self {
             client,
             namespace: scenario.namespace(),
@@ -111,6 +120,7 @@ impl KubeRuntime {
             owns_namespace: false,
             endpoints: Vec::new(),
             notes: Vec::new(),
+            autoscale,
         })
     }
 
@@ -236,6 +246,9 @@ impl KubeRuntime {
     }
 
     async fn deploy_inner(&mut self) -> Result<Deployed> {
+        // Before anything is applied: an autoscaler the cluster cannot run (no metrics API,
+        // no KEDA, no permission) would leave a stack that never scales.
+        preflight::check(&self.client, &self.scenario).await?;
         // Before anything is applied: a NodePort held elsewhere would fail half-way.
         let moved = node_ports::ensure_free(
             &self.client,
@@ -475,6 +488,27 @@ impl Runtime for KubeRuntime {
 
     async fn stop_load(&mut self) -> crate::runtime::Result<()> {
         self.stop_load_inner().await.map_err(RuntimeError::from)
+    }
+
+    fn autoscale_poll(&self) -> Option<Duration> {
+        Some(autoscaler::POLL)
+    }
+
+    /// Reads what the cluster's autoscaler did; the backend's spec count goes to the samples.
+    async fn autoscale_sync(
+        &mut self,
+        now: Duration,
+    ) -> crate::runtime::Result<crate::autoscale::Sync> {
+        let Some(watch) = self.autoscale.as_mut() else {
+            return Err(RuntimeError::Other(
+                "scale_mode = manual runs no autoscaler to read".to_owned(),
+            ));
+        };
+        let (sync, spec) = watch.sync(&self.client, &self.namespace, now).await;
+        if let Some(spec) = spec {
+            self.desired.store(spec, Ordering::Relaxed);
+        }
+        Ok(sync)
     }
 
     /// The runtime's own bound reports what is still running; the timeline's is a little

@@ -527,6 +527,7 @@ impl Runtime for LocalRuntime {
             desired: decision.desired,
             ready: round.backend_ready,
             reason: decision.reason.as_str().to_owned(),
+            expected: None,
         })
     }
 

@@ -163,23 +163,25 @@ fn an_autoscaler_with_min_above_max_exits_2_before_anything_starts_and_cpu_is_ac
     );
 }
 
+/// An HPA reads `utilization` only through a custom-metrics adapter: on the kube runtime the
+/// scenario says to use keda before any connection is tried.
 #[test]
-fn the_kube_runtime_refuses_an_autoscaler_before_deploying() {
+fn an_hpa_on_a_metric_without_an_adapter_exits_2_on_kube_naming_keda() {
     let out = orchestrator()
         .args(["run", "--runtime", "kube", "--scenario"])
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../scenarios/hpa.toml"
         ))
-        .args(["--set", "autoscale_metric=cpu"])
         // No cluster is reachable: the refusal must come before any connection.
         .env("KUBECONFIG", "/nonexistent/kubeconfig")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("scale_mode = hpa") && err.contains("--runtime local"),
+        err.contains("autoscale_metric") && err.contains("scale_mode = keda"),
         "{err}"
     );
+    assert!(!err.contains("no usable Kubernetes cluster"), "{err}");
 }

@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod frontend;
 pub mod hpa;
+pub mod keda;
 pub mod loadgen;
 pub mod pod;
 pub mod prepull;
@@ -37,6 +38,7 @@ pub enum Object {
     DaemonSet(DaemonSet),
     Job(BatchJob),
     HorizontalPodAutoscaler(HorizontalPodAutoscaler),
+    ScaledObject(keda::ScaledObject),
 }
 
 /// Runs `$body` with `$o` bound to the typed object inside any [`Object`].
@@ -53,6 +55,7 @@ macro_rules! with_object {
             Object::DaemonSet($o) => $body,
             Object::Job($o) => $body,
             Object::HorizontalPodAutoscaler($o) => $body,
+            Object::ScaledObject($o) => $body,
         }
     };
 }
@@ -63,12 +66,25 @@ impl Object {
         fn kind_of<K: k8s_openapi::Resource>(_: &K) -> &'static str {
             K::KIND
         }
-        with_object!(self, o => kind_of(o))
+        match self {
+            // A custom resource: kube's derive, not k8s-openapi, knows its kind.
+            Self::ScaledObject(_) => "ScaledObject",
+            Self::Namespace(o) => kind_of(o),
+            Self::ServiceAccount(o) => kind_of(o),
+            Self::Role(o) => kind_of(o),
+            Self::RoleBinding(o) => kind_of(o),
+            Self::ConfigMap(o) => kind_of(o),
+            Self::Service(o) => kind_of(o),
+            Self::Deployment(o) => kind_of(o),
+            Self::DaemonSet(o) => kind_of(o),
+            Self::Job(o) => kind_of(o),
+            Self::HorizontalPodAutoscaler(o) => kind_of(o),
+        }
     }
 
     pub fn meta(&self) -> &ObjectMeta {
-        use k8s_openapi::Metadata as _;
-        with_object!(self, o => o.metadata())
+        use kube::Resource as _;
+        with_object!(self, o => o.meta())
     }
 
     pub fn name(&self) -> &str {
@@ -123,6 +139,7 @@ pub fn plan(s: &Scenario) -> Result<Plan> {
         s.backend.replicas,
     )?));
     stack.extend(hpa::hpa(s).map(Object::HorizontalPodAutoscaler));
+    stack.extend(keda::scaled_object(s).map(Object::ScaledObject));
     stack.push(Object::Service(frontend::service(s)));
     stack.push(Object::Deployment(frontend::deployment(s)?));
     stack.push(Object::Service(prometheus::service(s)));

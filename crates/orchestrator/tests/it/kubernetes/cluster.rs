@@ -112,6 +112,9 @@ async fn every_rendered_object_passes_server_side_validation() {
                 k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler,
                 v
             ),
+            Object::ScaledObject(v) => {
+                dry!(orchestrator::kube::build::keda::ScaledObject, v)
+            }
             Object::Namespace(_) => Ok(()),
         };
         if let Err(e) = r {

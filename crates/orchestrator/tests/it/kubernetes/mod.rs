@@ -1,6 +1,7 @@
 //! The kube runtime without a cluster: builders, `render` snapshots, and whole runs against
 //! a fake API server (tower-test). Tests that need a real cluster are `#[ignore]`d.
 
+mod autoscale;
 mod build;
 mod cli;
 mod cluster;

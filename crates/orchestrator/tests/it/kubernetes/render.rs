@@ -6,6 +6,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use orchestrator::kube::build::Object;
+use orchestrator::kube::build::keda::ScaledObject;
 use orchestrator::kube::{render_manifests, write_manifests};
 use scenario::{LoadgenKind, Scenario};
 
@@ -60,6 +61,50 @@ fn render_an_hpa_on_cpu() {
     );
 }
 
+/// `scale_mode = "keda"` on each metric its Prometheus trigger reads, and `cpu` (KEDA's
+/// own cpu scaler).
+fn keda_on(metric: scenario::AutoscaleMetric, target: f64) -> Scenario {
+    let mut s = hpa_on_cpu();
+    s.autoscale.mode = scenario::ScaleMode::Keda;
+    s.autoscale.metric = metric;
+    s.autoscale.target = target;
+    s.autoscale.sync_period = common::HumanDuration::from_secs(5);
+    s
+}
+
+fn scaled_objects() -> Vec<Scenario> {
+    use scenario::AutoscaleMetric as M;
+    vec![
+        keda_on(M::RpsPerReplica, 40.0),
+        keda_on(M::Utilization, 60.0),
+        keda_on(M::P95Latency, 250.0),
+        keda_on(M::Cpu, 70.0),
+    ]
+}
+
+#[test]
+fn render_keda_scaled_objects() {
+    let yaml: Vec<String> = scaled_objects()
+        .iter()
+        .map(|s| {
+            let files = render_manifests(s).unwrap();
+            let (file, yaml) = files
+                .iter()
+                .find(|(f, _)| f.contains("scaledobject-backend"))
+                .expect("a ScaledObject manifest");
+            format!("# {} ({file})\n---\n{yaml}", s.autoscale.metric.as_str())
+        })
+        .collect();
+    insta::assert_snapshot!(yaml.join("\n"));
+    assert!(
+        render_manifests(&hpa_on_cpu())
+            .unwrap()
+            .iter()
+            .all(|(f, _)| !f.contains("scaledobject")),
+        "no ScaledObject with an HPA"
+    );
+}
+
 #[test]
 fn render_three_loadgen_jobs() {
     insta::assert_snapshot!(stream(&sharded(LoadgenKind::Job)));
@@ -93,6 +138,7 @@ fn parse(yaml: &str) -> Object {
         "HorizontalPodAutoscaler" => {
             Object::HorizontalPodAutoscaler(de::<HorizontalPodAutoscaler>(yaml))
         }
+        "ScaledObject" => Object::ScaledObject(de::<ScaledObject>(yaml)),
         other => panic!("unexpected kind {other}"),
     }
 }
@@ -106,7 +152,10 @@ fn every_manifest_reads_back_into_the_object_it_was_built_from() {
         two_plans(LoadgenKind::Deployment),
         two_plans(LoadgenKind::Job),
         hpa_on_cpu(),
-    ] {
+    ]
+    .into_iter()
+    .chain(scaled_objects())
+    {
         let built = objects(&s);
         let rendered = render_manifests(&s).unwrap();
         assert_eq!(rendered.len(), built.len());
@@ -157,4 +206,34 @@ fn write_manifests_names_a_path_it_cannot_write() {
     std::fs::write(&file, "x").unwrap();
     let e = write_manifests(&Scenario::default(), &file.join("sub")).unwrap_err();
     assert!(e.to_string().contains("a-file"), "{e}");
+}
+
+/// `scenarios/keda.toml` becomes a ScaledObject on the backend, read back into its type.
+#[test]
+fn the_keda_scenario_renders_its_scaled_object() {
+    let toml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scenarios/keda.toml"
+    ))
+    .unwrap();
+    let s = scenario::scenario_from_toml(&toml).expect("keda.toml is valid");
+    let files = render_manifests(&s).unwrap();
+    let (_, yaml) = files
+        .iter()
+        .find(|(f, _)| f.contains("scaledobject-backend"))
+        .expect("a ScaledObject");
+    let Object::ScaledObject(so) = parse(yaml) else {
+        panic!("{yaml}")
+    };
+    assert_eq!(so.spec.scale_target_ref.name, s.backend.name);
+    assert_eq!(so.spec.triggers[0].type_, "prometheus");
+    assert_eq!(
+        so.spec.triggers[0].metadata["threshold"],
+        s.autoscale.target.to_string()
+    );
+    assert!(
+        files
+            .iter()
+            .all(|(f, _)| !f.contains("horizontalpodautoscaler"))
+    );
 }

@@ -38,6 +38,7 @@ pub(crate) fn record_event(
 pub(crate) fn run(store: &mut Store, b: &Behaviour) {
     namespaces_pass(store, b);
     garbage_collect(store);
+    super::autoscalers::run(store, b);
     for (coll, d) in of_kind(store, "deployments") {
         deployment(store, &coll, &d);
     }

@@ -6,6 +6,7 @@
 //! recorded, so tests assert the API conversation itself.
 
 mod admission;
+mod autoscalers;
 mod controllers;
 mod jobs;
 mod kubelet;
@@ -129,6 +130,16 @@ pub(crate) struct Behaviour {
     pub(crate) watch_timeout: Duration,
     /// How often the controllers and the kubelet run.
     pub(crate) tick: Duration,
+    /// The resource metrics API (metrics-server) is served.
+    pub(crate) metrics_api: bool,
+    /// KEDA is installed: its ScaledObject CRD exists.
+    pub(crate) keda_crd: bool,
+    /// What an HPA's metric adds up to over the backend while a load generator runs, and
+    /// while none does, in units of the HPA's target per replica (cpu: % of one request).
+    pub(crate) demand: f64,
+    pub(crate) idle_demand: f64,
+    /// How often the HPA controller syncs (`--horizontal-pod-autoscaler-sync-period`).
+    pub(crate) hpa_sync: Duration,
 }
 
 impl Default for Behaviour {
@@ -150,6 +161,11 @@ impl Default for Behaviour {
             namespace_linger: Duration::from_secs(2),
             watch_timeout: Duration::from_secs(290),
             tick: Duration::from_millis(100),
+            metrics_api: false,
+            keda_crd: false,
+            demand: 0.0,
+            idle_demand: 0.0,
+            hpa_sync: Duration::from_secs(15),
         }
     }
 }
@@ -185,6 +201,15 @@ impl FakeApi {
         for n in &behaviour.nodes {
             store.put(&store::Collection::new("/api/v1", "nodes", None), json!({"apiVersion": "v1", "kind": "Node",
                 "metadata": {"name": n}, "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]}}));
+        }
+        if behaviour.keda_crd {
+            store.put(
+                &store::Collection::new("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", None),
+                json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+                    "metadata": {"name": "scaledobjects.keda.sh"},
+                    "spec": {"group": "keda.sh", "names": {"kind": "ScaledObject", "plural": "scaledobjects"},
+                        "scope": "Namespaced", "versions": [{"name": "v1alpha1", "served": true, "storage": true}]}}),
+            );
         }
         if let Some(ns) = &behaviour.existing_namespace {
             store.put(

@@ -142,6 +142,17 @@ pub(crate) fn serve(st: &mut State, parts: &http::request::Parts, bytes: &[u8]) 
     {
         return pod_metrics(st, ns);
     }
+    if path == "/apis/metrics.k8s.io/v1beta1" && st.behaviour.metrics_api {
+        return full(
+            200,
+            &json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "metrics.k8s.io/v1beta1",
+                "resources": [{"name": "pods", "singularName": "", "namespaced": true, "kind": "PodMetrics", "verbs": ["get", "list"]}]}),
+            None,
+        );
+    }
+    if call.method == "POST" && path.ends_with("/selfsubjectaccessreviews") {
+        return access_review(st, body.as_ref());
+    }
     let Some(t) = parse_path(&path) else {
         return refuse(
             404,
@@ -413,8 +424,15 @@ fn cadvisor(st: &State, node: &str) -> Response<Body> {
         .unwrap_or_default()
 }
 
-/// metrics-server's PodMetricsList of `ns`.
+/// metrics-server's PodMetricsList of `ns` (404 without metrics-server, as a cluster says).
 fn pod_metrics(st: &State, ns: &str) -> Response<Body> {
+    if !st.behaviour.metrics_api {
+        return refuse(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        );
+    }
     let items: Vec<Value> = running_pods(st)
         .into_iter()
         .filter(|p| p.0 == ns)
@@ -428,4 +446,39 @@ fn pod_metrics(st: &State, ns: &str) -> Response<Body> {
         &json!({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "items": items}),
         None,
     )
+}
+
+/// `kubectl auth can-i`: allowed unless [`super::Behaviour::forbid`] would refuse the call the
+/// review asks about.
+fn access_review(st: &State, body: Option<&Value>) -> Response<Body> {
+    let Some(review) = body else {
+        return refuse(400, "BadRequest", "the review body is not JSON");
+    };
+    let a = &review["spec"]["resourceAttributes"];
+    let group = a["group"].as_str().unwrap_or_default();
+    let prefix = match group {
+        "" => "/api/v1".to_owned(),
+        "autoscaling" => "/apis/autoscaling/v2".to_owned(),
+        "keda.sh" => "/apis/keda.sh/v1alpha1".to_owned(),
+        g => format!("/apis/{g}/v1"),
+    };
+    let method = match a["verb"].as_str().unwrap_or_default() {
+        "patch" => "PATCH",
+        "delete" => "DELETE",
+        "create" => "POST",
+        _ => "GET",
+    };
+    let line = format!(
+        "{method} {prefix}/namespaces/{}/{}",
+        a["namespace"].as_str().unwrap_or_default(),
+        a["resource"].as_str().unwrap_or_default()
+    );
+    let allowed = st
+        .behaviour
+        .forbid
+        .as_ref()
+        .is_none_or(|f| !line.contains(f.as_str()));
+    let mut answer = review.clone();
+    answer["status"] = json!({"allowed": allowed});
+    full(201, &answer, None)
 }

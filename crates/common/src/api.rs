@@ -178,6 +178,13 @@ pub struct StatsResponse {
     /// Latency quantiles of action requests over a recent window, in milliseconds.
     pub latency_p50_ms: f64,
     pub latency_p95_ms: f64,
+    /// CPU seconds the replica used so far: its own threads when it runs inside the
+    /// orchestrator's local runtime, else its process. Absent where /proc cannot be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<f64>,
+    /// Its process's resident memory; absent when it shares the process (locally).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<f64>,
 }
 
 /// `POST /api/orders` (the pipeline workload): one transaction for a region.

@@ -38,6 +38,9 @@ pub const WORKER_QUEUE_LENGTH: &str = "worker_queue_length";
 pub const WORKER_CONSUMER_LAG: &str = "worker_consumer_lag";
 /// Entries delivered to the group and not yet acknowledged (XINFO GROUPS `pending`).
 pub const WORKER_PENDING_MESSAGES: &str = "worker_pending_messages";
+/// Bytes read from and written to the replica's accepted connections (TLS included).
+pub const APP_NETWORK_RECEIVE_BYTES_TOTAL: &str = "app_network_receive_bytes_total";
+pub const APP_NETWORK_TRANSMIT_BYTES_TOTAL: &str = "app_network_transmit_bytes_total";
 
 // Load generator.
 pub const LG_SENT_REQUESTS_TOTAL: &str = "lg_sent_requests_total";
@@ -57,6 +60,9 @@ pub const LG_CONNECT_DURATION_SECONDS: &str = "lg_connect_duration_seconds";
 pub const LG_TLS_HANDSHAKE_DURATION_SECONDS: &str = "lg_tls_handshake_duration_seconds";
 /// TLS handshakes completed with the target (each new https connection makes one).
 pub const LG_HANDSHAKES_TOTAL: &str = "lg_handshakes_total";
+/// Bytes read from and written to the connections to the target (TLS included).
+pub const LG_NETWORK_RECEIVE_BYTES_TOTAL: &str = "lg_network_receive_bytes_total";
+pub const LG_NETWORK_TRANSMIT_BYTES_TOTAL: &str = "lg_network_transmit_bytes_total";
 
 // Frontend (its own page; not read by other components).
 /// Polls of a replica's `/api/stats`, by outcome (`ok`, `error`).
@@ -215,6 +221,20 @@ pub fn describe_backend(recorder: &dyn Recorder) {
         APP_ORDERS_TOTAL,
         "POST /api/orders answers, by outcome (enqueued, rejected, not_configured, redis_error, redis_timeout, draining).",
     );
+    bytes(
+        recorder,
+        APP_NETWORK_RECEIVE_BYTES_TOTAL,
+        "Bytes read from this replica's connections.",
+    );
+    bytes(
+        recorder,
+        APP_NETWORK_TRANSMIT_BYTES_TOTAL,
+        "Bytes written to this replica's connections.",
+    );
+}
+
+fn bytes(recorder: &dyn Recorder, name: &'static str, help: &'static str) {
+    recorder.describe_counter(KeyName::from_const_str(name), Some(Unit::Bytes), text(help));
 }
 
 /// Registers the pipeline worker's metric descriptions and units on `recorder`.
@@ -302,6 +322,16 @@ pub fn describe_loadgen(recorder: &dyn Recorder) {
     counter(
         LG_HANDSHAKES_TOTAL,
         "TLS handshakes completed with the target (connection rotation shows here).",
+    );
+    bytes(
+        recorder,
+        LG_NETWORK_RECEIVE_BYTES_TOTAL,
+        "Bytes read from the connections to the target.",
+    );
+    bytes(
+        recorder,
+        LG_NETWORK_TRANSMIT_BYTES_TOTAL,
+        "Bytes written to the connections to the target.",
     );
 }
 

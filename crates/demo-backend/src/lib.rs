@@ -12,6 +12,7 @@
 
 mod capacity;
 mod config;
+mod counted;
 mod deadline;
 mod error;
 mod extract;

@@ -96,6 +96,7 @@ pub(crate) struct Metrics {
     jobs_pending: Gauge,
     /// `app_orders_total`, one per `order_outcome::ALL`.
     orders: Vec<Counter>,
+    network: common::netcount::ByteCounters,
     /// A row per route label, claimed in order by the first request with that label.
     http: Box<[OnceLock<RouteRow>]>,
     /// Statuses outside [`STATUSES`] and labels beyond [`ROUTE_ROWS`].
@@ -138,6 +139,10 @@ impl Metrics {
         let queue_depth = gauge(names::APP_QUEUE_DEPTH);
         let active_sessions = gauge(names::APP_ACTIVE_SESSIONS);
         let jobs_pending = gauge(names::APP_JOBS_PENDING);
+        let network = common::netcount::ByteCounters {
+            received: recorder.counter(names::APP_NETWORK_RECEIVE_BYTES_TOTAL, NO_LABELS),
+            sent: recorder.counter(names::APP_NETWORK_TRANSMIT_BYTES_TOTAL, NO_LABELS),
+        };
         // Gauges render only once set: start them at zero so every series exists.
         for gauge in [&in_flight, &queue_depth, &active_sessions, &jobs_pending] {
             gauge.set(0.0);
@@ -155,6 +160,7 @@ impl Metrics {
             queue_depth,
             active_sessions,
             jobs_pending,
+            network,
             http: (0..ROUTE_ROWS).map(|_| OnceLock::new()).collect(),
             http_other: RwLock::new(HashMap::new()),
         }
@@ -193,6 +199,11 @@ impl Metrics {
 
     pub(crate) fn set_active_sessions(&self, n: usize) {
         self.active_sessions.set(n as f64);
+    }
+
+    /// The byte counters of the replica's accepted connections.
+    pub(crate) fn network(&self) -> &common::netcount::ByteCounters {
+        &self.network
     }
 
     /// `app_jobs_pending`, for the job table to keep.

@@ -49,12 +49,15 @@ pub async fn run(
     );
     let _upkeep = AbortOnDrop(tokio::spawn(upkeep(state.clone())));
 
-    let listener = listener.tap_io(|stream| {
-        // Small JSON answers must not wait for Nagle's algorithm.
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
+    let listener = crate::counted::CountingListener {
+        inner: listener.tap_io(|stream| {
+            // Small JSON answers must not wait for Nagle's algorithm.
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        }),
+        counters: state.network(),
+    };
     let stopped = {
         let lifecycle = state.lifecycle().clone();
         async move { lifecycle.stopped().await }

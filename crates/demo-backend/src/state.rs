@@ -61,6 +61,8 @@ struct Inner {
     queue: Option<Link>,
     /// Bytes /api/stress/memory requests may hold at once, one permit a byte.
     stress_memory: Arc<Semaphore>,
+    /// Whose CPU `/api/stats` reports: set by the thread that built the state.
+    usage_scope: common::procfs::Scope,
 }
 
 /// One answered HTTP request, as the observing layer saw it.
@@ -104,6 +106,7 @@ impl AppState {
                 actions: Default::default(),
                 stress_memory: Arc::new(Semaphore::new(MAX_MEMORY_TOTAL)),
                 queue,
+                usage_scope: common::procfs::Scope::of_current_thread(),
             }),
         }
     }
@@ -220,6 +223,11 @@ impl AppState {
             .ok()
     }
 
+    /// Where the replica's connections add up the bytes they carry.
+    pub(crate) fn network(&self) -> common::netcount::ByteCounters {
+        self.inner.metrics.network().clone()
+    }
+
     /// The Prometheus page, with the gauges computed on demand brought up to date.
     pub(crate) fn render_metrics(&self) -> String {
         self.refresh_gauges(Instant::now());
@@ -251,6 +259,8 @@ impl AppState {
         let now = Instant::now();
         let active = self.refresh_gauges(now);
         let q = inner.latency.quantiles(now);
+        // /proc files are made by the kernel on read: no disk, nothing to wait for.
+        let (cpu_seconds, memory_bytes) = common::procfs::own_usage(&inner.usage_scope);
         StatsResponse {
             replica: inner.config.replica_name.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -275,6 +285,8 @@ impl AppState {
             workers: inner.capacity.workers() as u64,
             latency_p50_ms: q.p50_ms,
             latency_p95_ms: q.p95_ms,
+            cpu_seconds,
+            memory_bytes,
         }
     }
 }

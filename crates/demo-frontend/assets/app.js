@@ -207,6 +207,13 @@
     $("actions-body").replaceChildren(...rows);
   }
 
+  // "CPU 0.12 cores · 35 MiB", or what the replica does not report.
+  function usage(r) {
+    const cpu = known(r.cpu_cores) ? `CPU ${r.cpu_cores.toFixed(2)} cores` : "CPU n/a";
+    const mem = known(r.memory_bytes) ? ` · ${(r.memory_bytes / 1048576).toFixed(0)} MiB` : "";
+    return cpu + mem;
+  }
+
   function renderReplicas(s) {
     const items = s.replicas.map((r) => {
       const pct = Math.round(100 * (r.share || 0));
@@ -236,6 +243,7 @@
           {},
           el("div", { class: "bar" }, el("span", { style: `width:${r.up ? pct : 0}%` })),
           el("div", { class: "share" }, r.up ? `${pct}% of traffic` : "no traffic"),
+          r.up ? el("div", { class: "usage", title: "CPU cores it used since the last poll; memory of its process (none locally: every replica shares the orchestrator's)" }, usage(r)) : null,
         ),
       );
     });

@@ -330,6 +330,8 @@ impl Aggregator {
                     error: t.error.clone(),
                     requests_per_s: round(t.rates.requests()),
                     share: round(share),
+                    cpu_cores: t.rates.cpu_cores.filter(|_| t.up).map(round),
+                    memory_bytes: s.filter(|_| t.up).and_then(|s| s.memory_bytes),
                     latency_p50_ms: s.filter(|_| t.up).map(|s| round(s.latency_p50_ms)),
                     latency_p95_ms: s.filter(|_| t.up).map(|s| round(s.latency_p95_ms)),
                     active_sessions: live(|s| s.active_sessions),

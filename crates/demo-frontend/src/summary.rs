@@ -107,6 +107,10 @@ pub struct ReplicaSummary {
     pub requests_per_s: f64,
     /// Fraction (0..=1) of all action requests this replica handled during the last poll.
     pub share: f64,
+    /// CPU cores it used between its last two answers (`null`: it reports no CPU time).
+    pub cpu_cores: Option<f64>,
+    /// Its resident memory (`null` locally, where every replica shares one process).
+    pub memory_bytes: Option<f64>,
     pub latency_p50_ms: Option<f64>,
     pub latency_p95_ms: Option<f64>,
     pub active_sessions: u64,

@@ -112,9 +112,21 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     stop: CancellationToken,
 ) -> Result<oneshot::Receiver<Result<Scheduled>>> {
-    on_thread(format!("loadgen-lane-{}", plan.index), move || {
+    on_thread(lane_thread_name(plan.index), move || {
         run(plan, shared, stop)
     })
+}
+
+/// `<name>/lane<i>` when the starting thread carries a name of its own: the orchestrator
+/// names each component's runtime threads and counts the CPU of `<name>` and `<name>/...`
+/// as that component's. Else (a test thread, the binary's `main`) `loadgen-lane-<i>`.
+fn lane_thread_name(i: usize) -> String {
+    match std::thread::current().name() {
+        Some(n) if n != "main" && !n.starts_with("tokio-") && !n.contains("::") => {
+            format!("{n}/lane{i}")
+        }
+        _ => format!("loadgen-lane-{i}"),
+    }
 }
 
 /// Runs the future `make` builds on a new thread with its own single-threaded runtime; the

@@ -39,6 +39,7 @@ pub(crate) struct Metrics {
     /// https only (no-op handles otherwise): handshake times and count.
     tls_handshake: Histogram,
     handshakes: Counter,
+    network: common::netcount::ByteCounters,
 }
 
 /// Which mode-specific series a run has.
@@ -127,6 +128,10 @@ impl Metrics {
             connect: recorder.histogram(names::LG_CONNECT_DURATION_SECONDS, NO_LABELS),
             tls_handshake,
             handshakes,
+            network: common::netcount::ByteCounters {
+                received: recorder.counter(names::LG_NETWORK_RECEIVE_BYTES_TOTAL, NO_LABELS),
+                sent: recorder.counter(names::LG_NETWORK_TRANSMIT_BYTES_TOTAL, NO_LABELS),
+            },
             recorder,
         }
     }
@@ -137,6 +142,7 @@ impl Metrics {
             connect: self.connect.clone(),
             tls: self.tls_handshake.clone(),
             handshakes: self.handshakes.clone(),
+            network: self.network.clone(),
         }
     }
 

@@ -268,7 +268,7 @@ async fn open(shared: &Shared, lane: &Lane, group: Option<&SharedConn>) -> Resul
         return mine.ok_or_else(|| Failure::Io("an HTTP/1.1 connection cannot be shared".into()));
     }
     if let Some(parked) = lane.take_spare()
-        && let Ok(conn) = Conn::adopt(parked).await
+        && let Ok(conn) = Conn::adopt(parked, shared.connector.setup().network()).await
     {
         return Ok(conn);
     }

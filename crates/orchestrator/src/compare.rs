@@ -65,6 +65,7 @@ pub fn rows(a: &Report, b: &Report) -> Vec<Row> {
         }
     }
     out.extend(crate::autoscale::render::compare_rows(a, b));
+    out.extend(crate::resources::compare::rows(a, b));
     out
 }
 
@@ -73,6 +74,9 @@ fn cell(metric: &str, v: Option<f64>) -> String {
         None => "-".to_owned(),
         Some(v) if metric.ends_with("_seconds") => format!("{} ms", ms(Some(v))),
         Some(v) if metric.ends_with("_rate") => format!("{:.2}%", v * 100.0),
+        Some(v) if metric.ends_with("cpu_cores") || metric.ends_with("_1k_requests") => {
+            format!("{v:.3}")
+        }
         Some(v) => format!("{v:.1}"),
     }
 }

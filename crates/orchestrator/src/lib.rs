@@ -13,6 +13,7 @@ pub mod gate;
 pub mod kube;
 pub mod local;
 pub mod report;
+pub mod resources;
 pub mod runtime;
 pub mod sample;
 pub mod timeline;

@@ -149,6 +149,8 @@ pub struct ScrapeRound {
     pub backend_ready: u32,
     /// Backend replicas asked for now.
     pub backend_desired: u32,
+    /// CPU and memory the runtime measured (empty where it measures none).
+    pub resources: crate::resources::Round,
 }
 
 /// Scrapes every component's `/metrics` once. Must not take longer than about a second
@@ -184,6 +186,18 @@ pub trait Runtime: Send {
 
     /// A handle the sampler scrapes once a second.
     fn metrics(&self) -> Self::Metrics;
+
+    /// Where the runtime's CPU, memory and network figures come from, for the report.
+    fn resource_source(&self) -> crate::resources::Source {
+        crate::resources::Source {
+            notes: vec![format!(
+                "the {} runtime measures no CPU or memory; network figures are the components' own counts",
+                self.name()
+            )],
+            network: "each component's own count of the bytes on its connections".into(),
+            ..Default::default()
+        }
+    }
 
     /// The base URL of the run's Prometheus HTTP API (`http://host:port`), where this
     /// process can reach it; the gate's alerts are evaluated there. By default the endpoint

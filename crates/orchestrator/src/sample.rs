@@ -85,6 +85,9 @@ pub struct Point {
     /// Targets that could not be scraped this round: `instance: reason`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<String>,
+    /// CPU, memory and network bytes of every replica now (`crate::resources`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub usage: Vec<crate::resources::Usage>,
 }
 
 /// What one instance's page says, before differencing.
@@ -102,6 +105,8 @@ pub struct InstanceReading {
     pub lg_latency: Vec<f64>,
     pub server_latency: Vec<f64>,
     pub job_latency: Vec<f64>,
+    /// Bytes the instance read and wrote on its connections, when its page says.
+    pub network: Option<(f64, f64)>,
 }
 
 /// Parses one `/metrics` page. Unknown series are ignored; a page that is not Prometheus
@@ -127,6 +132,12 @@ pub fn read_page(text: &str) -> Result<InstanceReading, String> {
         match s.name.as_str() {
             names::APP_JOBS_PENDING => r.jobs_pending += v,
             names::APP_SHED_REQUESTS_TOTAL => r.shed += v,
+            names::APP_NETWORK_RECEIVE_BYTES_TOTAL | names::LG_NETWORK_RECEIVE_BYTES_TOTAL => {
+                r.network.get_or_insert((0.0, 0.0)).0 += v;
+            }
+            names::APP_NETWORK_TRANSMIT_BYTES_TOTAL | names::LG_NETWORK_TRANSMIT_BYTES_TOTAL => {
+                r.network.get_or_insert((0.0, 0.0)).1 += v;
+            }
             names::HTTP_REQUESTS_TOTAL if !is_probe(s) => {
                 r.served += v;
                 if s.label(names::label::STATUS)
@@ -202,7 +213,8 @@ impl Accumulator {
     }
 
     pub fn push(&mut self, t: f64, round: &ScrapeRound) -> Point {
-        let mut gaps = Vec::new();
+        let mut gaps = round.resources.gaps.clone();
+        let mut usage = round.resources.usage.clone();
         let (mut target_rps, mut jobs_pending, mut vus) = (0.0, 0.0, 0.0);
         for scrape in &round.targets {
             if !matches!(
@@ -224,6 +236,10 @@ impl Accumulator {
                     continue;
                 }
             };
+            if let Some((rx, tx)) = reading.network {
+                let component = scrape.component.as_str();
+                crate::resources::add_network(&mut usage, component, &scrape.instance, rx, tx);
+            }
             target_rps += reading.target_rps;
             jobs_pending += reading.jobs_pending;
             vus += reading.vus;
@@ -265,6 +281,7 @@ impl Accumulator {
             jobs_pending,
             vus,
             gaps,
+            usage,
         }
     }
 }
@@ -363,6 +380,7 @@ http_requests_total{method=\"DELETE\",route=\"/api/tickets/{id}\",status=\"204\"
             }],
             backend_ready: 1,
             backend_desired: 1,
+            resources: Default::default(),
         }
     }
 

@@ -373,6 +373,11 @@ pub async fn run_gated<R: Runtime>(
         notes,
         rt.endpoints(),
     );
+    report.resources = Some(crate::resources::section(
+        &report.points,
+        &phases,
+        rt.resource_source(),
+    ));
     report.autoscale = auto.then(|| {
         crate::autoscale::report::AutoscaleReport::build(s, &phases, &report.points, driver.syncs)
     });

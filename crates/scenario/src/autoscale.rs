@@ -219,12 +219,6 @@ impl Builder {
             );
         }
         match self.platform {
-            Some(Platform::Local) if a.metric == AutoscaleMetric::Cpu => push(
-                "autoscale_metric",
-                metric.to_owned(),
-                "the local runtime does not measure per-component CPU yet, so it cannot scale on cpu".to_owned(),
-                "pick rps_per_replica, utilization or p95_latency locally, or run with --runtime kube".to_owned(),
-            ),
             Some(Platform::Kube)
                 if a.mode == super::ScaleMode::Hpa
                     && matches!(

@@ -230,7 +230,7 @@ pub(crate) static KEYS: &[Key] = &[
         Metric,
         autoscale.metric,
         Check::None,
-        "hpa/keda: what the autoscaler scales on: rps_per_replica, utilization (busy workers, %), p95_latency (keda) or cpu (% of the request; kube only)."
+        "hpa/keda: what the autoscaler scales on: rps_per_replica, utilization (busy workers, %), p95_latency (keda) or cpu (% of the CPU request; locally % of one core)."
     ),
     key!(
         "autoscale_target",

@@ -112,6 +112,10 @@ async fn every_route_answers_over_http() {
     assert_eq!(s, StatusCode::OK);
     let stats: StatsResponse = serde_json::from_str(&body).unwrap();
     assert!(stats.requests_total >= 10, "{stats:?}");
+    // The replica's own CPU time from /proc (its process here: a test thread's name).
+    if cfg!(target_os = "linux") {
+        assert!(stats.cpu_seconds.is_some_and(|c| c >= 0.0), "{stats:?}");
+    }
     let (s, _, body) = send(&server, Method::GET, routes::METRICS, "").await;
     assert_eq!(s, StatusCode::OK);
     assert!(body.contains(common::names::HTTP_REQUESTS_TOTAL));

@@ -124,6 +124,43 @@ fn rates_shares_totals_and_weighted_latency_across_two_replicas() {
 }
 
 #[test]
+fn a_replicas_cpu_is_its_cpu_time_per_second_beside_its_memory() {
+    let with = |cpu: Option<f64>, memory: Option<f64>, uptime: f64| StatsResponse {
+        cpu_seconds: cpu,
+        memory_bytes: memory,
+        ..stats("a", uptime, 0, 0, 1.0)
+    };
+    let mut agg = Aggregator::new(facts(Duration::ZERO));
+    let mut c = Clock::new();
+    agg.observe(c.obs(
+        0.0,
+        vec![
+            (A, Ok(with(Some(1.0), Some(5e6), 10.0))),
+            (B, Ok(with(None, None, 10.0))),
+        ],
+    ));
+    // a used 0.5 s of CPU in 2 s; b reports none.
+    agg.observe(c.obs(
+        2.0,
+        vec![
+            (A, Ok(with(Some(1.5), Some(6e6), 12.0))),
+            (B, Ok(with(None, None, 12.0))),
+        ],
+    ));
+    let s = agg.summary();
+    assert_eq!(s.replicas[0].cpu_cores, Some(0.25));
+    assert_eq!(s.replicas[0].memory_bytes, Some(6e6));
+    assert_eq!(
+        (s.replicas[1].cpu_cores, s.replicas[1].memory_bytes),
+        (None, None)
+    );
+    // Restarted (uptime 1 s): its CPU since the restart, never a negative rate.
+    agg.observe(c.obs(2.0, vec![(A, Ok(with(Some(0.2), Some(6e6), 1.0)))]));
+    let cpu = agg.summary().replicas[0].cpu_cores;
+    assert!(cpu.is_some_and(|c| approx(c, 0.2)), "{cpu:?}");
+}
+
+#[test]
 fn a_replica_that_stops_answering_is_down_counted_and_recovers() {
     let mut agg = Aggregator::new(facts(Duration::ZERO));
     let mut c = Clock::new();

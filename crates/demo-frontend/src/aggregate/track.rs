@@ -15,6 +15,8 @@ pub(super) struct Rates {
     /// Failed ones, per action.
     pub(super) errors_by_action: [f64; 3],
     pub(super) shed: f64,
+    /// CPU cores the replica used, when it reports its CPU time.
+    pub(super) cpu_cores: Option<f64>,
 }
 
 impl Rates {
@@ -119,8 +121,14 @@ pub(super) fn rates(prev: &Sample, cur: &StatsResponse, now: Instant) -> Rates {
         return Rates::default();
     }
     let delta = |old: u64, new: u64| if restarted { new } else { new - old } as f64 / dt;
+    let cpu_cores = match (old.cpu_seconds, cur.cpu_seconds) {
+        (Some(o), Some(c)) if !restarted && c >= o => Some((c - o) / dt),
+        (_, Some(c)) if restarted => Some(c / dt),
+        _ => None,
+    };
     let mut r = Rates {
         shed: delta(old.shed_total, cur.shed_total),
+        cpu_cores,
         ..Rates::default()
     };
     for (i, (o, c)) in pairs.iter().enumerate() {

@@ -190,6 +190,15 @@ async fn the_page_shows_live_data_and_books_a_ticket() {
             Duration::from_secs(10),
         )
         .await;
+        // Each replica's CPU (from two of its answers) beside its share of traffic.
+        wait_js(
+            &browser,
+            "every replica's CPU shown",
+            "const u = [...document.querySelectorAll('#replicas .replica[data-up=true] .usage')]; \
+             return u.length === 2 && u.every(e => /^CPU [0-9.]+ cores/.test(e.textContent))",
+            Duration::from_secs(10),
+        )
+        .await;
         let before = text(&browser, book_total).await;
         assert_eq!(before, "0", "nothing booked yet");
 

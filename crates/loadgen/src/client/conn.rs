@@ -11,6 +11,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use common::netcount::{ByteCounters, Counted};
 use http::header::HOST;
 use http::uri::{Authority, Scheme};
 use http::{Request, StatusCode, Uri};
@@ -140,9 +141,11 @@ impl Conn {
     }
 
     /// A connection opened on another runtime, moved onto the current one (its socket is
-    /// registered with this runtime's reactor).
-    pub(crate) async fn adopt(parked: Parked) -> Result<Self, Failure> {
+    /// registered with this runtime's reactor), its bytes counted from now on in `network`
+    /// (it may have been opened by a start-up check, which counts nothing).
+    pub(crate) async fn adopt(parked: Parked, network: ByteCounters) -> Result<Self, Failure> {
         let stream = TcpStream::from_std(parked.stream).map_err(|e| Failure::Io(e.to_string()))?;
+        let stream = Counted::new(stream, network);
         Self::http1(Stream::Plain(stream), parked.born).await
     }
 
@@ -184,7 +187,7 @@ impl Conn {
         let Stream::Plain(stream) = parts.io.into_inner() else {
             return None;
         };
-        let stream = stream.into_std().ok()?;
+        let stream = stream.into_inner().into_std().ok()?;
         Some(Parked { stream, born })
     }
 

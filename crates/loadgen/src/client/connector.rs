@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
+use super::stream::Tcp;
 use super::{Conn, Failure, Setup, Stream, Target};
 use crate::Transport;
 
@@ -107,6 +108,7 @@ impl Connector {
                     self.setup.connected(born.saturating_duration_since(start));
                     // Small requests must not wait for Nagle's algorithm.
                     let _ = tcp.set_nodelay(true);
+                    let tcp = Tcp::new(tcp, self.setup.network());
                     let conn = self.speak(tcp, born).await.map_err(|f| match f {
                         Failure::Tls(e) => Failure::Tls(format!("{addr}: {e}")),
                         Failure::Connect(e) | Failure::Io(e) => {
@@ -138,7 +140,7 @@ impl Connector {
     }
 
     /// TLS when the target is https, then the connection's HTTP version.
-    async fn speak(&self, tcp: TcpStream, born: Instant) -> Result<Conn, Failure> {
+    async fn speak(&self, tcp: Tcp, born: Instant) -> Result<Conn, Failure> {
         let stream = match &self.dialing.tls {
             None => Stream::Plain(tcp),
             Some((connector, name)) => {

@@ -16,6 +16,7 @@ pub(crate) struct SetupMetrics {
     pub(crate) connect: metrics::Histogram,
     pub(crate) tls: metrics::Histogram,
     pub(crate) handshakes: metrics::Counter,
+    pub(crate) network: common::netcount::ByteCounters,
 }
 
 pub(crate) struct Setup {
@@ -59,6 +60,13 @@ impl Setup {
             m.tls.record(took.as_secs_f64());
             m.handshakes.increment(1);
         }
+    }
+
+    /// Where the connections add up their bytes (nowhere for connections that are not load).
+    pub(crate) fn network(&self) -> common::netcount::ByteCounters {
+        self.metrics
+            .as_ref()
+            .map_or_else(common::netcount::ByteCounters::noop, |m| m.network.clone())
     }
 
     pub(crate) fn totals(&self) -> SetupTotals {

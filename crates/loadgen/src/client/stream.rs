@@ -5,15 +5,19 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use common::netcount::Counted;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+/// The TCP stream under everything, counting the bytes on the wire.
+pub(crate) type Tcp = Counted<TcpStream>;
+
 #[derive(Debug)]
 pub(crate) enum Stream {
-    Plain(TcpStream),
+    Plain(Tcp),
     /// Boxed: a TLS session is a few kilobytes of state that plain connections need not carry.
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<Tcp>>),
 }
 
 impl AsyncRead for Stream {

@@ -9,6 +9,10 @@
 //!   gauge would only say what one moment looked like.
 //! - `p95_latency`: the service's p95 (every replica's histogram summed), in ms, one value;
 //!   0 when the replicas answered but served nothing.
+//! - `cpu`: the CPU time the runtime measured for the replica (locally its named threads, see
+//!   `resources::local`) over the period, in % of [`LOCAL_CPU_REQUEST_CORES`]: locally a
+//!   replica has no CPU request, so one core counts as 100 %. A replica without a CPU reading
+//!   (/proc unreadable) is missing.
 //!
 //! A replica seen for the first time has no period to difference yet: it is unready, as a pod
 //! still starting is for the HPA; one whose page could not be read is missing.
@@ -19,13 +23,17 @@ use common::names;
 use scenario::{AutoscaleMetric, Scenario};
 
 use super::algorithm::{Observation, PodMetric};
+use crate::resources::Usage;
 use crate::runtime::{ComponentKind, ScrapeRound};
 use crate::sample::{InstanceReading, diff, quantile, read_page};
 
-/// Remembers each replica's last page between syncs.
+/// The CPU request a local replica's `cpu` utilization is a percentage of: one core.
+pub const LOCAL_CPU_REQUEST_CORES: f64 = 1.0;
+
+/// Remembers each replica's last page (and CPU seconds, when measured) between syncs.
 #[derive(Debug, Default)]
 pub struct Observer {
-    last: HashMap<String, (f64, InstanceReading)>,
+    last: HashMap<String, (f64, InstanceReading, Option<f64>)>,
 }
 
 /// An observation and the metric value it amounts to (for the report).
@@ -64,9 +72,10 @@ impl Observer {
                 pods.push(PodMetric::Missing);
                 continue;
             };
+            let cpu = cpu_seconds(&round.resources.usage, &scrape.instance);
             let before = self.last.get(&scrape.instance).cloned();
-            seen.insert(scrape.instance.clone(), (t, reading.clone()));
-            let Some((t0, before)) = before.filter(|(t0, _)| t > *t0) else {
+            seen.insert(scrape.instance.clone(), (t, reading.clone(), cpu));
+            let Some((t0, before, cpu_before)) = before.filter(|(t0, ..)| t > *t0) else {
                 pods.push(PodMetric::Unready);
                 continue;
             };
@@ -80,8 +89,22 @@ impl Observer {
                 AutoscaleMetric::Utilization => {
                     (responses - shed).max(0.0) * worker_seconds / dt / workers * 100.0
                 }
+                AutoscaleMetric::Cpu => match (cpu, cpu_before) {
+                    (Some(now), Some(was)) => {
+                        delta(now, was) / dt / LOCAL_CPU_REQUEST_CORES * 100.0
+                    }
+                    // Measured now, not then (a gap last sync): no period to difference.
+                    (Some(_), None) => {
+                        pods.push(PodMetric::Unready);
+                        continue;
+                    }
+                    (None, _) => {
+                        pods.push(PodMetric::Missing);
+                        continue;
+                    }
+                },
                 // One value for the service: only the histogram is gathered per replica.
-                AutoscaleMetric::P95Latency | AutoscaleMetric::Cpu => 0.0,
+                AutoscaleMetric::P95Latency => 0.0,
             };
             let window = diff(&reading.server_latency, &before.server_latency);
             if buckets.len() < window.len() {
@@ -132,6 +155,14 @@ impl Observer {
     }
 }
 
+/// The CPU seconds the runtime measured for `instance` this round.
+fn cpu_seconds(usage: &[Usage], instance: &str) -> Option<f64> {
+    usage
+        .iter()
+        .find(|u| u.instance == instance)
+        .and_then(|u| u.cpu_seconds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,7 +205,22 @@ mod tests {
                 .collect(),
             backend_ready: pages.len() as u32,
             backend_desired: pages.len() as u32,
+            resources: Default::default(),
         }
+    }
+
+    /// `round` with the CPU seconds the runtime measured for some replicas.
+    fn with_cpu(mut r: ScrapeRound, cpu: &[(&str, f64)]) -> ScrapeRound {
+        r.resources.usage = cpu
+            .iter()
+            .map(|(instance, s)| Usage {
+                instance: (*instance).to_owned(),
+                component: "backend".into(),
+                cpu_seconds: Some(*s),
+                ..Usage::default()
+            })
+            .collect();
+        r
     }
 
     fn scenario(metric: AutoscaleMetric) -> Scenario {
@@ -256,6 +302,31 @@ mod tests {
         assert_eq!(
             gone.value, None,
             "nothing read is no value: the count is held"
+        );
+    }
+
+    #[test]
+    fn cpu_is_the_measured_cpu_time_in_percent_of_one_core() {
+        let s = scenario(AutoscaleMetric::Cpu);
+        let mut o = Observer::new();
+        let pages = |cpu: &[(&str, f64)]| {
+            with_cpu(
+                round(&[("b-0", Ok(page(0, 0, 0.01))), ("b-1", Ok(page(0, 0, 0.01)))]),
+                cpu,
+            )
+        };
+        o.observe(0.0, &pages(&[("b-0", 1.0), ("b-1", 5.0)]), &s);
+        // b-0 used 1.5 s of CPU in 2 s (75 % of a core); b-1 has no reading this round.
+        let seen = o.observe(2.0, &pages(&[("b-0", 2.5)]), &s);
+        assert_eq!(
+            seen.observation,
+            Observation::PerPod(vec![PodMetric::Ready(75.0), PodMetric::Missing])
+        );
+        // b-1 is measured again, but its last reading is a sync old: no period yet.
+        let seen = o.observe(4.0, &pages(&[("b-0", 2.5), ("b-1", 6.0)]), &s);
+        assert_eq!(
+            seen.observation,
+            Observation::PerPod(vec![PodMetric::Ready(0.0), PodMetric::Unready])
         );
     }
 }

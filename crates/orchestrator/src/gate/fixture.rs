@@ -58,6 +58,7 @@ pub(crate) fn report_with(latency: f64, error_rate: f64) -> Report {
                 jobs_pending: 0.0,
                 vus: 0.0,
                 gaps: Vec::new(),
+                usage: Vec::new(),
             }
         })
         .collect();

@@ -1,5 +1,6 @@
 //! The kube runtime's [`MetricsSource`]: every pod's `/metrics` through the API server's pod
-//! proxy (no port-forward, no route from this machine to the pods needed).
+//! proxy (no port-forward, no route from this machine to the pods needed), and the pods'
+//! CPU, memory and network from the nodes' cAdvisor or the metrics API ([`super::usage`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -23,6 +24,8 @@ pub struct KubeMetrics {
     namespace: String,
     pods: PodView,
     desired: Arc<AtomicU32>,
+    /// The metrics API's CPU rates, summed up into seconds between rounds.
+    cpu: super::usage::Integrator,
 }
 
 impl std::fmt::Debug for KubeMetrics {
@@ -40,6 +43,7 @@ impl KubeMetrics {
             namespace,
             pods,
             desired,
+            cpu: super::usage::Integrator::default(),
         }
     }
 }
@@ -106,7 +110,7 @@ impl MetricsSource for KubeMetrics {
             }
             Some((p, job, port))
         });
-        let scrapes = futures::future::join_all(targets.map(|(p, job, port)| async move {
+        let pages = futures::future::join_all(targets.map(|(p, job, port)| async move {
             Scrape {
                 component: job
                     .component()
@@ -115,7 +119,11 @@ impl MetricsSource for KubeMetrics {
                 plan: p.plan.clone(),
                 result: scrape_pod(&self.client, &self.namespace, p, port).await,
             }
-        }))
+        }));
+        let (scrapes, resources) = futures::future::join(
+            pages,
+            super::usage::read(&self.client, &self.namespace, &pods, &self.cpu),
+        )
         .await;
         ScrapeRound {
             targets: scrapes,
@@ -126,6 +134,7 @@ impl MetricsSource for KubeMetrics {
             )
             .unwrap_or(u32::MAX),
             backend_desired: self.desired.load(Ordering::Relaxed),
+            resources,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod prepull_phase;
 pub mod problems;
 pub mod render;
 pub mod runtime;
+pub mod usage;
 pub mod wait;
 
 pub use destroy::{Destroyed, destroy};

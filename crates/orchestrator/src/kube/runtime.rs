@@ -521,6 +521,10 @@ impl Runtime for KubeRuntime {
         self.endpoints.clone()
     }
 
+    fn resource_source(&self) -> crate::resources::Source {
+        super::usage::source()
+    }
+
     fn metrics(&self) -> KubeMetrics {
         KubeMetrics::new(
             self.client.clone(),

@@ -5,5 +5,6 @@ pub mod ports;
 pub mod prometheus;
 pub mod runtime;
 pub mod scrape;
+pub mod threads;
 
 pub use ports::{DEFAULT_PORT_BASE, PortPlan};

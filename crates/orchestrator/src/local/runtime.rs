@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::ports::{PortPlan, bind};
 use super::prometheus::{self, Prometheus};
 use super::scrape::{LocalMetrics, Target};
+use super::threads::{self, ComponentRuntime};
 use crate::autoscale::algorithm::Autoscaler;
 use crate::autoscale::observe::Observer;
 use crate::components;
@@ -35,6 +36,8 @@ struct Running {
     addr: SocketAddr,
     stop: CancellationToken,
     task: JoinHandle<()>,
+    /// Dropped after the task: whatever still runs on it stops then.
+    _runtime: ComponentRuntime,
 }
 
 pub struct LocalRuntime {
@@ -48,6 +51,8 @@ pub struct LocalRuntime {
     /// One load generator per load plan, in the scenario's order.
     loadgens: Vec<Running>,
     balancer: Option<(CancellationToken, JoinHandle<()>)>,
+    /// The per-replica CPU and memory page Prometheus scrapes.
+    resource_page: Option<(CancellationToken, JoinHandle<()>)>,
     prometheus: Option<Prometheus>,
     ready_tx: watch::Sender<Vec<SocketAddr>>,
     replica_urls_tx: watch::Sender<Vec<String>>,
@@ -117,6 +122,7 @@ impl LocalRuntime {
             frontend: None,
             loadgens: Vec::new(),
             balancer: None,
+            resource_page: None,
             prometheus: None,
             ready_tx,
             replica_urls_tx,
@@ -130,39 +136,70 @@ impl LocalRuntime {
         })
     }
 
-    /// Runs `fut` as a component; if it ends before its stop token fires, that is a death.
-    fn spawn<F, E>(
+    /// Runs the component `make` builds on `listener` as `instance`, on a runtime of its
+    /// own whose threads are named `tag` (its CPU is counted by that name); if it ends
+    /// before its stop token fires, that is a death.
+    #[allow(clippy::too_many_arguments)]
+    fn spawn<M, F, E>(
         &self,
         kind: ComponentKind,
         instance: &str,
+        tag: &str,
+        listener: tokio::net::TcpListener,
         addr: SocketAddr,
         stop: CancellationToken,
-        fut: F,
-    ) -> Running
+        make: M,
+    ) -> Result<Running>
     where
+        M: FnOnce(tokio::net::TcpListener) -> F + Send + 'static,
         F: Future<Output = std::result::Result<(), E>> + Send + 'static,
         E: std::fmt::Display,
     {
+        let workers = match kind {
+            ComponentKind::Frontend => 1,
+            _ => threads::workers(),
+        };
+        let cannot =
+            |what: &str, e: std::io::Error| component_err(kind, instance, format!("{what}: {e}"));
+        let runtime = ComponentRuntime::new(tag, workers)
+            .map_err(|e| cannot("cannot start its runtime", e))?;
+        // The socket moves to the replica's runtime, whose reactor then serves it.
+        let listener = listener
+            .into_std()
+            .map_err(|e| cannot("cannot hand over its listener", e))?;
+        let inner = runtime
+            .spawn(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)
+                    .map_err(|e| format!("cannot take over its listener: {e}"))?;
+                make(listener).await.map_err(|e| format!("{e:#}"))
+            })
+            .ok_or_else(|| component_err(kind, instance, "its runtime is gone"))?;
+        self.metrics
+            .resources
+            .register(&threads::thread_tag(tag), kind.as_str(), instance);
         let died = self.died_tx.clone();
         let (name, token) = (instance.to_owned(), stop.clone());
         let task = tokio::spawn(async move {
-            let result = fut.await;
+            let result = inner
+                .await
+                .unwrap_or_else(|e| Err(format!("its task ended: {e}")));
             if token.is_cancelled() {
                 return;
             }
             let reason = match result {
                 Ok(()) => "exited on its own".to_owned(),
-                Err(e) => format!("exited: {e:#}"),
+                Err(e) => format!("exited: {e}"),
             };
             died.send_replace(Some((kind, name, reason)));
         });
-        Running {
+        Ok(Running {
             kind,
             instance: instance.to_owned(),
             addr,
             stop,
             task,
-        }
+            _runtime: runtime,
+        })
     }
 
     /// Polls `url` until it answers 2xx, the component dies, or `ready_timeout` passes.
@@ -218,7 +255,12 @@ impl LocalRuntime {
         let ready: Vec<SocketAddr> = self.backends.iter().map(|b| b.addr).collect();
         self.replica_urls_tx
             .send_replace(ready.iter().map(|a| format!("http://{a}")).collect());
-        if let Some(Err(e)) = self.prometheus.as_ref().map(|p| p.set_backends(&ready)) {
+        let named: Vec<(String, SocketAddr)> = self
+            .backends
+            .iter()
+            .map(|b| (b.instance.clone(), b.addr))
+            .collect();
+        if let Some(Err(e)) = self.prometheus.as_ref().map(|p| p.set_backends(&named)) {
             tracing::warn!(error = %e, "cannot update the Prometheus targets");
         }
         self.ready_tx.send_replace(ready);
@@ -236,8 +278,17 @@ impl LocalRuntime {
             .map_err(|e| component_err(kind, &instance, format!("bad configuration: {e}")))?;
         let listener = bind(port, &instance).await?;
         let stop = CancellationToken::new();
-        let fut = demo_backend::run(config, listener, stop.clone().cancelled_owned());
-        let running = self.spawn(kind, &instance, PortPlan::addr(port), stop, fut);
+        let shutdown = stop.clone().cancelled_owned();
+        let tag = format!("{kind}-{i}");
+        let running = self.spawn(
+            kind,
+            &instance,
+            &tag,
+            listener,
+            PortPlan::addr(port),
+            stop,
+            move |l| demo_backend::run(config, l, shutdown),
+        )?;
         let url = format!("http://127.0.0.1:{port}{}", common::api::routes::READYZ);
         let running = self.ready(running, &url).await?;
         self.metrics.set(Target {
@@ -249,6 +300,26 @@ impl LocalRuntime {
         self.backends.push(running);
         self.publish_backends();
         Ok(())
+    }
+
+    /// Starts the resource page for Prometheus on a free loopback port (only Prometheus
+    /// needs to know it); `None` when no port is free, which only costs the dashboard's
+    /// CPU and memory panels.
+    async fn serve_resources(&mut self) -> Option<SocketAddr> {
+        let listener = tokio::net::TcpListener::bind(PortPlan::addr(0))
+            .await
+            .ok()?;
+        let addr = listener.local_addr().ok()?;
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(crate::resources::export::serve(
+            listener,
+            self.metrics.resources.clone(),
+            self.scenario.namespace(),
+            self.metrics.desired.clone(),
+            stop.clone(),
+        ));
+        self.resource_page = Some((stop, task));
+        Some(addr)
     }
 
     async fn stop_running(r: Running) {
@@ -282,27 +353,46 @@ impl Runtime for LocalRuntime {
         match prometheus::find() {
             Some(bin) => {
                 let addr = PortPlan::addr(self.plan.prometheus());
-                let loadgens: Vec<_> = self
+                let loadgens = self
                     .scenario
                     .load_plans()
                     .into_iter()
                     .zip(0..)
-                    .map(|(p, i)| (p.name, PortPlan::addr(self.plan.loadgen_metrics(i))))
+                    .map(|(p, i)| prometheus::LoadgenScrape {
+                        pod: self.scenario.loadgen_name(&p),
+                        plan: p.name,
+                        addr: PortPlan::addr(self.plan.loadgen_metrics(i)),
+                    })
                     .collect();
+                let scrapes = prometheus::Scrapes {
+                    loadgens,
+                    resources: self.serve_resources().await,
+                    namespace: self.scenario.namespace(),
+                    uuid: self.scenario.uuid.clone(),
+                };
                 match Prometheus::start(
                     &bin,
                     &self.run_dir.join("prometheus"),
                     addr,
-                    &loadgens,
+                    &scrapes,
                     self.scenario.ready_timeout.get(),
                 )
                 .await
                 {
-                    Ok(p) => self.prometheus = Some(p),
+                    Ok(p) => {
+                        if let Some(pid) = p.pid() {
+                            let name = ComponentKind::Prometheus.as_str();
+                            self.metrics.resources.watch_process(name, name, pid);
+                        }
+                        self.prometheus = Some(p);
+                    }
                     Err(e) => notes.push(format!("prometheus did not start: {e}")),
                 }
             }
             None => notes.push(prometheus::MISSING_NOTE.to_owned()),
+        }
+        if !cfg!(target_os = "linux") {
+            notes.push(crate::resources::local::NOT_LINUX_NOTE.to_owned());
         }
         self.metrics
             .desired
@@ -329,8 +419,16 @@ impl Runtime for LocalRuntime {
         config.replicas = demo_frontend::ReplicaSource::Watch(self.replica_urls_tx.subscribe());
         let listener = bind(port, &instance).await?;
         let stop = CancellationToken::new();
-        let fut = demo_frontend::run(config, listener, stop.clone().cancelled_owned());
-        let running = self.spawn(kind, &instance, PortPlan::addr(port), stop, fut);
+        let shutdown = stop.clone().cancelled_owned();
+        let running = self.spawn(
+            kind,
+            &instance,
+            kind.as_str(),
+            listener,
+            PortPlan::addr(port),
+            stop,
+            move |l| demo_frontend::run(config, l, shutdown),
+        )?;
         let running = self
             .ready(
                 running,
@@ -363,9 +461,22 @@ impl Runtime for LocalRuntime {
             config.progress = loadgen::Progress::Off;
             let listener = bind(port, &instance).await?;
             let stop = CancellationToken::new();
-            let fut = loadgen::run(config, Some(listener), stop.clone().cancelled_owned());
-            let fut = async move { fut.await.map(|_report| ()) };
-            let running = self.spawn(kind, &instance, PortPlan::addr(port), stop, fut);
+            let shutdown = stop.clone().cancelled_owned();
+            // Its lanes' threads are named `<tag>/lane<n>` and counted with it.
+            let tag = format!("{kind}-{i}");
+            let running = self.spawn(
+                kind,
+                &instance,
+                &tag,
+                listener,
+                PortPlan::addr(port),
+                stop,
+                move |l| async move {
+                    loadgen::run(config, Some(l), shutdown)
+                        .await
+                        .map(|_report| ())
+                },
+            )?;
             self.starting.push(running);
             targets.push(Target {
                 component: kind,
@@ -458,6 +569,10 @@ impl Runtime for LocalRuntime {
         self.metrics.clone()
     }
 
+    fn resource_source(&self) -> crate::resources::Source {
+        crate::resources::local::LocalResources::source()
+    }
+
     fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static {
         let mut rx = self.died_tx.subscribe();
         async move {
@@ -488,7 +603,10 @@ impl Runtime for LocalRuntime {
             Self::stop_running(r).await;
         }
         self.publish_backends();
-        if let Some((stop, task)) = self.balancer.take() {
+        for (stop, task) in [self.balancer.take(), self.resource_page.take()]
+            .into_iter()
+            .flatten()
+        {
             stop.cancel();
             let _ = tokio::time::timeout(STOP_GRACE, task).await;
         }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::resources::local::LocalResources;
 use crate::runtime::{ComponentKind, MetricsSource, Scrape, ScrapeRound};
 
 /// Per-request bound: a round must fit in the one-second sampling interval.
@@ -29,6 +30,8 @@ pub struct LocalMetrics {
     pub targets: Arc<RwLock<Vec<Target>>>,
     pub ready: watch::Receiver<Vec<SocketAddr>>,
     pub desired: Arc<AtomicU32>,
+    /// CPU and memory per replica (per-thread CPU from /proc).
+    pub resources: LocalResources,
 }
 
 impl LocalMetrics {
@@ -43,6 +46,7 @@ impl LocalMetrics {
             targets: Arc::default(),
             ready,
             desired: Arc::default(),
+            resources: LocalResources::new(),
         }
     }
 
@@ -53,7 +57,9 @@ impl LocalMetrics {
         }
     }
 
+    /// Stops scraping and measuring `instance`.
     pub fn remove(&self, instance: &str) {
+        self.resources.unregister(instance);
         if let Ok(mut t) = self.targets.write() {
             t.retain(|x| x.instance != instance);
         }
@@ -90,7 +96,13 @@ impl MetricsSource for LocalMetrics {
             }
         }))
         .await;
+        // /proc reads are file reads: off the runtime's workers.
+        let resources = self.resources.clone();
+        let resources = tokio::task::spawn_blocking(move || resources.read())
+            .await
+            .unwrap_or_default();
         ScrapeRound {
+            resources,
             targets: scrapes,
             backend_ready: u32::try_from(self.ready.borrow().len()).unwrap_or(u32::MAX),
             backend_desired: self.desired.load(Ordering::Relaxed),

@@ -174,6 +174,9 @@ pub fn render(r: &Report) -> String {
         &sr.t,
         &[("ready", "#9467bd", &sr.replicas)],
     ));
+    if let Some(s) = &r.resources {
+        body.push_str(&crate::resources::render::html(r, s));
+    }
     if let Some(a) = &r.autoscale {
         body.push_str(&crate::autoscale::render::html(r, a));
     }

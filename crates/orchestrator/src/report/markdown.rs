@@ -77,6 +77,9 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    if let Some(s) = &r.resources {
+        out.push_str(&crate::resources::render::markdown(s));
+    }
     if !r.scenario.plans.is_empty() {
         plans(&mut out, r);
     }

@@ -138,6 +138,9 @@ pub struct Report {
     /// Thresholds, regressions against a baseline and alerts, when the run had any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<crate::gate::GateReport>,
+    /// CPU, memory and network per phase and replica, and where they came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<crate::resources::Section>,
     /// `scale_mode` hpa/keda: every sync, the scale events and how the autoscaler reacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscale: Option<crate::autoscale::report::AutoscaleReport>,
@@ -373,6 +376,7 @@ impl Report {
             endpoints,
             points,
             gate: None,
+            resources: None,
             autoscale: None,
         }
     }
@@ -450,6 +454,7 @@ mod tests {
             jobs_pending: 0.0,
             vus: 0.0,
             gaps: Vec::new(),
+            usage: Vec::new(),
         }
     }
 

@@ -2,10 +2,12 @@
 #![allow(clippy::field_reassign_with_default)]
 
 mod cli;
+mod dashboard;
 mod gate;
 mod kubernetes;
 mod packaging;
 mod report;
+mod resources;
 mod scripted;
 mod timeline;
 mod timing;

@@ -115,6 +115,7 @@ impl MetricsSource for Shared {
             targets,
             backend_ready: st.replicas,
             backend_desired: st.replicas,
+            resources: Default::default(),
         }
     }
 }

@@ -185,6 +185,19 @@ pub fn config(s: &Scenario) -> PromConfig {
                     target_label: some("pod"),
                     ..Relabel::default()
                 },
+                // The dashboard's variables (dashboards/load-demo.json), as locally.
+                Relabel {
+                    source_labels: src(&["__meta_kubernetes_namespace"]),
+                    action: some("replace"),
+                    target_label: some("namespace"),
+                    ..Relabel::default()
+                },
+                Relabel {
+                    source_labels: Some(vec![sd_pod_label(labels::UUID)]),
+                    action: some("replace"),
+                    target_label: some("uuid"),
+                    ..Relabel::default()
+                },
             ],
         }],
     }

@@ -578,6 +578,18 @@ async fn a_whole_run_reports_pod_latency_and_cleanup_removes_the_namespace() {
         report.points
     );
     assert_eq!(report.points.iter().map(|p| p.backend_ready).max(), Some(2));
+    // The pods' CPU, memory and network from the nodes' cAdvisor pages (node proxy).
+    let backend_cpu =
+        report.points.iter().flat_map(|p| &p.usage).any(|u| {
+            u.component == "backend" && u.cpu_seconds.is_some() && u.net_rx_bytes.is_some()
+        });
+    assert!(backend_cpu, "{:?}", report.points.last());
+    let section = report.resources.as_ref().unwrap();
+    assert!(
+        section.source.cpu.contains("cAdvisor"),
+        "{:?}",
+        section.source
+    );
     assert!(report.points.last().unwrap().totals.served > 0.0);
     let ready = report
         .notes
@@ -729,5 +741,42 @@ async fn a_forbidden_apply_fails_the_run_with_a_partial_report() {
     assert_eq!(
         fake.writes().last().unwrap(),
         &format!("DELETE /api/v1/namespaces/{NS}")
+    );
+}
+
+/// A metrics API that answers 503 and cAdvisor pages that are not Prometheus text: named
+/// gaps in the report, and the run completes.
+#[tokio::test(start_paused = true)]
+async fn unreadable_resource_sources_are_named_gaps_not_a_failed_run() {
+    let fake = FakeApi::start(Behaviour {
+        cadvisor_garbage: true,
+        ..Behaviour::default()
+    });
+    fake.fail(super::fake::Fault {
+        verb: None,
+        path: "/apis/metrics.k8s.io/".into(),
+        code: 503,
+        retry_after: None,
+        times: u32::MAX,
+    });
+    let runs = tempfile::tempdir().unwrap();
+    let mut rt = runtime(&fake, quick());
+    rt.set_run_dir(runs.path().join("demo-run-001"));
+    let result = bounded(timeline::run(
+        rt,
+        options(quick(), runs.path(), false),
+        std::future::pending(),
+    ))
+    .await;
+    assert_eq!(result.exit_code(), 0, "{:?}", result.report.failures);
+    let gaps = &result.report.resources.as_ref().unwrap().gaps;
+    assert!(
+        gaps.iter().any(|g| g.contains("cAdvisor of node")),
+        "{gaps:?}"
+    );
+    assert!(
+        gaps.iter()
+            .any(|g| g.contains("metrics API (metrics.k8s.io): HTTP 503")),
+        "{gaps:?}"
     );
 }

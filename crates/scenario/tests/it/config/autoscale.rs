@@ -97,14 +97,12 @@ fn autoscaler_keys_beside_manual_mode_would_be_ignored() {
 }
 
 #[test]
-fn cpu_is_refused_locally_until_per_component_cpu_exists() {
+fn cpu_is_accepted_on_both_runtimes() {
+    // Locally the replicas' CPU is measured from their named threads (% of one core).
     let keys = ["scale_mode=hpa", "autoscale_metric=cpu"];
-    let e = errors(&with(&keys, Some(Platform::Local)));
-    assert_eq!(e.len(), 1, "{e}");
-    let err = error_about(&e, ErrorKind::Conflict, "autoscale_metric", "cpu", "--set");
-    assert!(err.problem.contains("per-component CPU"), "{err}");
-    ok(&with(&keys, Some(Platform::Kube)));
-    ok(&with(&keys, None));
+    for platform in [Some(Platform::Local), Some(Platform::Kube), None] {
+        ok(&with(&keys, platform));
+    }
 }
 
 #[test]

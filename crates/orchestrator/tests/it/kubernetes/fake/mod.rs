@@ -114,6 +114,8 @@ pub(crate) struct Behaviour {
     pub(crate) existing_namespace: Option<String>,
     /// Pods (by name prefix) whose /metrics the pod proxy cannot reach (HTTP 503).
     pub(crate) unreachable_pods: Vec<String>,
+    /// The nodes' cAdvisor pages (through the node proxy) are not Prometheus text.
+    pub(crate) cadvisor_garbage: bool,
     /// Each step of a pod's life (scheduled, containers created, ready) takes this long.
     pub(crate) stage: Duration,
     /// How long a pod takes to stop after SIGTERM (at most its grace period).
@@ -147,6 +149,7 @@ impl Default for Behaviour {
             image_pull_error: None,
             pull_recovers_after: None,
             never_ready: Vec::new(),
+            cadvisor_garbage: false,
             forbid: None,
             transient_apply_failures: 0,
             existing_namespace: None,

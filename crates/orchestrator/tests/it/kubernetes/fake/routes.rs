@@ -130,6 +130,18 @@ pub(crate) fn serve(st: &mut State, parts: &http::request::Parts, bytes: &[u8]) 
             None,
         );
     }
+    if let Some(node) = path
+        .strip_prefix("/api/v1/nodes/")
+        .and_then(|r| r.strip_suffix("/proxy/metrics/cadvisor"))
+    {
+        return cadvisor(st, node);
+    }
+    if let Some(ns) = path
+        .strip_prefix("/apis/metrics.k8s.io/v1beta1/namespaces/")
+        .and_then(|r| r.strip_suffix("/pods"))
+    {
+        return pod_metrics(st, ns);
+    }
     if path == "/apis/metrics.k8s.io/v1beta1" && st.behaviour.metrics_api {
         return full(
             200,
@@ -358,6 +370,82 @@ fn proxy(st: &State, t: &Target) -> Response<Body> {
         .header("content-type", "text/plain")
         .body(Full::new(Bytes::from(metrics_page(pod))).boxed_unsync())
         .unwrap_or_default()
+}
+
+/// The running pods of the store: (namespace, pod, node, first container), in name order.
+fn running_pods(st: &State) -> Vec<(String, String, String, String)> {
+    st.store
+        .all()
+        .into_iter()
+        .filter(|(c, o)| c.plural == "pods" && o["status"]["phase"] == "Running")
+        .map(|(_, o)| {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (
+                text(&o["metadata"]["namespace"]),
+                text(&o["metadata"]["name"]),
+                text(&o["spec"]["nodeName"]),
+                text(&o["spec"]["containers"][0]["name"]),
+            )
+        })
+        .collect()
+}
+
+/// A kubelet's cAdvisor page: every running pod of `node`, its counters growing with the
+/// store's resource version (each write moves the fake's clock of work on).
+fn cadvisor(st: &State, node: &str) -> Response<Body> {
+    if !st.behaviour.nodes.iter().any(|n| n == node) {
+        return refuse(404, "NotFound", format!("nodes \"{node}\" not found"));
+    }
+    let text = if st.behaviour.cadvisor_garbage {
+        "<html><body>502 Bad Gateway</body></html>".to_owned()
+    } else {
+        let work = st.store.rv() as f64;
+        let mut out = String::from("# TYPE container_cpu_usage_seconds_total counter\n");
+        for (ns, pod, _, container) in running_pods(st).into_iter().filter(|p| p.2 == node) {
+            let l = format!("namespace=\"{ns}\",pod=\"{pod}\"");
+            out.push_str(&format!(
+                "container_cpu_usage_seconds_total{{{l},container=\"{container}\"}} {}\n\
+                 container_cpu_usage_seconds_total{{{l},container=\"\"}} {}\n\
+                 container_memory_working_set_bytes{{{l},container=\"{container}\"}} 20971520\n\
+                 container_network_receive_bytes_total{{{l},container=\"POD\",interface=\"eth0\"}} {}\n\
+                 container_network_transmit_bytes_total{{{l},container=\"POD\",interface=\"eth0\"}} {}\n",
+                work * 0.01,
+                work * 0.02,
+                work * 100.0,
+                work * 300.0
+            ));
+        }
+        out
+    };
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/plain")
+        .body(Full::new(Bytes::from(text)).boxed_unsync())
+        .unwrap_or_default()
+}
+
+/// metrics-server's PodMetricsList of `ns` (404 without metrics-server, as a cluster says).
+fn pod_metrics(st: &State, ns: &str) -> Response<Body> {
+    if !st.behaviour.metrics_api {
+        return refuse(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        );
+    }
+    let items: Vec<Value> = running_pods(st)
+        .into_iter()
+        .filter(|p| p.0 == ns)
+        .map(|(_, pod, _, container)| {
+            json!({"metadata": {"name": pod, "namespace": ns}, "window": "15s",
+                   "containers": [{"name": container, "usage": {"cpu": "50m", "memory": "20Mi"}}]})
+        })
+        .collect();
+    full(
+        200,
+        &json!({"kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "items": items}),
+        None,
+    )
 }
 
 /// `kubectl auth can-i`: allowed unless [`super::Behaviour::forbid`] would refuse the call the

@@ -23,6 +23,9 @@ pub mod routes {
     pub const ORDERS: &str = "/api/orders";
     /// The frontend's aggregated view, polled by its page.
     pub const SUMMARY: &str = "/api/summary";
+    /// The autoscaler's latest decision ([`super::AutoscalerStatus`]), served by the
+    /// orchestrator's local runtime when a run has one, read by the frontend.
+    pub const AUTOSCALER: &str = "/api/autoscaler";
 }
 
 /// Header a client uses to identify its session; counted by `app_active_sessions`.
@@ -185,6 +188,29 @@ pub struct StatsResponse {
     /// Its process's resident memory; absent when it shares the process (locally).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_bytes: Option<f64>,
+}
+
+/// `GET /api/autoscaler`: what the autoscaler saw and decided at its latest sync, for the
+/// live page (the report keeps every sync).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoscalerStatus {
+    /// `hpa` or `keda`.
+    pub mode: String,
+    /// What it scales on: `rps_per_replica`, `utilization`, `p95_latency` or `cpu`.
+    pub metric: String,
+    /// The metric's target per replica, in the metric's unit.
+    pub target: f64,
+    /// The metric's value per replica at the sync; absent when it could not be read (the
+    /// autoscaler then holds its last decision).
+    pub value: Option<f64>,
+    /// Replicas it asks for.
+    pub desired: u32,
+    /// Replicas ready when it decided.
+    pub ready: u32,
+    pub min: u32,
+    pub max: u32,
+    /// Why it decided so, e.g. `ScaleUp`, `WithinTolerance`, `ScaleDownStabilized`.
+    pub reason: String,
 }
 
 /// `POST /api/orders` (the pipeline workload): one transaction for a region.

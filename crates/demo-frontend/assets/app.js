@@ -281,6 +281,28 @@
     );
   }
 
+  /** The autoscaler's latest sync: its metric against the target, desired vs ready. */
+  function renderAutoscaler(s) {
+    const card = $("autoscaler-card");
+    const a = s.autoscaler;
+    card.hidden = !a;
+    if (!a) return;
+    const st = a.status;
+    if (!st) {
+      $("autoscaler").replaceChildren(el("div", { class: "lg-idle", title: a.message }, "Waiting for its first decision."));
+      return;
+    }
+    const value = st.value == null ? "not read (holding its last decision)" : fmtRate(st.value);
+    const over = st.value != null && st.value > st.target;
+    $("autoscaler").replaceChildren(
+      el("div", { class: "lg-row" }, el("span", {}, "Mode"), el("strong", {}, st.mode)),
+      el("div", { class: "lg-row" }, el("span", {}, `${st.metric} per replica`), el("strong", { id: "as-value", class: over ? "bad" : "" }, `${value} / target ${fmtRate(st.target)}`)),
+      el("div", { class: "lg-row" }, el("span", {}, "Replicas desired / ready"), el("strong", { id: "as-replicas" }, `${st.desired} / ${st.ready} (min ${st.min}, max ${st.max})`)),
+      el("div", { class: "lg-row" }, el("span", {}, "Last decision"), el("strong", {}, st.reason)),
+      a.message === "reachable" ? null : el("div", { class: "lg-idle", style: "margin-top:4px" }, a.message),
+    );
+  }
+
   // ---------- charts ----------
   /** 0 and about four "nice" steps up to at least `max`. */
   function niceTicks(max, integer) {
@@ -469,6 +491,7 @@
     renderActions(s);
     renderReplicas(s);
     renderLoadgen(s);
+    renderAutoscaler(s);
     renderCharts(s);
     document.body.dataset.polls = String(s.polls);
   }

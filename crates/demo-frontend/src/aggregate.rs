@@ -5,11 +5,11 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use common::HumanDuration;
-use common::api::{Action, StatsResponse};
+use common::api::{Action, AutoscalerStatus, StatsResponse};
 
 use crate::summary::{
-    ActionHistory, ActionSummary, BackendState, BackendStatus, Current, History, LoadgenSummary,
-    ReplicaSummary, Summary,
+    ActionHistory, ActionSummary, AutoscalerSummary, BackendState, BackendStatus, Current, History,
+    LoadgenSummary, ReplicaSummary, Summary,
 };
 use common::loadgen_page::LoadgenPage;
 
@@ -35,6 +35,8 @@ pub struct Observation {
     pub polls: Vec<(String, Result<StatsResponse, String>)>,
     /// The load generator's scrape, when one is configured.
     pub loadgen: Option<Result<LoadgenPage, String>>,
+    /// The autoscaler's status, when `--autoscaler-url` is set.
+    pub autoscaler: Option<Result<AutoscalerStatus, String>>,
 }
 
 /// Fixed facts about this frontend that appear in every summary.
@@ -44,6 +46,7 @@ pub struct Facts {
     /// Where replicas come from, for messages: "the replica list", "DNS of svc:8080".
     pub source: String,
     pub loadgen_url: Option<String>,
+    pub autoscaler_url: Option<String>,
     pub poll_interval: Duration,
     /// How long a replica that left the listing stays shown as down (headless DNS hides
     /// failing pods, which must not vanish silently); zero drops it at once.
@@ -69,6 +72,7 @@ pub struct Aggregator {
     tracks: Vec<Track>,
     history: VecDeque<Point>,
     loadgen: LoadgenTrack,
+    autoscaler: Option<AutoscalerSummary>,
     polls: u64,
     last_wall_ms: Option<u64>,
     listing_error: Option<String>,
@@ -85,6 +89,7 @@ impl Aggregator {
             tracks: Vec::new(),
             history: VecDeque::new(),
             loadgen,
+            autoscaler: None,
             polls: 0,
             last_wall_ms: None,
             listing_error: None,
@@ -128,6 +133,13 @@ impl Aggregator {
                 now,
                 self.facts.loadgen_url.as_deref(),
             );
+        }
+        if let (Some(result), Some(url)) = (obs.autoscaler, &self.facts.autoscaler_url) {
+            self.autoscaler = Some(autoscaler_summary(
+                url,
+                result,
+                self.autoscaler.take().and_then(|a| a.status),
+            ));
         }
         self.listing_error = obs.listing_error;
         self.polls += 1;
@@ -362,6 +374,7 @@ impl Aggregator {
             actions,
             replicas,
             loadgen: self.loadgen_summary(),
+            autoscaler: self.autoscaler.clone(),
             history: self.history(),
         }
     }
@@ -425,3 +438,24 @@ fn count(n: usize) -> u32 {
 
 #[cfg(test)]
 mod tests;
+
+/// The autoscaler as the page shows it: its latest status, or the last one known with why
+/// it could not be read this time.
+fn autoscaler_summary(
+    url: &str,
+    result: Result<AutoscalerStatus, String>,
+    last: Option<AutoscalerStatus>,
+) -> AutoscalerSummary {
+    match result {
+        Ok(status) => AutoscalerSummary {
+            url: url.to_owned(),
+            message: "reachable".into(),
+            status: Some(status),
+        },
+        Err(e) => AutoscalerSummary {
+            url: url.to_owned(),
+            message: format!("not read at {url}: {e}"),
+            status: last,
+        },
+    }
+}

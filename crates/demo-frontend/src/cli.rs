@@ -28,6 +28,10 @@ pub struct Opts {
     /// Base URL of the load generator's /metrics.
     #[arg(long, env = "LOADGEN_URL")]
     pub loadgen_url: Option<String>,
+    /// Base URL serving the autoscaler's latest decision (GET /api/autoscaler); the
+    /// orchestrator's local runtime sets it when the run has an autoscaler.
+    #[arg(long, env = "AUTOSCALER_URL")]
+    pub autoscaler_url: Option<String>,
     /// How often every replica is polled.
     #[arg(long, env = "POLL_INTERVAL", default_value = "1s")]
     pub poll_interval: HumanDuration,
@@ -79,6 +83,10 @@ impl Opts {
             .loadgen_url
             .map(|u| check_url("--loadgen-url", &u))
             .transpose()?;
+        let autoscaler_url = self
+            .autoscaler_url
+            .map(|u| check_url("--autoscaler-url", &u))
+            .transpose()?;
         if self.poll_interval.0.is_zero() {
             return Err(Error::Flag(
                 "--poll-interval must be above zero, e.g. 1s".into(),
@@ -101,6 +109,7 @@ impl Opts {
             backend_url,
             replicas,
             loadgen_url,
+            autoscaler_url,
             poll_interval: self.poll_interval.0,
             proxy_timeout: self.proxy_timeout.0,
             trust,

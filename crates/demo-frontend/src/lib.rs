@@ -58,6 +58,8 @@ pub struct Config {
     pub replicas: ReplicaSource,
     /// Base URL of the load generator (its `/metrics` is polled), if any.
     pub loadgen_url: Option<String>,
+    /// Base URL of the autoscaler's status (`GET /api/autoscaler`), if the run has one.
+    pub autoscaler_url: Option<String>,
     pub poll_interval: Duration,
     /// Longest a proxied action may take before the page gets a 504.
     pub proxy_timeout: Duration,
@@ -74,7 +76,10 @@ impl Config {
             ReplicaSource::Static(urls) => urls.iter().any(|u| https(u)),
             ReplicaSource::Headless(_) | ReplicaSource::Watch(_) => false,
         };
-        https(&self.backend_url) || self.loadgen_url.as_deref().is_some_and(https) || replicas
+        https(&self.backend_url)
+            || self.loadgen_url.as_deref().is_some_and(https)
+            || self.autoscaler_url.as_deref().is_some_and(https)
+            || replicas
     }
 }
 

@@ -11,6 +11,7 @@ use common::HumanDuration;
 use crate::aggregate::{Aggregator, Facts, Observation};
 use crate::server::AppState;
 use crate::{Config, ReplicaSource};
+use common::api::AutoscalerStatus;
 use common::loadgen_page::LoadgenPage;
 
 /// How long a replica that left a headless Service's DNS stays on the page as down.
@@ -25,6 +26,7 @@ const MAX_BODY: usize = 4 << 20;
 pub struct PollConfig {
     pub source: ReplicaSource,
     pub loadgen_url: Option<String>,
+    pub autoscaler_url: Option<String>,
     pub interval: Duration,
     /// Per-request timeout, below the interval so one slow replica never delays the next poll.
     pub timeout: Duration,
@@ -36,6 +38,7 @@ impl PollConfig {
         Self {
             source: config.replicas.clone(),
             loadgen_url: config.loadgen_url.clone(),
+            autoscaler_url: config.autoscaler_url.clone(),
             interval: config.poll_interval,
             timeout: (config.poll_interval * 3 / 4).min(MAX_POLL_TIMEOUT),
             facts: facts(config),
@@ -60,6 +63,7 @@ pub fn facts(config: &Config) -> Facts {
         backend_url: config.backend_url.clone(),
         source,
         loadgen_url: config.loadgen_url.clone(),
+        autoscaler_url: config.autoscaler_url.clone(),
         poll_interval: config.poll_interval,
         linger,
     }
@@ -85,7 +89,13 @@ pub async fn run(config: PollConfig, client: reqwest::Client, state: AppState) {
                 None => None,
             }
         };
-        let (stats, loadgen) = futures::join!(stats, lg);
+        let autoscaler = async {
+            match &config.autoscaler_url {
+                Some(url) => Some(fetch_autoscaler(&client, url, config.timeout).await),
+                None => None,
+            }
+        };
+        let (stats, loadgen, autoscaler) = futures::join!(stats, lg, autoscaler);
         let metrics = state.metrics();
         for r in &stats {
             match r {
@@ -105,6 +115,7 @@ pub async fn run(config: PollConfig, client: reqwest::Client, state: AppState) {
             listed,
             listing_error,
             loadgen,
+            autoscaler,
         });
         let (up, total) = agg.replica_counts();
         metrics.replicas_up.set(f64::from(up));
@@ -160,6 +171,21 @@ pub async fn fetch_loadgen(
     let body = get(client, &format!("{url}{}", routes::METRICS), timeout).await?;
     let text = String::from_utf8_lossy(&body);
     LoadgenPage::parse(&text).map_err(|e| e.to_string())
+}
+
+/// `GET <url>/api/autoscaler`: the autoscaler's latest decision.
+pub async fn fetch_autoscaler(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+) -> Result<AutoscalerStatus, String> {
+    let body = get(client, &format!("{url}{}", routes::AUTOSCALER), timeout).await?;
+    serde_json::from_slice(&body).map_err(|e| {
+        format!(
+            "{} did not answer the expected JSON: {e}",
+            routes::AUTOSCALER
+        )
+    })
 }
 
 async fn get(client: &reqwest::Client, url: &str, timeout: Duration) -> Result<Vec<u8>, String> {

@@ -25,6 +25,8 @@ pub struct Summary {
     pub replicas: Vec<ReplicaSummary>,
     /// The load generator, when `--loadgen-url` is set.
     pub loadgen: Option<LoadgenSummary>,
+    /// The autoscaler, when `--autoscaler-url` is set and it has been polled.
+    pub autoscaler: Option<AutoscalerSummary>,
     /// The last 10 minutes, one point per poll, oldest first (columns of equal length).
     pub history: History,
 }
@@ -144,6 +146,17 @@ pub struct LoadgenSummary {
     /// Rates from the counters' deltas between polls.
     pub errors_per_s: Option<f64>,
     pub dropped_per_s: Option<f64>,
+}
+
+/// The autoscaler's metric, target and replicas, as its last sync saw them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoscalerSummary {
+    /// Base URL whose `/api/autoscaler` is polled.
+    pub url: String,
+    /// "reachable", or why the last poll could not read it.
+    pub message: String,
+    /// The latest status read (kept when a poll fails); `null` before the first.
+    pub status: Option<common::api::AutoscalerStatus>,
 }
 
 /// Chart data, one entry per poll in every column.

@@ -11,6 +11,7 @@ fn facts(linger: Duration) -> Facts {
         backend_url: "http://backend:8080".into(),
         source: "the replica list".into(),
         loadgen_url: Some("http://lg:2112".into()),
+        autoscaler_url: Some("http://orchestrator:9000".into()),
         poll_interval: Duration::from_secs(1),
         linger,
     }
@@ -66,6 +67,7 @@ impl Clock {
             listing_error: None,
             polls: polls.into_iter().map(|(u, r)| (u.to_owned(), r)).collect(),
             loadgen: None,
+            autoscaler: None,
         }
     }
 }
@@ -355,4 +357,55 @@ fn without_traffic_latency_is_the_recent_window_or_unknown() {
     let s = agg.summary();
     assert_eq!(s.current.latency_p95_ms, None);
     assert_eq!(s.history.latency_p95_ms.last(), Some(&None));
+}
+
+fn status(desired: u32, value: Option<f64>) -> common::api::AutoscalerStatus {
+    common::api::AutoscalerStatus {
+        mode: "hpa".into(),
+        metric: "rps_per_replica".into(),
+        target: 50.0,
+        value,
+        desired,
+        ready: 1,
+        min: 1,
+        max: 4,
+        reason: "ScaleUp".into(),
+    }
+}
+
+/// The page shows nothing of an autoscaler until it is polled, then its latest status; a
+/// failed poll keeps the last status known and says why it is stale.
+#[test]
+fn the_autoscaler_shows_its_latest_status_and_keeps_it_through_a_failed_poll() {
+    let mut agg = Aggregator::new(facts(Duration::ZERO));
+    let mut c = Clock::new();
+    agg.observe(c.obs(1.0, vec![(A, Ok(stats("a", 1.0, 0, 0, 5.0)))]));
+    assert_eq!(agg.summary().autoscaler, None);
+
+    let mut obs = c.obs(1.0, vec![(A, Ok(stats("a", 2.0, 0, 0, 5.0)))]);
+    obs.autoscaler = Some(Ok(status(3, Some(120.0))));
+    agg.observe(obs);
+    let shown = agg.summary().autoscaler.unwrap();
+    assert_eq!(shown.status, Some(status(3, Some(120.0))));
+    assert_eq!(shown.message, "reachable");
+
+    let mut obs = c.obs(1.0, vec![(A, Ok(stats("a", 3.0, 0, 0, 5.0)))]);
+    obs.autoscaler = Some(Err("cannot connect: Connection refused".into()));
+    agg.observe(obs);
+    let shown = agg.summary().autoscaler.unwrap();
+    assert_eq!(
+        shown.status,
+        Some(status(3, Some(120.0))),
+        "the last status is kept"
+    );
+    assert!(
+        shown.message.contains("Connection refused"),
+        "{}",
+        shown.message
+    );
+    assert!(
+        shown.message.contains("http://orchestrator:9000"),
+        "{}",
+        shown.message
+    );
 }

@@ -12,7 +12,9 @@ use common::api::Action;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::support::{Backend, Frontend, TestLoad, client, closed_url, config, replicas};
+use crate::support::{
+    AutoscalerSource, Backend, Frontend, TestLoad, client, closed_url, config, replicas, scaling_up,
+};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const INSTALL_HINT: &str =
@@ -140,8 +142,10 @@ async fn the_page_shows_live_data_and_books_a_ticket() {
     let lg_url = closed_url().await;
     let lg_addr: SocketAddr = lg_url.trim_start_matches("http://").parse().expect("addr");
     let _load = TestLoad::start(&[a.url.clone(), b.url.clone()], 30.0, lg_addr).await;
+    let autoscaler = AutoscalerSource::start(scaling_up()).await;
     let mut cfg = config(&a.url, replicas(&[&a, &b]));
     cfg.loadgen_url = Some(lg_url);
+    cfg.autoscaler_url = Some(autoscaler.url.clone());
     cfg.poll_interval = Duration::from_millis(500);
     let fe = Frontend::start(cfg).await;
     // About 8 s of history, so the charts have lines worth looking at.
@@ -253,6 +257,13 @@ async fn the_page_shows_live_data_and_books_a_ticket() {
                 "chart {chart} has {points} points"
             );
         }
+        // The autoscaler's metric against its target, and desired vs ready replicas.
+        assert_eq!(text(&browser, "#as-replicas").await, "3 / 2 (min 1, max 4)");
+        let value = text(&browser, "#as-value").await;
+        assert!(
+            value.contains("75") && value.contains("target 50"),
+            "{value}"
+        );
         let lg = text(&browser, "#loadgen").await;
         assert!(
             lg.contains("Running") && lg.contains("30"),

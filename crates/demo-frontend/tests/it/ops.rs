@@ -9,7 +9,9 @@ use demo_frontend::summary::BackendState;
 use demo_frontend::{AppState, ReplicaSource, app};
 use tower::ServiceExt;
 
-use crate::support::{Backend, Frontend, TestLoad, client, closed_url, config, replicas};
+use crate::support::{
+    AutoscalerSource, Backend, Frontend, TestLoad, client, closed_url, config, replicas, scaling_up,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn summary_answers_at_once_even_when_every_backend_is_down() {
@@ -160,6 +162,43 @@ async fn the_load_generator_is_shown_not_running_then_running() {
     assert_eq!(lg.target_rps, Some(40.0));
     assert_eq!(lg.dropped_total, Some(0));
     assert!(s.history.loadgen_target_rps.contains(&Some(40.0)));
+    fe.stop().await;
+    a.stop().await;
+}
+
+/// The autoscaler's status, read over HTTP, is in the summary; when its source goes away the
+/// last status stays with the reason it is stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_autoscaler_is_shown_from_its_source_and_kept_when_it_goes_away() {
+    let a = Backend::start("scaled").await;
+    let source = AutoscalerSource::start(scaling_up()).await;
+    let mut cfg = config(&a.url, replicas(&[&a]));
+    cfg.autoscaler_url = Some(source.url.clone());
+    let fe = Frontend::start(cfg).await;
+    let s = fe
+        .wait_for("the autoscaler's status", |s| {
+            s.autoscaler.as_ref().is_some_and(|x| x.status.is_some())
+        })
+        .await;
+    let shown = s.autoscaler.unwrap();
+    assert_eq!(shown.status, Some(scaling_up()));
+    assert_eq!(shown.url, source.url);
+
+    drop(source);
+    let s = fe
+        .wait_for("the autoscaler shown as unreachable", |s| {
+            s.autoscaler
+                .as_ref()
+                .is_some_and(|x| x.message != "reachable")
+        })
+        .await;
+    let shown = s.autoscaler.unwrap();
+    assert_eq!(shown.status, Some(scaling_up()), "the last status is kept");
+    assert!(
+        shown.message.contains("/api/autoscaler") || shown.message.contains("connect"),
+        "{}",
+        shown.message
+    );
     fe.stop().await;
     a.stop().await;
 }

@@ -104,6 +104,7 @@ pub(crate) fn config(backend_url: &str, replicas: ReplicaSource) -> Config {
         backend_url: backend_url.to_owned(),
         replicas,
         loadgen_url: None,
+        autoscaler_url: None,
         poll_interval: POLL,
         proxy_timeout: Duration::from_secs(2),
         trust: common::tls::Trust::System,
@@ -266,5 +267,52 @@ async fn bind_retrying(addr: SocketAddr) -> TcpListener {
             }
             Err(e) => panic!("cannot bind {addr}: {e}"),
         }
+    }
+}
+
+/// An autoscaler status source on 127.0.0.1 port 0 answering `GET /api/autoscaler` with
+/// `status` (the contract's type, as the orchestrator's local runtime serves it); stopped
+/// when dropped.
+pub(crate) struct AutoscalerSource {
+    pub(crate) url: String,
+    task: JoinHandle<()>,
+}
+
+impl AutoscalerSource {
+    pub(crate) async fn start(status: common::api::AutoscalerStatus) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = axum::Router::new().route(
+            routes::AUTOSCALER,
+            axum::routing::get(move || {
+                let status = status.clone();
+                async move { axum::Json(status) }
+            }),
+        );
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, task }
+    }
+}
+
+impl Drop for AutoscalerSource {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// An autoscaler that wants 3 replicas while 2 are ready, above its target.
+pub(crate) fn scaling_up() -> common::api::AutoscalerStatus {
+    common::api::AutoscalerStatus {
+        mode: "hpa".into(),
+        metric: "rps_per_replica".into(),
+        target: 50.0,
+        value: Some(75.0),
+        desired: 3,
+        ready: 2,
+        min: 1,
+        max: 4,
+        reason: "ScaleUp".into(),
     }
 }

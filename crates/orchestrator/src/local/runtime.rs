@@ -316,6 +316,7 @@ impl LocalRuntime {
             self.metrics.resources.clone(),
             self.scenario.namespace(),
             self.metrics.desired.clone(),
+            self.metrics.autoscaler.clone(),
             stop.clone(),
         ));
         self.resource_page = Some((stop, task));
@@ -350,6 +351,7 @@ impl Runtime for LocalRuntime {
             stop.clone(),
         ));
         self.balancer = Some((stop, task));
+        let resource_page = self.serve_resources().await;
         match prometheus::find() {
             Some(bin) => {
                 let addr = PortPlan::addr(self.plan.prometheus());
@@ -366,7 +368,7 @@ impl Runtime for LocalRuntime {
                     .collect();
                 let scrapes = prometheus::Scrapes {
                     loadgens,
-                    resources: self.serve_resources().await,
+                    resources: resource_page,
                     namespace: self.scenario.namespace(),
                     uuid: self.scenario.uuid.clone(),
                 };
@@ -417,6 +419,9 @@ impl Runtime for LocalRuntime {
             .map_err(|e| component_err(kind, &instance, format!("bad configuration: {e}")))?;
         // Scaling is pushed to the frontend instead of it polling DNS.
         config.replicas = demo_frontend::ReplicaSource::Watch(self.replica_urls_tx.subscribe());
+        if self.scenario.autoscale.mode != scenario::ScaleMode::Manual {
+            config.autoscaler_url = resource_page.map(|addr| format!("http://{addr}"));
+        }
         let listener = bind(port, &instance).await?;
         let stop = CancellationToken::new();
         let shutdown = stop.clone().cancelled_owned();
@@ -518,6 +523,20 @@ impl Runtime for LocalRuntime {
         let decision = self.autoscaler.sync(now, current, &seen.observation);
         if decision.desired != current {
             self.scale_backend(decision.desired).await?;
+        }
+        let a = &self.scenario.autoscale;
+        if let Ok(mut latest) = self.metrics.autoscaler.lock() {
+            *latest = Some(common::api::AutoscalerStatus {
+                mode: a.mode.as_str().to_owned(),
+                metric: a.metric.as_str().to_owned(),
+                target: a.target,
+                value: seen.value,
+                desired: decision.desired,
+                ready: round.backend_ready,
+                min: a.min,
+                max: a.max,
+                reason: decision.reason.as_str().to_owned(),
+            });
         }
         Ok(crate::autoscale::Sync {
             t,

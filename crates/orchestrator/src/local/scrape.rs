@@ -30,6 +30,8 @@ pub struct LocalMetrics {
     pub targets: Arc<RwLock<Vec<Target>>>,
     pub ready: watch::Receiver<Vec<SocketAddr>>,
     pub desired: Arc<AtomicU32>,
+    /// The autoscaler's latest decision, for the live UI.
+    pub autoscaler: crate::resources::export::SharedAutoscaler,
     /// CPU and memory per replica (per-thread CPU from /proc).
     pub resources: LocalResources,
 }
@@ -46,6 +48,7 @@ impl LocalMetrics {
             targets: Arc::default(),
             ready,
             desired: Arc::default(),
+            autoscaler: Arc::default(),
             resources: LocalResources::new(),
         }
     }

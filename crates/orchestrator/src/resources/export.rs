@@ -4,14 +4,17 @@
 //! and memory panels then read the same series locally as on a cluster.
 
 use std::fmt::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
+use axum::Json;
 use axum::Router;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use common::api::{AutoscalerStatus, ErrorBody};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -79,11 +82,33 @@ pub fn page(usage: &[Usage], namespace: &str, desired: u32) -> String {
     out
 }
 
+/// The local autoscaler's latest decision, written at each sync and read by the page.
+pub type SharedAutoscaler = Arc<Mutex<Option<AutoscalerStatus>>>;
+
 #[derive(Clone)]
 struct Page {
     resources: LocalResources,
     namespace: String,
     desired: Arc<AtomicU32>,
+    autoscaler: SharedAutoscaler,
+}
+
+/// `GET /api/autoscaler` for the live UI: the latest sync, or 404 saying why there is none.
+async fn autoscaler(State(p): State<Page>) -> Response {
+    let latest = p.autoscaler.lock().ok().and_then(|s| s.clone());
+    match latest {
+        Some(status) => Json(status).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(ErrorBody {
+                error: "no autoscaler decision yet".into(),
+                detail: Some(
+                    "the run has no autoscaler (scale_mode = manual) or has not synced yet".into(),
+                ),
+            }),
+        )
+            .into_response(),
+    }
 }
 
 async fn metrics(State(p): State<Page>) -> impl IntoResponse {
@@ -97,20 +122,24 @@ async fn metrics(State(p): State<Page>) -> impl IntoResponse {
     )
 }
 
-/// Serves the page of the latest sampling round on `listener` until `stop`.
+/// Serves the page of the latest sampling round, and the autoscaler's latest decision, on
+/// `listener` until `stop`.
 pub async fn serve(
     listener: TcpListener,
     resources: LocalResources,
     namespace: String,
     desired: Arc<AtomicU32>,
+    autoscaler: SharedAutoscaler,
     stop: CancellationToken,
 ) {
     let app = Router::new()
         .route(common::api::routes::METRICS, get(metrics))
+        .route(common::api::routes::AUTOSCALER, get(self::autoscaler))
         .with_state(Page {
             resources,
             namespace,
             desired,
+            autoscaler,
         });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { stop.cancelled().await })
@@ -123,6 +152,51 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Over real HTTP: 404 with a JSON reason until the autoscaler has synced, then its latest
+    /// decision as the frontend reads it.
+    #[tokio::test]
+    async fn the_autoscaler_route_serves_the_latest_sync() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}{}",
+            listener.local_addr().unwrap(),
+            common::api::routes::AUTOSCALER
+        );
+        let shared = SharedAutoscaler::default();
+        let stop = CancellationToken::new();
+        let served = tokio::spawn(serve(
+            listener,
+            LocalResources::new(),
+            "demo".into(),
+            Arc::default(),
+            shared.clone(),
+            stop.clone(),
+        ));
+        let client = reqwest::Client::new();
+        let before = client.get(&url).send().await.unwrap();
+        assert_eq!(before.status(), reqwest::StatusCode::NOT_FOUND);
+        let why: ErrorBody = before.json().await.unwrap();
+        assert!(why.detail.unwrap().contains("scale_mode"));
+
+        let status = AutoscalerStatus {
+            mode: "hpa".into(),
+            metric: "utilization".into(),
+            target: 80.0,
+            value: Some(143.5),
+            desired: 2,
+            ready: 1,
+            min: 1,
+            max: 4,
+            reason: "ScaleUp".into(),
+        };
+        *shared.lock().unwrap() = Some(status.clone());
+        let after = client.get(&url).send().await.unwrap();
+        assert_eq!(after.status(), reqwest::StatusCode::OK);
+        assert_eq!(after.json::<AutoscalerStatus>().await.unwrap(), status);
+        stop.cancel();
+        served.await.unwrap();
+    }
 
     #[test]
     fn the_page_is_prometheus_text_with_cadvisor_labels() {

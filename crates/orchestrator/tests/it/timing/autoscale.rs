@@ -12,12 +12,14 @@ const HPA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/hpa.toml
 #[test]
 fn hpa_scenario_scales_up_under_the_ramp_recovers_and_scales_back_down() {
     let dir = tempfile::tempdir().unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
         .args(["run", "--scenario", HPA, "--uuid", "hpa-e2e"])
         .args(["--port-base", "23760", "--runs-dir"])
         .arg(dir.path())
-        .status()
+        .spawn()
         .unwrap();
+    let shown = live_ui_autoscaler(&mut child, "http://127.0.0.1:23760");
+    let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     let r = Report::read(&dir.path().join("hpa-e2e")).unwrap();
     let a = r.autoscale.as_ref().expect("an autoscale section");
@@ -121,6 +123,15 @@ fn hpa_scenario_scales_up_under_the_ramp_recovers_and_scales_back_down() {
     let last = r.points.last().unwrap();
     assert_eq!(last.backend_ready, a.min);
 
+    // The live UI showed the autoscaler asking for more replicas than were ready, on the
+    // same metric and target as the report.
+    let scaling = shown
+        .iter()
+        .find(|st| st["desired"].as_u64() > st["ready"].as_u64());
+    let scaling = scaling.unwrap_or_else(|| panic!("no scale-up on the live UI: {shown:?}"));
+    assert_eq!(scaling["metric"], a.metric.as_str());
+    assert_eq!(scaling["target"].as_f64(), Some(a.target));
+
     // The report says it in every form.
     let md = std::fs::read_to_string(dir.path().join("hpa-e2e/report.md")).unwrap();
     assert!(
@@ -135,4 +146,26 @@ fn hpa_scenario_scales_up_under_the_ramp_recovers_and_scales_back_down() {
     ] {
         assert!(html.contains(id), "{id} in report.html");
     }
+}
+
+/// Polls the frontend's `/api/summary` until the run ends; every autoscaler status it showed.
+fn live_ui_autoscaler(child: &mut std::process::Child, frontend: &str) -> Vec<serde_json::Value> {
+    let url = format!("{frontend}{}", common::api::routes::SUMMARY);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let mut shown = Vec::new();
+    while child.try_wait().unwrap().is_none() {
+        let summary = rt.block_on(async {
+            let resp = client.get(&url).send().await.ok()?;
+            resp.json::<serde_json::Value>().await.ok()
+        });
+        if let Some(status) = summary.and_then(|s| s["autoscaler"]["status"].as_object().cloned()) {
+            shown.push(serde_json::Value::Object(status));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    shown
 }

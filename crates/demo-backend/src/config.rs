@@ -182,14 +182,15 @@ impl Default for Config {
     }
 }
 
-fn invalid(flag: &'static str, reason: impl Into<String>) -> Error {
+pub(crate) fn invalid(flag: &'static str, reason: impl Into<String>) -> Error {
     Error::InvalidFlag {
         flag,
         reason: reason.into(),
     }
 }
 
-fn non_empty_env(name: &str) -> Option<String> {
+/// The variable's value, trimmed, when it is set and not blank.
+pub(crate) fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name)
         .ok()
         .map(|v| v.trim().to_owned())

@@ -7,8 +7,9 @@ use std::time::Duration;
 use clap::Parser;
 use common::HumanDuration;
 
+use crate::Result;
+use crate::config::{invalid, non_empty_env};
 use crate::queue::Link;
-use crate::{Error, Result};
 
 /// Longest `--work-cpu`: one message must never hold a core for long.
 pub const MAX_WORK_CPU: Duration = Duration::from_secs(1);
@@ -78,20 +79,6 @@ impl WorkerConfig {
             drain_timeout: Duration::from_secs(10),
         }
     }
-}
-
-fn invalid(flag: &'static str, reason: impl Into<String>) -> Error {
-    Error::InvalidFlag {
-        flag,
-        reason: reason.into(),
-    }
-}
-
-fn non_empty_env(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
 }
 
 impl WorkerOpts {

@@ -14,6 +14,7 @@ use scenario::{AutoscaleMetric, Scenario};
 use super::api;
 use super::build::keda;
 use super::error::Result;
+use super::quantity::quantity;
 use crate::autoscale::Sync;
 use crate::autoscale::algorithm::{Autoscaler, Observation, PodMetric};
 
@@ -31,26 +32,6 @@ pub struct HpaReading {
     /// The controller's reason for the count: a failing `ScalingActive`, an active
     /// `ScalingLimited`, a stabilized `AbleToScale`, else `ScalingLimited`'s own.
     pub reason: Option<String>,
-}
-
-/// A Kubernetes quantity (`250m`, `12`, `1.5k`) as a number.
-pub fn quantity(q: &str) -> Option<f64> {
-    let q = q.trim();
-    let split = q.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(q.len());
-    let (n, suffix) = q.split_at(split);
-    let factor = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0 * 1024.0,
-        _ => return None,
-    };
-    n.parse::<f64>().ok().map(|v| v * factor)
 }
 
 fn current_value(m: &MetricStatus) -> Option<f64> {
@@ -296,14 +277,6 @@ mod tests {
             "status": status
         }))
         .unwrap()
-    }
-
-    #[test]
-    fn quantities_read_with_their_suffix() {
-        assert_eq!(quantity("12"), Some(12.0));
-        assert_eq!(quantity("250m"), Some(0.25));
-        assert_eq!(quantity("1.5k"), Some(1500.0));
-        assert_eq!(quantity("3x"), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use ::kube::Client;
 use serde::Deserialize;
 
 use super::pods::PodInfo;
+use super::quantity::quantity;
 use crate::resources::local::GAP_PREFIX;
 use crate::resources::{Round, Source, Usage};
 
@@ -118,32 +119,6 @@ struct Meta {
 #[derive(Debug, Deserialize)]
 struct ContainerMetrics {
     usage: HashMap<String, String>,
-}
-
-/// A Kubernetes quantity (`250m`, `12345678n`, `64Mi`, `1G`, `2`) as a number.
-pub fn quantity(q: &str) -> Option<f64> {
-    let q = q.trim();
-    let split = q
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
-        .unwrap_or(q.len());
-    let (number, suffix) = q.split_at(split);
-    let n: f64 = number.parse().ok()?;
-    let factor = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0_f64.powi(2),
-        "Gi" => 1024.0_f64.powi(3),
-        "Ti" => 1024.0_f64.powi(4),
-        _ => return None,
-    };
-    Some(n * factor)
 }
 
 /// `pod -> (CPU cores, working set bytes)` from a PodMetricsList.
@@ -288,12 +263,7 @@ container_network_transmit_bytes_total{namespace=\"demo-x\",pod=\"backend-a\",co
     }
 
     #[test]
-    fn quantities_and_pod_metrics_are_read() {
-        assert_eq!(quantity("250m"), Some(0.25));
-        assert_eq!(quantity("64Mi"), Some(64.0 * 1_048_576.0));
-        assert_eq!(quantity("1500000n"), Some(0.0015));
-        assert_eq!(quantity("2"), Some(2.0));
-        assert_eq!(quantity("3Qi"), None);
+    fn pod_metrics_are_read() {
         let json = r#"{"kind":"PodMetricsList","items":[{"metadata":{"name":"backend-a"},
             "timestamp":"2026-01-01T00:00:00Z","window":"15s",
             "containers":[{"name":"backend","usage":{"cpu":"120m","memory":"20Mi"}},

@@ -305,7 +305,14 @@ mod tests {
         assert!(busy >= 0.2 && idle < busy / 4.0, "busy {busy} idle {idle}");
         assert!(r.cores_used("busy").is_some());
         let process = round.usage.iter().find(|u| u.instance == PROCESS).unwrap();
-        assert!(process.cpu_seconds.unwrap() >= busy);
+        // The kernel splits each task's runtime into user and system time from tick samples,
+        // per thread and for the whole process separately, so the process's figure may trail
+        // the sum of its threads' by a tick or two.
+        let process_cpu = process.cpu_seconds.unwrap();
+        assert!(
+            process_cpu >= busy - 0.03,
+            "process {process_cpu} busy {busy}"
+        );
         assert!(process.memory_bytes.unwrap() > 0.0);
     }
 }

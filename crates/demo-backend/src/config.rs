@@ -189,6 +189,18 @@ pub(crate) fn invalid(flag: &'static str, reason: impl Into<String>) -> Error {
     }
 }
 
+/// `--redis-timeout`: above zero and at most a minute (the backend's and the worker's).
+pub(crate) fn redis_timeout(flag: HumanDuration) -> Result<Duration> {
+    let timeout = flag.get();
+    if timeout.is_zero() || timeout > Duration::from_secs(60) {
+        return Err(invalid(
+            "--redis-timeout",
+            format!("{flag} is out of range: use more than 0 and at most 60s"),
+        ));
+    }
+    Ok(timeout)
+}
+
 /// The variable's value, trimmed, when it is set and not blank.
 pub(crate) fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name)
@@ -270,16 +282,7 @@ impl Opts {
             }
             None => None,
         };
-        let redis_timeout = self.redis_timeout.get();
-        if redis_timeout.is_zero() || redis_timeout > Duration::from_secs(60) {
-            return Err(invalid(
-                "--redis-timeout",
-                format!(
-                    "{} is out of range: use more than 0 and at most 60s",
-                    self.redis_timeout
-                ),
-            ));
-        }
+        let redis_timeout = redis_timeout(self.redis_timeout)?;
         let replica_name = match self.replica_name.map(|n| n.trim().to_owned()) {
             Some(name) if name.is_empty() => {
                 return Err(invalid(

@@ -8,7 +8,7 @@ use clap::Parser;
 use common::HumanDuration;
 
 use crate::Result;
-use crate::config::{invalid, non_empty_env};
+use crate::config::{invalid, non_empty_env, redis_timeout};
 use crate::queue::Link;
 
 /// Longest `--work-cpu`: one message must never hold a core for long.
@@ -86,16 +86,7 @@ impl WorkerOpts {
     pub fn into_config(self) -> Result<WorkerConfig> {
         let redis_url = self.redis_url.trim().to_owned();
         Link::check_url(&redis_url).map_err(|e| invalid("--redis-url", e))?;
-        let redis_timeout = self.redis_timeout.get();
-        if redis_timeout.is_zero() || redis_timeout > Duration::from_secs(60) {
-            return Err(invalid(
-                "--redis-timeout",
-                format!(
-                    "{} is out of range: use more than 0 and at most 60s",
-                    self.redis_timeout
-                ),
-            ));
-        }
+        let redis_timeout = redis_timeout(self.redis_timeout)?;
         if self.work_cpu.get() > MAX_WORK_CPU {
             return Err(invalid(
                 "--work-cpu",

@@ -5,8 +5,8 @@
 use common::threshold::{Catalog, NameError, Unit};
 
 /// The phases of the timeline, in order, as the report names them; then `run`.
-pub const PHASES: [&str; 7] = [
-    "deploy", "baseline", "load", "scale_up", "recovery", "unload", RUN,
+pub const PHASES: [&str; 8] = [
+    "deploy", "baseline", "load", "scale_up", "recovery", "unload", "cooldown", RUN,
 ];
 
 /// The whole run, from the start of the deploy to the end of the last phase.
@@ -25,7 +25,7 @@ pub struct Figure {
     pub name: &'static str,
     pub unit: Unit,
     pub better: Better,
-    /// Only the whole run has it (time to all-ready).
+    /// Only the whole run has it (time to all-ready, how the autoscaler reacted).
     pub run_only: bool,
 }
 
@@ -38,8 +38,27 @@ const fn figure(name: &'static str, unit: Unit, better: Better) -> Figure {
     }
 }
 
+/// A duration only the whole run has, shorter being better.
+const fn run_time(name: &'static str) -> Figure {
+    Figure {
+        name,
+        unit: Unit::Duration,
+        better: Better::Lower,
+        run_only: true,
+    }
+}
+
+/// How the autoscaler reacted (`scale_mode` hpa or keda), as report.json's `reaction` names
+/// them: a CI gate can hold an autoscaler to "scaled up within 20 s".
+pub const REACTION_FIGURES: [&str; 4] = [
+    "load_to_scale_up",
+    "load_to_new_replica_ready",
+    "load_to_p95_recovered",
+    "unload_to_min",
+];
+
 /// Every figure, in the order reports list them.
-pub const FIGURES: [Figure; 18] = [
+pub const FIGURES: [Figure; 22] = [
     figure("p50", Unit::Duration, Better::Lower),
     figure("p95", Unit::Duration, Better::Lower),
     figure("p99", Unit::Duration, Better::Lower),
@@ -57,12 +76,11 @@ pub const FIGURES: [Figure; 18] = [
     figure("replicas_min", Unit::Count, Better::Higher),
     figure("replicas_max", Unit::Count, Better::Higher),
     figure("duration", Unit::Duration, Better::Lower),
-    Figure {
-        name: "time_to_ready",
-        unit: Unit::Duration,
-        better: Better::Lower,
-        run_only: true,
-    },
+    run_time("time_to_ready"),
+    run_time(REACTION_FIGURES[0]),
+    run_time(REACTION_FIGURES[1]),
+    run_time(REACTION_FIGURES[2]),
+    run_time(REACTION_FIGURES[3]),
 ];
 
 /// The figure `name` stands for: its own name, or k6's spellings `p(95)` and `med`.
@@ -119,8 +137,8 @@ pub struct RunFigures;
 
 /// Examples that end every threshold error.
 pub const THRESHOLD_HELP: &str = "write it like `recovery.p95<300ms`, `load.error_rate<40%`, \
-                                  `recovery.settled_p95<100ms`, `run.drop_rate==0` or \
-                                  `run.time_to_ready<30s`";
+                                  `recovery.settled_p95<100ms`, `run.drop_rate==0`, \
+                                  `run.time_to_ready<30s` or `run.load_to_scale_up<20s`";
 
 impl Catalog for RunFigures {
     fn unit(&self, phase: Option<&str>, figure: &str) -> Result<Unit, NameError> {
@@ -153,6 +171,9 @@ mod tests {
             ("run.shed_rate<5%", "run", "shed_rate"),
             ("run.time_to_ready<60s", "run", "time_to_ready"),
             ("load.p(95)<1s", "load", "p(95)"),
+            ("run.load_to_scale_up<20s", "run", "load_to_scale_up"),
+            ("run.unload_to_min<2m", "run", "unload_to_min"),
+            ("cooldown.replicas_max<=2", "cooldown", "replicas_max"),
         ] {
             let t = parse_threshold(text).unwrap();
             assert_eq!(
@@ -165,12 +186,14 @@ mod tests {
     #[test]
     fn unknown_names_list_the_known_ones() {
         let e = parse_threshold("recover.p95<1s").unwrap_err();
-        assert!(e.problem.contains("recovery, unload, run"), "{e}");
+        assert!(e.problem.contains("recovery, unload, cooldown, run"), "{e}");
         let e = parse_threshold("recovery.p90<1s").unwrap_err();
         assert_eq!(e.column, 10);
         assert!(e.problem.contains("p50, p95, p99"), "{e}");
         let e = parse_threshold("load.time_to_ready<1s").unwrap_err();
         assert!(e.problem.contains("run.time_to_ready"), "{e}");
+        let e = parse_threshold("load.load_to_scale_up<20s").unwrap_err();
+        assert!(e.problem.contains("run.load_to_scale_up"), "{e}");
         let e = parse_threshold("p95<1s").unwrap_err();
         assert!(e.problem.contains("no phase"), "{e}");
         let e = parse_threshold("scale.time_to_ready<60s").unwrap_err();

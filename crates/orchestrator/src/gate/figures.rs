@@ -4,7 +4,7 @@
 //! that says which, so that a check on it fails instead of passing on a zero.
 
 use common::threshold::Unit;
-use scenario::figures::{Figure, RUN};
+use scenario::figures::{Figure, REACTION_FIGURES, RUN};
 
 use crate::report::{Phase, PhaseStats, Report, phase_stats};
 
@@ -64,7 +64,37 @@ pub fn value(r: &Report, stats: &PhaseStats, figure: &Figure) -> Result<f64, Str
             .time_to_ready
             .map(|s| s * 1000.0)
             .ok_or_else(|| never("the deploy did not finish")),
+        name if REACTION_FIGURES.contains(&name) => reaction(r, name)?
+            .map(|s| s * 1000.0)
+            .ok_or_else(|| never(never_reacted(name))),
         other => Err(format!("`{other}` is not a figure this orchestrator reads")),
+    }
+}
+
+/// A reaction figure of the run's autoscaler, seconds; `None` when it never happened.
+fn reaction(r: &Report, name: &str) -> Result<Option<f64>, String> {
+    let a = r.autoscale.as_ref().ok_or_else(|| {
+        format!(
+            "`run.{name}` needs an autoscaler, and run `{}` had none: set `scale_mode = \"hpa\"` \
+             or `\"keda\"` in the scenario",
+            r.uuid
+        )
+    })?;
+    let reaction = &a.reaction;
+    Ok(match name {
+        "load_to_scale_up" => reaction.load_to_scale_up,
+        "load_to_new_replica_ready" => reaction.load_to_new_replica_ready,
+        "load_to_p95_recovered" => reaction.load_to_p95_recovered,
+        _ => reaction.unload_to_min,
+    })
+}
+
+fn never_reacted(name: &str) -> &'static str {
+    match name {
+        "load_to_scale_up" => "the autoscaler never scaled up",
+        "load_to_new_replica_ready" => "no replica added by the autoscaler became ready",
+        "load_to_p95_recovered" => "the p95 never came back under its level",
+        _ => "the backend never came back to autoscale_min",
     }
 }
 
@@ -87,15 +117,47 @@ pub fn show(unit: Unit, v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::autoscale::report::Reaction;
     use scenario::figures::FIGURES;
 
     #[test]
     fn every_figure_of_the_catalog_is_read() {
         let r = crate::gate::fixture::report_with(0.2, 0.01);
-        for f in &FIGURES {
+        for f in FIGURES
+            .iter()
+            .filter(|f| !REACTION_FIGURES.contains(&f.name))
+        {
             let phase = if f.run_only { RUN } else { "recovery" };
             let v = lookup(&r, phase, f);
             assert!(v.is_ok(), "{phase}.{}: {v:?}", f.name);
         }
+    }
+
+    fn figure(name: &str) -> &'static Figure {
+        scenario::figures::canonical(name).unwrap()
+    }
+
+    #[test]
+    fn reaction_figures_need_an_autoscaler_and_read_its_reaction() {
+        let mut r = crate::gate::fixture::report_with(0.2, 0.01);
+        let e = lookup(&r, RUN, figure("load_to_scale_up")).unwrap_err();
+        assert!(
+            e.contains("needs an autoscaler") && e.contains("scale_mode"),
+            "{e}"
+        );
+
+        r.autoscale = Some(crate::gate::fixture::autoscale_report(Reaction {
+            load_to_scale_up: Some(4.5),
+            load_to_new_replica_ready: Some(9.0),
+            load_to_p95_recovered: None,
+            unload_to_min: Some(30.25),
+            ..Reaction::default()
+        }));
+        let read = |name| lookup(&r, RUN, figure(name));
+        assert_eq!(read("load_to_scale_up"), Ok(4500.0));
+        assert_eq!(read("load_to_new_replica_ready"), Ok(9000.0));
+        assert_eq!(read("unload_to_min"), Ok(30250.0));
+        let e = read("load_to_p95_recovered").unwrap_err();
+        assert!(e.contains("never came back under its level"), "{e}");
     }
 }

@@ -76,3 +76,20 @@ pub(crate) fn report_with(latency: f64, error_rate: f64) -> Report {
         Vec::new(),
     )
 }
+
+/// An HPA report with no syncs and the given reaction, to put on [`report_with`]'s report.
+pub(crate) fn autoscale_report(
+    reaction: crate::autoscale::report::Reaction,
+) -> crate::autoscale::report::AutoscaleReport {
+    crate::autoscale::report::AutoscaleReport {
+        mode: "hpa".to_owned(),
+        metric: "rps_per_replica".to_owned(),
+        unit: "rps".to_owned(),
+        target: 50.0,
+        min: 1,
+        max: 4,
+        syncs: Vec::new(),
+        events: Vec::new(),
+        reaction,
+    }
+}

@@ -16,6 +16,9 @@ fn hpa_scenario_scales_up_under_the_ramp_recovers_and_scales_back_down() {
         .args(["run", "--scenario", HPA, "--uuid", "hpa-e2e"])
         .args(["--port-base", "23760", "--runs-dir"])
         .arg(dir.path())
+        // A CI gate on how the autoscaler reacted: bounds the story meets with room to spare.
+        .args(["--threshold", "run.load_to_scale_up<60s"])
+        .args(["--threshold", "run.unload_to_min<5m"])
         .spawn()
         .unwrap();
     let shown = live_ui_autoscaler(&mut child, "http://127.0.0.1:23760");
@@ -131,6 +134,29 @@ fn hpa_scenario_scales_up_under_the_ramp_recovers_and_scales_back_down() {
     let scaling = scaling.unwrap_or_else(|| panic!("no scale-up on the live UI: {shown:?}"));
     assert_eq!(scaling["metric"], a.metric.as_str());
     assert_eq!(scaling["target"].as_f64(), Some(a.target));
+
+    // The gate read the same reaction figures the report shows, in milliseconds.
+    let gate = r.gate.as_ref().expect("a gate");
+    let actual = |name: &str| {
+        let check = gate.thresholds.iter().find(|c| c.name.starts_with(name));
+        let check = check.unwrap_or_else(|| panic!("no {name} check: {gate:?}"));
+        assert_eq!(
+            check.status,
+            orchestrator::gate::Status::Passed,
+            "{check:?}"
+        );
+        check.actual.unwrap_or_else(|| panic!("{check:?}"))
+    };
+    for (name, seconds) in [
+        ("run.load_to_scale_up", a.reaction.load_to_scale_up),
+        ("run.unload_to_min", a.reaction.unload_to_min),
+    ] {
+        let (gate_ms, report_s) = (actual(name), seconds.unwrap());
+        assert!(
+            (gate_ms - report_s * 1000.0).abs() < 1e-6,
+            "{name}: {gate_ms} ms vs {report_s} s"
+        );
+    }
 
     // The report says it in every form.
     let md = std::fs::read_to_string(dir.path().join("hpa-e2e/report.md")).unwrap();

@@ -11,6 +11,7 @@ use common::loadgen_page::LoadgenPage;
 use common::names;
 use serde::{Deserialize, Serialize};
 
+use crate::resources::HELD;
 use crate::runtime::{ComponentKind, ScrapeRound};
 
 /// Run-wide cumulative totals. Histograms are cumulative bucket counts aligned with
@@ -107,6 +108,8 @@ pub struct InstanceReading {
     pub job_latency: Vec<f64>,
     /// Bytes the instance read and wrote on its connections, when its page says.
     pub network: Option<(f64, f64)>,
+    /// What the instance holds by its own count ([`crate::resources::HELD`]).
+    pub held: Vec<(&'static str, f64)>,
 }
 
 /// Parses one `/metrics` page. Unknown series are ignored; a page that is not Prometheus
@@ -151,7 +154,11 @@ pub fn read_page(text: &str) -> Result<InstanceReading, String> {
                     r.server_latency[i] += v;
                 }
             }
-            _ => {}
+            name => {
+                if let Some((_, held)) = HELD.iter().find(|(gauge, _)| *gauge == name) {
+                    r.held.push((held, v));
+                }
+            }
         }
     }
     Ok(r)
@@ -236,9 +243,15 @@ impl Accumulator {
                     continue;
                 }
             };
-            if let Some((rx, tx)) = reading.network {
+            if reading.network.is_some() || !reading.held.is_empty() {
                 let component = scrape.component.as_str();
-                crate::resources::add_network(&mut usage, component, &scrape.instance, rx, tx);
+                let row = crate::resources::row(&mut usage, component, &scrape.instance);
+                if let Some((rx, tx)) = reading.network {
+                    (row.net_rx_bytes, row.net_tx_bytes) = (Some(rx), Some(tx));
+                }
+                for (name, v) in &reading.held {
+                    *row.held.entry((*name).to_owned()).or_default() += v;
+                }
             }
             target_rps += reading.target_rps;
             jobs_pending += reading.jobs_pending;
@@ -366,6 +379,34 @@ http_requests_total{method=\"DELETE\",route=\"/api/tickets/{id}\",status=\"204\"
             .unwrap();
         assert_eq!(r.lg_latency[i], 4.0);
         assert_eq!(*r.lg_latency.last().unwrap(), 10.0);
+        assert!(r.held.is_empty(), "{:?}", r.held);
+    }
+
+    #[test]
+    fn what_a_component_holds_goes_into_its_usage_row() {
+        let page = "# TYPE app_active_sessions gauge\napp_active_sessions 120\n\
+                    # TYPE http_requests_in_flight gauge\nhttp_requests_in_flight 7\n";
+        let round = ScrapeRound {
+            targets: vec![Scrape {
+                component: ComponentKind::Backend,
+                instance: "backend-0".into(),
+                plan: None,
+                result: Ok(page.to_owned()),
+            }],
+            backend_ready: 1,
+            backend_desired: 1,
+            resources: Default::default(),
+        };
+        let point = Accumulator::new().push(1.0, &round);
+        let row = point
+            .usage
+            .iter()
+            .find(|u| u.instance == "backend-0")
+            .unwrap();
+        assert_eq!(row.component, "backend");
+        assert_eq!(row.held.get("sessions"), Some(&120.0));
+        assert_eq!(row.held.get("requests_in_flight"), Some(&7.0));
+        assert_eq!(row.net_rx_bytes, None, "no network counters on the page");
     }
 
     fn round(instance: &str, sent: u32) -> ScrapeRound {

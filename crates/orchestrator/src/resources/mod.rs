@@ -11,6 +11,8 @@ pub mod local;
 pub mod render;
 pub mod summary;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Linux's /proc, read by the components too (the backend's own CPU in `/api/stats`).
@@ -37,7 +39,19 @@ pub struct Usage {
     pub net_rx_bytes: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net_tx_bytes: Option<f64>,
+    /// What the component holds now by its own count, by [`HELD`] name: what its CPU and
+    /// memory are spent on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub held: BTreeMap<String, f64>,
 }
+
+/// The gauges components count themselves, and the name the report gives what they hold.
+pub const HELD: [(&str, &str); 4] = [
+    (common::names::APP_ACTIVE_SESSIONS, "sessions"),
+    (common::names::HTTP_REQUESTS_IN_FLIGHT, "requests_in_flight"),
+    (common::names::APP_QUEUE_DEPTH, "requests_queued"),
+    (common::names::LG_IN_FLIGHT, "requests_in_flight"),
+];
 
 /// What a runtime measured in one round, beside the `/metrics` pages.
 #[derive(Debug, Clone, Default)]
@@ -61,10 +75,9 @@ pub struct Source {
     pub notes: Vec<String>,
 }
 
-/// Adds a network reading from a component's page to `usage`, creating the instance's
-/// row when the runtime measured nothing for it.
-pub fn add_network(usage: &mut Vec<Usage>, component: &str, instance: &str, rx: f64, tx: f64) {
-    let row = match usage.iter().position(|u| u.instance == instance) {
+/// The instance's row of `usage`, created when the runtime measured nothing for it.
+pub fn row<'a>(usage: &'a mut Vec<Usage>, component: &str, instance: &str) -> &'a mut Usage {
+    match usage.iter().position(|u| u.instance == instance) {
         Some(i) => &mut usage[i],
         None => {
             usage.push(Usage {
@@ -75,7 +88,5 @@ pub fn add_network(usage: &mut Vec<Usage>, component: &str, instance: &str, rx: 
             let last = usage.len() - 1;
             &mut usage[last]
         }
-    };
-    row.net_rx_bytes = Some(rx);
-    row.net_tx_bytes = Some(tx);
+    }
 }

@@ -8,7 +8,7 @@ use super::summary::{Line, cpu_lines, memory_lines};
 use crate::report::Report;
 use crate::report::html::{chart, esc};
 
-const HEADER: [&str; 8] = [
+const HEADER: [&str; 9] = [
     "phase",
     "instance",
     "CPU avg (cores)",
@@ -17,6 +17,7 @@ const HEADER: [&str; 8] = [
     "memory max (MiB)",
     "net in (KiB/s)",
     "net out (KiB/s)",
+    "holds (avg / max)",
 ];
 
 const COLORS: [&str; 8] = [
@@ -29,7 +30,7 @@ fn fixed(v: Option<f64>, scale: f64, digits: usize) -> String {
 
 /// The table's cells, a row per phase and instance; an instance with no figure in a phase
 /// (a phase shorter than one sampling interval) has no row (report.json keeps it).
-fn rows(s: &Section) -> Vec<[String; 8]> {
+fn rows(s: &Section) -> Vec<[String; 9]> {
     let mib = 1_048_576.0;
     s.phases
         .iter()
@@ -43,7 +44,8 @@ fn rows(s: &Section) -> Vec<[String; 8]> {
                     c.net_rx_bytes_per_s,
                     c.net_tx_bytes_per_s,
                 ];
-                figures.iter().any(Option::is_some).then(|| {
+                let measured = figures.iter().any(Option::is_some) || !c.held.is_empty();
+                measured.then(|| {
                     [
                         p.phase.clone(),
                         c.instance.clone(),
@@ -53,11 +55,24 @@ fn rows(s: &Section) -> Vec<[String; 8]> {
                         fixed(c.memory_bytes_max, mib, 1),
                         fixed(c.net_rx_bytes_per_s, 1024.0, 1),
                         fixed(c.net_tx_bytes_per_s, 1024.0, 1),
+                        holds(c),
                     ]
                 })
             })
         })
         .collect()
+}
+
+/// `sessions 120.4 / 200, requests_in_flight 2.1 / 9`, or `-`.
+fn holds(c: &super::ComponentUsage) -> String {
+    if c.held.is_empty() {
+        return "-".to_owned();
+    }
+    c.held
+        .iter()
+        .map(|(name, h)| format!("{name} {:.1} / {:.0}", h.avg, h.max))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Where the figures came from, their resolution, notes and gaps: one line each.

@@ -1,6 +1,8 @@
 //! The per-phase figures of the report's `resources` section, and the per-interval series
 //! its charts draw, from the [`Usage`] rows of the sampled points.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::{Source, Usage};
@@ -19,6 +21,16 @@ pub struct ComponentUsage {
     pub memory_bytes_max: Option<f64>,
     pub net_rx_bytes_per_s: Option<f64>,
     pub net_tx_bytes_per_s: Option<f64>,
+    /// What the replica held by its own count (sessions, requests in flight), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub held: BTreeMap<String, Held>,
+}
+
+/// A count a component keeps of what it holds, over a phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Held {
+    pub avg: f64,
+    pub max: f64,
 }
 
 /// Every replica's use during one phase.
@@ -76,6 +88,31 @@ fn samples(points: &[&Point], instance: &str, get: fn(&Usage) -> Option<f64>) ->
         .collect()
 }
 
+/// Every count `instance` keeps of what it holds, as its average and peak over `points`.
+fn held(points: &[&Point], instance: &str) -> BTreeMap<String, Held> {
+    let mut seen: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for u in points.iter().flat_map(|p| &p.usage) {
+        if u.instance == instance {
+            for (name, v) in &u.held {
+                seen.entry(name.clone()).or_default().push(*v);
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|(name, values)| {
+            let avg = values.iter().sum::<f64>() / values.len() as f64;
+            let max = values.iter().copied().fold(f64::MIN, f64::max);
+            (
+                name,
+                Held {
+                    avg: round6(avg),
+                    max,
+                },
+            )
+        })
+        .collect()
+}
+
 /// The points of `phase`: from the one at or before its start to the one at or before its
 /// end, as the other phase figures are taken.
 fn window<'a>(points: &'a [Point], phase: &Phase) -> Vec<&'a Point> {
@@ -104,6 +141,7 @@ pub fn phase_usage(points: &[Point], phase: &Phase) -> PhaseUsage {
                 .into_iter()
                 .map(|(_, v)| v)
                 .collect();
+            let held = held(&w, &instance);
             if component == crate::runtime::ComponentKind::Backend.as_str()
                 && let Some((_, _, grew)) = cpu
             {
@@ -117,6 +155,7 @@ pub fn phase_usage(points: &[Point], phase: &Phase) -> PhaseUsage {
                 memory_bytes_max: memory.iter().copied().reduce(f64::max),
                 net_rx_bytes_per_s: rx.map(|r| round6(r.0)),
                 net_tx_bytes_per_s: tx.map(|r| round6(r.0)),
+                held,
                 instance,
                 component,
             }
@@ -229,6 +268,8 @@ mod tests {
             memory_bytes: Some(mem),
             net_rx_bytes: Some(cpu * 1000.0),
             net_tx_bytes: None,
+            // The replica holds as many sessions as it has memory units, to tell them apart.
+            held: [("sessions".to_owned(), mem)].into(),
         }
     }
 
@@ -253,6 +294,13 @@ mod tests {
         );
         assert_eq!(c.net_rx_bytes_per_s, Some(250.0));
         assert_eq!(c.net_tx_bytes_per_s, None);
+        assert_eq!(
+            c.held["sessions"],
+            Held {
+                avg: 20.0,
+                max: 30.0
+            }
+        );
         // 0.5 s of CPU for 300 requests.
         assert_eq!(
             u.backend_cpu_seconds_per_1k_requests,

@@ -117,9 +117,29 @@ async fn backend_cpu_follows_its_load_and_the_byte_counts_agree() {
     );
     assert!(answered >= read && read > sent / 2.0, "{answered} {read}");
 
+    // What the components count themselves: the replica holds the load generator's
+    // sessions under load and none before it; both sides keep their in-flight counts.
+    let held = |u: &ComponentUsage, name: &str| u.held.get(name).map(|h| h.max);
+    let load_sessions = held(load, "sessions").unwrap_or_else(|| panic!("{load:?}"));
+    assert!(
+        load_sessions > held(base, "sessions").unwrap_or(0.0),
+        "{base:?} {load:?}"
+    );
+    for (u, name) in [
+        (load, "requests_in_flight"),
+        (load, "requests_queued"),
+        (lg, "requests_in_flight"),
+    ] {
+        assert!(held(u, name).is_some_and(|v| v >= 0.0), "{name}: {u:?}");
+    }
+
     let md = std::fs::read_to_string(result.dir.join("report.md")).unwrap();
     assert!(
         md.contains("## Resources") && md.contains("| load | backend-0 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("holds (avg / max)") && md.contains("sessions "),
         "{md}"
     );
     let html = std::fs::read_to_string(result.dir.join("report.html")).unwrap();

@@ -28,7 +28,7 @@ pub struct HpaRef {
     pub name: String,
     /// `None`: the pod's ServiceAccount (or the kubeconfig), as `kube::Client::try_default`
     /// finds them; tests give a fake API server's URL.
-    pub api_server: Option<kube::Config>,
+    pub api_server: Option<Box<kube::Config>>,
 }
 
 impl HpaRef {
@@ -69,7 +69,7 @@ impl AutoscalerSource {
 pub enum Reader {
     Url(String),
     Hpa {
-        api: Api<HorizontalPodAutoscaler>,
+        api: Box<Api<HorizontalPodAutoscaler>>,
         name: String,
         describe: String,
     },
@@ -83,12 +83,12 @@ impl Reader {
             AutoscalerSource::Hpa(h) => h,
         };
         let client = match &h.api_server {
-            Some(config) => kube::Client::try_from(config.clone()),
+            Some(config) => kube::Client::try_from(config.as_ref().clone()),
             None => kube::Client::try_default().await,
         }
         .map_err(|e| Error::Kube(source.describe(), e))?;
         Ok(Self::Hpa {
-            api: Api::namespaced(client, &h.namespace),
+            api: Box::new(Api::namespaced(client, &h.namespace)),
             name: h.name.clone(),
             describe: source.describe(),
         })

@@ -86,7 +86,9 @@ impl FakeApiServer {
 
     fn hpa_source(&self, name: &str) -> AutoscalerSource {
         let mut hpa = HpaRef::parse(&format!("{NS}/{name}")).expect("a valid reference");
-        hpa.api_server = Some(kube::Config::new(self.url.parse().expect("a URI")));
+        hpa.api_server = Some(Box::new(kube::Config::new(
+            self.url.parse().expect("a URI"),
+        )));
         AutoscalerSource::Hpa(hpa)
     }
 }

@@ -14,6 +14,7 @@ pub mod names;
 pub mod netcount;
 pub mod ports;
 pub mod procfs;
+pub mod quantity;
 pub mod recorder;
 pub mod shutdown;
 pub mod telemetry;

@@ -35,7 +35,7 @@ pub struct Observation {
     pub polls: Vec<(String, Result<StatsResponse, String>)>,
     /// The load generator's scrape, when one is configured.
     pub loadgen: Option<Result<LoadgenPage, String>>,
-    /// The autoscaler's status, when `--autoscaler-url` is set.
+    /// The autoscaler's status, when the frontend has an autoscaler source.
     pub autoscaler: Option<Result<AutoscalerStatus, String>>,
 }
 
@@ -46,7 +46,8 @@ pub struct Facts {
     /// Where replicas come from, for messages: "the replica list", "DNS of svc:8080".
     pub source: String,
     pub loadgen_url: Option<String>,
-    pub autoscaler_url: Option<String>,
+    /// Where the autoscaler's status is read (a URL, or the HPA), if anywhere.
+    pub autoscaler: Option<String>,
     pub poll_interval: Duration,
     /// How long a replica that left the listing stays shown as down (headless DNS hides
     /// failing pods, which must not vanish silently); zero drops it at once.
@@ -134,7 +135,7 @@ impl Aggregator {
                 self.facts.loadgen_url.as_deref(),
             );
         }
-        if let (Some(result), Some(url)) = (obs.autoscaler, &self.facts.autoscaler_url) {
+        if let (Some(result), Some(url)) = (obs.autoscaler, &self.facts.autoscaler) {
             self.autoscaler = Some(autoscaler_summary(
                 url,
                 result,

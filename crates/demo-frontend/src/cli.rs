@@ -7,7 +7,7 @@ use clap::Parser;
 use common::HumanDuration;
 use common::tls::{self, Trust};
 
-use crate::{Config, Error, ReplicaSource, Result};
+use crate::{AutoscalerSource, Config, Error, HpaRef, ReplicaSource, Result};
 
 /// Live web UI for the demo backend.
 #[derive(Debug, Parser)]
@@ -32,6 +32,11 @@ pub struct Opts {
     /// orchestrator's local runtime sets it when the run has an autoscaler.
     #[arg(long, env = "AUTOSCALER_URL")]
     pub autoscaler_url: Option<String>,
+    /// NAMESPACE/NAME of the HorizontalPodAutoscaler to show, read through the API server
+    /// with the pod's ServiceAccount (needs get on horizontalpodautoscalers); the
+    /// orchestrator's kube runtime sets it when the run has an autoscaler.
+    #[arg(long, env = "AUTOSCALER_HPA")]
+    pub autoscaler_hpa: Option<String>,
     /// How often every replica is polled.
     #[arg(long, env = "POLL_INTERVAL", default_value = "1s")]
     pub poll_interval: HumanDuration,
@@ -83,10 +88,18 @@ impl Opts {
             .loadgen_url
             .map(|u| check_url("--loadgen-url", &u))
             .transpose()?;
-        let autoscaler_url = self
-            .autoscaler_url
-            .map(|u| check_url("--autoscaler-url", &u))
-            .transpose()?;
+        let autoscaler = match (self.autoscaler_url, self.autoscaler_hpa) {
+            (Some(u), None) => Some(AutoscalerSource::Url(check_url("--autoscaler-url", &u)?)),
+            (None, Some(h)) => Some(AutoscalerSource::Hpa(HpaRef::parse(&h)?)),
+            (None, None) => None,
+            (Some(_), Some(_)) => {
+                return Err(Error::Flag(
+                    "give either --autoscaler-url (local runtime) or --autoscaler-hpa \
+                     (an HPA on the cluster), not both"
+                        .into(),
+                ));
+            }
+        };
         if self.poll_interval.0.is_zero() {
             return Err(Error::Flag(
                 "--poll-interval must be above zero, e.g. 1s".into(),
@@ -109,7 +122,7 @@ impl Opts {
             backend_url,
             replicas,
             loadgen_url,
-            autoscaler_url,
+            autoscaler,
             poll_interval: self.poll_interval.0,
             proxy_timeout: self.proxy_timeout.0,
             trust,
@@ -180,6 +193,43 @@ mod tests {
         assert!(e.to_string().contains("--backend-url"), "{e}");
         let e = parse(&["--backend-url", "http://a:1", "--backend-headless", "svc"]).unwrap_err();
         assert!(e.to_string().contains("host:port"), "{e}");
+    }
+
+    #[test]
+    fn the_autoscaler_is_a_url_or_an_hpa_never_both() {
+        let base = ["--backend-url", "http://a:1"];
+        let c =
+            parse(&[&base[..], &["--autoscaler-hpa", "load-demo-r1/backend"]].concat()).unwrap();
+        assert!(matches!(c.autoscaler, Some(AutoscalerSource::Hpa(ref h))
+            if h.namespace == "load-demo-r1" && h.name == "backend" && h.api_server.is_none()));
+        let c = parse(&[&base[..], &["--autoscaler-url", "http://o:9/"]].concat()).unwrap();
+        assert!(matches!(c.autoscaler, Some(AutoscalerSource::Url(ref u)) if u == "http://o:9"));
+        let both = [
+            &base[..],
+            &[
+                "--autoscaler-url",
+                "http://o:9",
+                "--autoscaler-hpa",
+                "ns/backend",
+            ],
+        ]
+        .concat();
+        let e = parse(&both).unwrap_err().to_string();
+        assert!(
+            e.contains("not both") && e.contains("--autoscaler-hpa"),
+            "{e}"
+        );
+        for bad in [
+            "backend",
+            "ns/",
+            "/backend",
+            "ns/a/b",
+            "NS/Backend",
+            "ns/back_end",
+        ] {
+            let e = parse(&[&base[..], &["--autoscaler-hpa", bad]].concat()).unwrap_err();
+            assert!(e.to_string().contains("NAMESPACE/NAME"), "{bad}: {e}");
+        }
     }
 
     #[test]

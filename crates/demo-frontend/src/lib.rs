@@ -6,7 +6,9 @@
 //! to the embedded page ([`page`]). [`proxy`] forwards the three user actions to the backend.
 
 pub mod aggregate;
+pub mod autoscaler;
 pub mod cli;
+pub mod hpa_status;
 pub mod metrics;
 pub mod page;
 pub mod poll;
@@ -16,6 +18,7 @@ pub mod summary;
 
 use std::{net::SocketAddr, time::Duration};
 
+pub use autoscaler::{AutoscalerSource, HpaRef};
 pub use cli::Opts;
 pub use server::{AppState, app};
 
@@ -31,6 +34,10 @@ pub enum Error {
     /// TLS for https URLs could not be set up (no system roots, ...).
     #[error("cannot set up TLS: {0}")]
     Tls(#[source] common::tls::TlsError),
+    /// No client of the API server for `--autoscaler-hpa` (no ServiceAccount token mounted,
+    /// no kubeconfig).
+    #[error("cannot reach the API server to read {0}: {1}")]
+    Kube(String, #[source] kube::Error),
     /// Serving on the listener failed.
     #[error("serving HTTP failed: {0}")]
     Serve(#[source] std::io::Error),
@@ -58,8 +65,8 @@ pub struct Config {
     pub replicas: ReplicaSource,
     /// Base URL of the load generator (its `/metrics` is polled), if any.
     pub loadgen_url: Option<String>,
-    /// Base URL of the autoscaler's status (`GET /api/autoscaler`), if the run has one.
-    pub autoscaler_url: Option<String>,
+    /// Where the autoscaler card's status comes from, if the run has an autoscaler.
+    pub autoscaler: Option<AutoscalerSource>,
     pub poll_interval: Duration,
     /// Longest a proxied action may take before the page gets a 504.
     pub proxy_timeout: Duration,
@@ -78,7 +85,7 @@ impl Config {
         };
         https(&self.backend_url)
             || self.loadgen_url.as_deref().is_some_and(https)
-            || self.autoscaler_url.as_deref().is_some_and(https)
+            || matches!(&self.autoscaler, Some(AutoscalerSource::Url(u)) if https(u))
             || replicas
     }
 }
@@ -108,9 +115,13 @@ pub async fn run(
         builder = builder.use_preconfigured_tls(tls);
     }
     let client = builder.build().map_err(Error::Client)?;
+    let autoscaler = match &config.autoscaler {
+        Some(source) => Some(autoscaler::Reader::connect(source).await?),
+        None => None,
+    };
     let state = AppState::new(&config, client.clone());
     let poller = tokio::spawn(poll::run(
-        poll::PollConfig::from_config(&config),
+        poll::PollConfig::from_config(&config, autoscaler),
         client,
         state.clone(),
     ));

@@ -9,9 +9,9 @@ use futures::future::join_all;
 use common::HumanDuration;
 
 use crate::aggregate::{Aggregator, Facts, Observation};
+use crate::autoscaler::Reader;
 use crate::server::AppState;
 use crate::{Config, ReplicaSource};
-use common::api::AutoscalerStatus;
 use common::loadgen_page::LoadgenPage;
 
 /// How long a replica that left a headless Service's DNS stays on the page as down.
@@ -22,11 +22,12 @@ const MAX_POLL_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_BODY: usize = 4 << 20;
 
 /// What the poll loop needs from the configuration.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PollConfig {
     pub source: ReplicaSource,
     pub loadgen_url: Option<String>,
-    pub autoscaler_url: Option<String>,
+    /// The autoscaler's source, connected (see [`Reader::connect`]).
+    pub autoscaler: Option<Reader>,
     pub interval: Duration,
     /// Per-request timeout, below the interval so one slow replica never delays the next poll.
     pub timeout: Duration,
@@ -34,11 +35,11 @@ pub struct PollConfig {
 }
 
 impl PollConfig {
-    pub fn from_config(config: &Config) -> Self {
+    pub fn from_config(config: &Config, autoscaler: Option<Reader>) -> Self {
         Self {
             source: config.replicas.clone(),
             loadgen_url: config.loadgen_url.clone(),
-            autoscaler_url: config.autoscaler_url.clone(),
+            autoscaler,
             interval: config.poll_interval,
             timeout: (config.poll_interval * 3 / 4).min(MAX_POLL_TIMEOUT),
             facts: facts(config),
@@ -63,7 +64,10 @@ pub fn facts(config: &Config) -> Facts {
         backend_url: config.backend_url.clone(),
         source,
         loadgen_url: config.loadgen_url.clone(),
-        autoscaler_url: config.autoscaler_url.clone(),
+        autoscaler: config
+            .autoscaler
+            .as_ref()
+            .map(crate::AutoscalerSource::describe),
         poll_interval: config.poll_interval,
         linger,
     }
@@ -90,8 +94,8 @@ pub async fn run(config: PollConfig, client: reqwest::Client, state: AppState) {
             }
         };
         let autoscaler = async {
-            match &config.autoscaler_url {
-                Some(url) => Some(fetch_autoscaler(&client, url, config.timeout).await),
+            match &config.autoscaler {
+                Some(reader) => Some(reader.read(&client, config.timeout).await),
                 None => None,
             }
         };
@@ -173,22 +177,11 @@ pub async fn fetch_loadgen(
     LoadgenPage::parse(&text).map_err(|e| e.to_string())
 }
 
-/// `GET <url>/api/autoscaler`: the autoscaler's latest decision.
-pub async fn fetch_autoscaler(
+pub(crate) async fn get(
     client: &reqwest::Client,
     url: &str,
     timeout: Duration,
-) -> Result<AutoscalerStatus, String> {
-    let body = get(client, &format!("{url}{}", routes::AUTOSCALER), timeout).await?;
-    serde_json::from_slice(&body).map_err(|e| {
-        format!(
-            "{} did not answer the expected JSON: {e}",
-            routes::AUTOSCALER
-        )
-    })
-}
-
-async fn get(client: &reqwest::Client, url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, String> {
     let fetch = async {
         let resp = client
             .get(url)

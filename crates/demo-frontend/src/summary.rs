@@ -25,7 +25,7 @@ pub struct Summary {
     pub replicas: Vec<ReplicaSummary>,
     /// The load generator, when `--loadgen-url` is set.
     pub loadgen: Option<LoadgenSummary>,
-    /// The autoscaler, when `--autoscaler-url` is set and it has been polled.
+    /// The autoscaler, when `--autoscaler-url` or `--autoscaler-hpa` is set and it has been polled.
     pub autoscaler: Option<AutoscalerSummary>,
     /// The last 10 minutes, one point per poll, oldest first (columns of equal length).
     pub history: History,
@@ -151,7 +151,8 @@ pub struct LoadgenSummary {
 /// The autoscaler's metric, target and replicas, as its last sync saw them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AutoscalerSummary {
-    /// Base URL whose `/api/autoscaler` is polled.
+    /// Where the status is read: the base URL whose `/api/autoscaler` is polled, or
+    /// `HorizontalPodAutoscaler <namespace>/<name>`.
     pub url: String,
     /// "reachable", or why the last poll could not read it.
     pub message: String,

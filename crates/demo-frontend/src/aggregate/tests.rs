@@ -11,7 +11,7 @@ fn facts(linger: Duration) -> Facts {
         backend_url: "http://backend:8080".into(),
         source: "the replica list".into(),
         loadgen_url: Some("http://lg:2112".into()),
-        autoscaler_url: Some("http://orchestrator:9000".into()),
+        autoscaler: Some("http://orchestrator:9000".into()),
         poll_interval: Duration::from_secs(1),
         linger,
     }

@@ -145,7 +145,7 @@ async fn the_page_shows_live_data_and_books_a_ticket() {
     let autoscaler = AutoscalerSource::start(scaling_up()).await;
     let mut cfg = config(&a.url, replicas(&[&a, &b]));
     cfg.loadgen_url = Some(lg_url);
-    cfg.autoscaler_url = Some(autoscaler.url.clone());
+    cfg.autoscaler = Some(demo_frontend::AutoscalerSource::Url(autoscaler.url.clone()));
     cfg.poll_interval = Duration::from_millis(500);
     let fe = Frontend::start(cfg).await;
     // About 8 s of history, so the charts have lines worth looking at.

@@ -3,6 +3,7 @@
 
 mod aggregation;
 mod browser;
+mod hpa;
 mod ops;
 mod proxy;
 mod replicas;

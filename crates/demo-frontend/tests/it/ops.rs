@@ -173,7 +173,7 @@ async fn the_autoscaler_is_shown_from_its_source_and_kept_when_it_goes_away() {
     let a = Backend::start("scaled").await;
     let source = AutoscalerSource::start(scaling_up()).await;
     let mut cfg = config(&a.url, replicas(&[&a]));
-    cfg.autoscaler_url = Some(source.url.clone());
+    cfg.autoscaler = Some(demo_frontend::AutoscalerSource::Url(source.url.clone()));
     let fe = Frontend::start(cfg).await;
     let s = fe
         .wait_for("the autoscaler's status", |s| {

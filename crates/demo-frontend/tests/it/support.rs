@@ -104,7 +104,7 @@ pub(crate) fn config(backend_url: &str, replicas: ReplicaSource) -> Config {
         backend_url: backend_url.to_owned(),
         replicas,
         loadgen_url: None,
-        autoscaler_url: None,
+        autoscaler: None,
         poll_interval: POLL,
         proxy_timeout: Duration::from_secs(2),
         trust: common::tls::Trust::System,

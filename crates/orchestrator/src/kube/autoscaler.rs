@@ -7,14 +7,14 @@
 use std::time::Duration;
 
 use ::kube::{Api, Client};
+use demo_frontend::hpa_status;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::autoscaling::v2::{HorizontalPodAutoscaler, MetricStatus};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use scenario::{AutoscaleMetric, Scenario};
 
 use super::api;
 use super::build::keda;
 use super::error::Result;
-use super::quantity::quantity;
 use crate::autoscale::Sync;
 use crate::autoscale::algorithm::{Autoscaler, Observation, PodMetric};
 
@@ -34,40 +34,6 @@ pub struct HpaReading {
     pub reason: Option<String>,
 }
 
-fn current_value(m: &MetricStatus) -> Option<f64> {
-    let from =
-        |utilization: Option<i32>,
-         average: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
-         value: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>| {
-            utilization
-                .map(f64::from)
-                .or_else(|| average.and_then(|q| quantity(&q.0)))
-                .or_else(|| value.and_then(|q| quantity(&q.0)))
-        };
-    if let Some(r) = &m.resource {
-        return from(
-            r.current.average_utilization,
-            r.current.average_value.as_ref(),
-            r.current.value.as_ref(),
-        );
-    }
-    if let Some(e) = &m.external {
-        return from(
-            e.current.average_utilization,
-            e.current.average_value.as_ref(),
-            e.current.value.as_ref(),
-        );
-    }
-    if let Some(c) = &m.container_resource {
-        return from(
-            c.current.average_utilization,
-            c.current.average_value.as_ref(),
-            c.current.value.as_ref(),
-        );
-    }
-    None
-}
-
 /// Reads an HPA's status (`None`: not there yet, as KEDA's right after the apply).
 pub fn read(hpa: Option<&HorizontalPodAutoscaler>) -> HpaReading {
     let Some(status) = hpa.and_then(|h| h.status.as_ref()) else {
@@ -81,26 +47,8 @@ pub fn read(hpa: Option<&HorizontalPodAutoscaler>) -> HpaReading {
         .current_metrics
         .iter()
         .flatten()
-        .find_map(current_value)
-        .filter(|v| v.is_finite());
-    let conditions = status.conditions.clone().unwrap_or_default();
-    let find = |kind: &str| conditions.iter().find(|c| c.type_ == kind);
-    let reason_of = |c: &k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerCondition| {
-        c.reason.clone().unwrap_or_else(|| c.type_.clone())
-    };
-    let reason = find("ScalingActive")
-        .filter(|c| c.status == "False")
-        .or_else(|| find("ScalingLimited").filter(|c| c.status == "True"))
-        .or_else(|| {
-            find("AbleToScale").filter(|c| {
-                c.status == "False"
-                    || c.reason
-                        .as_deref()
-                        .is_some_and(|r| r.ends_with("Stabilized"))
-            })
-        })
-        .or_else(|| find("ScalingLimited"))
-        .map(reason_of);
+        .find_map(hpa_status::current_value);
+    let reason = hpa_status::reason(status.conditions.as_deref().unwrap_or_default());
     HpaReading {
         value,
         desired: u32::try_from(status.desired_replicas).ok(),

@@ -22,7 +22,6 @@ pub mod pods;
 pub mod preflight;
 pub mod prepull_phase;
 pub mod problems;
-pub mod quantity;
 pub mod render;
 pub mod runtime;
 pub mod usage;

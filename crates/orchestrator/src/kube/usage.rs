@@ -12,9 +12,9 @@ use ::kube::Client;
 use serde::Deserialize;
 
 use super::pods::PodInfo;
-use super::quantity::quantity;
 use crate::resources::local::GAP_PREFIX;
 use crate::resources::{Round, Source, Usage};
+use common::quantity::quantity;
 
 /// Per-request bound: a round must fit in the one-second sampling interval.
 const TIMEOUT: Duration = Duration::from_millis(800);

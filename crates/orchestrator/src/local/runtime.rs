@@ -171,7 +171,8 @@ impl Runtime for LocalRuntime {
         // Scaling is pushed to the frontend instead of it polling DNS.
         config.replicas = demo_frontend::ReplicaSource::Watch(self.replica_urls_tx.subscribe());
         if self.scenario.autoscale.mode != scenario::ScaleMode::Manual {
-            config.autoscaler_url = resource_page.map(|addr| format!("http://{addr}"));
+            config.autoscaler = resource_page
+                .map(|addr| demo_frontend::AutoscalerSource::Url(format!("http://{addr}")));
         }
         let listener = bind(port, &instance).await?;
         let stop = CancellationToken::new();

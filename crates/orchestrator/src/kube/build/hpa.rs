@@ -11,7 +11,7 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use scenario::{AutoscaleMetric, ScaleMode, Scenario};
 
-use crate::autoscale::algorithm::{PolicyKind, Rules, Select};
+use crate::autoscale::algorithm::{Policy, PolicyKind, Rules, Select};
 use crate::kube::meta::{self, Job};
 
 fn seconds(d: std::time::Duration) -> i32 {
@@ -47,6 +47,39 @@ pub fn rules(r: &Rules) -> HPAScalingRules {
                 .collect(),
         ),
         ..HPAScalingRules::default()
+    }
+}
+
+/// The algorithm's rules of one direction's `HPAScalingRules`, the API's `default` for
+/// what it leaves out: what a controller (the fake API server's, here) makes of a spec.
+pub fn rules_of(r: Option<&HPAScalingRules>, default: Rules) -> Rules {
+    let Some(r) = r else { return default };
+    let secs = |s: i32| std::time::Duration::from_secs(u64::try_from(s).unwrap_or(0));
+    Rules {
+        stabilization: r
+            .stabilization_window_seconds
+            .map_or(default.stabilization, secs),
+        select: match r.select_policy.as_deref() {
+            Some("Min") => Select::Min,
+            Some("Disabled") => Select::Disabled,
+            Some("Max") => Select::Max,
+            _ => default.select,
+        },
+        policies: match &r.policies {
+            Some(policies) => policies
+                .iter()
+                .map(|p| Policy {
+                    kind: if p.type_ == "Percent" {
+                        PolicyKind::Percent
+                    } else {
+                        PolicyKind::Pods
+                    },
+                    value: u32::try_from(p.value).unwrap_or(0),
+                    period: secs(p.period_seconds),
+                })
+                .collect(),
+            None => default.policies,
+        },
     }
 }
 
@@ -89,4 +122,39 @@ pub fn hpa(s: &Scenario) -> Option<HorizontalPodAutoscaler> {
         }),
         status: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn rules_read_back_from_their_manifest_are_the_same() {
+        let one_a_minute = Rules {
+            stabilization: Duration::from_secs(30),
+            select: Select::Min,
+            policies: vec![Policy {
+                kind: PolicyKind::Pods,
+                value: 1,
+                period: Duration::from_secs(60),
+            }],
+        };
+        for r in [Rules::default_up(), Rules::default_down(), one_a_minute] {
+            assert_eq!(rules_of(Some(&rules(&r)), Rules::default_up()), r);
+        }
+    }
+
+    #[test]
+    fn what_a_manifest_leaves_out_is_the_apis_default() {
+        assert_eq!(rules_of(None, Rules::default_down()), Rules::default_down());
+        let only_window = HPAScalingRules {
+            stabilization_window_seconds: Some(5),
+            ..HPAScalingRules::default()
+        };
+        let r = rules_of(Some(&only_window), Rules::default_down());
+        assert_eq!(r.stabilization, Duration::from_secs(5));
+        assert_eq!(r.policies, Rules::default_down().policies);
+    }
 }

@@ -10,6 +10,7 @@ pub mod loadgen;
 pub mod pod;
 pub mod prepull;
 pub mod prometheus;
+pub mod rbac;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, DeploymentSpec};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -140,6 +141,7 @@ pub fn plan(s: &Scenario) -> Result<Plan> {
     )?));
     stack.extend(hpa::hpa(s).map(Object::HorizontalPodAutoscaler));
     stack.extend(keda::scaled_object(s).map(Object::ScaledObject));
+    stack.extend(frontend::rbac(s));
     stack.push(Object::Service(frontend::service(s)));
     stack.push(Object::Deployment(frontend::deployment(s)?));
     stack.push(Object::Service(prometheus::service(s)));

@@ -8,10 +8,9 @@ use crate::kube::labels;
 use common::ports;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, PodSpec, Service, ServiceAccount,
-    Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, EmptyDirVolumeSource, PodSpec, Service, Volume, VolumeMount,
 };
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::PolicyRule;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use scenario::Scenario;
 use serde::{Deserialize, Serialize};
@@ -32,40 +31,17 @@ pub fn config_map_name(s: &Scenario) -> String {
 /// The ServiceAccount, the Role (pods get/list/watch in the run's namespace only) and the
 /// RoleBinding between them.
 pub fn rbac(s: &Scenario) -> Vec<Object> {
-    let name = &s.prometheus.name;
-    let sa = ServiceAccount {
-        metadata: meta::object_meta(s, Job::PROMETHEUS, name),
-        automount_service_account_token: Some(true),
-        ..ServiceAccount::default()
-    };
-    let role = Role {
-        metadata: meta::object_meta(s, Job::PROMETHEUS, name),
-        rules: Some(vec![PolicyRule {
+    super::rbac::objects(
+        s,
+        Job::PROMETHEUS,
+        &s.prometheus.name,
+        vec![PolicyRule {
             api_groups: Some(vec![String::new()]),
             resources: Some(vec!["pods".to_owned()]),
             verbs: ["get", "list", "watch"].map(str::to_owned).to_vec(),
             ..PolicyRule::default()
-        }]),
-    };
-    let binding = RoleBinding {
-        metadata: meta::object_meta(s, Job::PROMETHEUS, name),
-        role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".to_owned(),
-            kind: "Role".to_owned(),
-            name: name.clone(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".to_owned(),
-            name: name.clone(),
-            namespace: Some(s.namespace()),
-            ..Subject::default()
-        }]),
-    };
-    vec![
-        Object::ServiceAccount(sa),
-        Object::Role(role),
-        Object::RoleBinding(binding),
-    ]
+        }],
+    )
 }
 
 /// The part of Prometheus' configuration file the demo uses.

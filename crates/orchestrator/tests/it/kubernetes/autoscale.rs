@@ -15,7 +15,7 @@ use super::fake::{Behaviour, FakeApi, Fault, Verb};
 use super::run::{NS, bounded, quick, runtime};
 
 /// `quick()` with an autoscaler of short windows, and no pre-pull.
-fn autoscaled(mode: ScaleMode, metric: AutoscaleMetric, target: f64) -> Scenario {
+pub(crate) fn autoscaled(mode: ScaleMode, metric: AutoscaleMetric, target: f64) -> Scenario {
     let mut s = quick();
     s.prepull = false;
     s.load_pause = HumanDuration::from_secs(10);
@@ -32,7 +32,7 @@ fn autoscaled(mode: ScaleMode, metric: AutoscaleMetric, target: f64) -> Scenario
 }
 
 /// A cluster with what an autoscaled run needs, whose load is `demand` (target units).
-fn cluster(demand: f64) -> Behaviour {
+pub(crate) fn cluster(demand: f64) -> Behaviour {
     Behaviour {
         metrics_api: true,
         keda_crd: true,

@@ -78,14 +78,34 @@ async fn a_short_run_completes_scales_and_cleans_up() {
     assert!(namespaces.get_opt(&s.namespace()).await.unwrap().is_none());
 }
 
-#[tokio::test]
-#[ignore = "needs cluster"]
-async fn every_rendered_object_passes_server_side_validation() {
-    let client = client().await;
-    let s = scenario("render", 2);
-    let plan = build::plan(&s).unwrap();
+/// `scenarios/<file>` as `run --runtime kube --set ...` resolves it, on its own uuid and
+/// NodePorts like [`scenario`].
+fn shipped(file: &str, sets: &[&str], tag: &str, n: u16) -> Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(file);
+    let resolved = scenario::resolve(&scenario::ConfigInputs {
+        scenario_file: Some(path),
+        dotenv_file: None,
+        env: Vec::new(),
+        sets: sets.iter().map(|s| (*s).to_owned()).collect(),
+        platform: Some(scenario::Platform::Kube),
+    })
+    .unwrap_or_else(|e| panic!("{file} on the kube runtime: {e}"));
+    let base = scenario(tag, n);
+    let mut s = resolved.scenario;
+    s.uuid = base.uuid;
+    s.frontend_node_port = base.frontend_node_port;
+    s.prometheus_node_port = base.prometheus_node_port;
+    s
+}
+
+/// Dry-runs (server-side apply, `dryRun=All`) every object of `s` but the namespace, which is
+/// created for real and destroyed after; returns the refusals.
+async fn dry_run(client: &Client, s: &Scenario) -> Vec<String> {
+    let plan = build::plan(s).unwrap();
     // Namespaced dry-runs need the namespace to exist for real.
-    orchestrator::kube::api::apply(&client, &Object::Namespace(plan.namespace.clone()))
+    orchestrator::kube::api::apply(client, &Object::Namespace(plan.namespace.clone()))
         .await
         .unwrap();
     let pp = PatchParams::apply(orchestrator::kube::api::MANAGER).dry_run();
@@ -118,12 +138,50 @@ async fn every_rendered_object_passes_server_side_validation() {
             Object::Namespace(_) => Ok(()),
         };
         if let Err(e) = r {
-            failures.push(format!("{}: {e}", o.describe()));
+            failures.push(format!("{} ({}): {e}", o.describe(), s.uuid));
         }
     }
-    orchestrator::kube::destroy(&client, &s.uuid, BOUND)
+    orchestrator::kube::destroy(client, &s.uuid, BOUND)
         .await
         .unwrap();
+    failures
+}
+
+/// The manual story, `scenarios/hpa.toml` on cpu (the metric an HPA reads without a
+/// custom-metrics adapter; its own, `utilization`, is refused on a cluster) and
+/// `scenarios/keda.toml`, whose ScaledObject needs KEDA's CRD: `./scripts/kind-up.sh --keda`.
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn every_rendered_object_passes_server_side_validation() {
+    let client = client().await;
+    let stacks = [
+        scenario("render", 2),
+        shipped("hpa.toml", &["autoscale_metric=cpu"], "render-hpa", 4),
+        shipped("keda.toml", &[], "render-keda", 5),
+    ];
+    let mut failures = Vec::new();
+    for s in &stacks {
+        let kinds: Vec<&str> = build::plan(s)
+            .unwrap()
+            .stack
+            .iter()
+            .map(Object::kind)
+            .collect();
+        if s.autoscale.mode.is_auto() {
+            // What the dry-run is for: the autoscaler and the frontend's access to it.
+            let autoscaler = if s.autoscale.mode == scenario::ScaleMode::Keda {
+                "ScaledObject"
+            } else {
+                "HorizontalPodAutoscaler"
+            };
+            assert!(kinds.contains(&autoscaler), "{}: {kinds:?}", s.uuid);
+            assert!(
+                kinds.iter().filter(|k| **k == "Role").count() == 2,
+                "{kinds:?}"
+            );
+        }
+        failures.extend(dry_run(&client, s).await);
+    }
     assert!(failures.is_empty(), "{failures:#?}");
 }
 

@@ -8,6 +8,7 @@ mod cluster;
 mod destroy;
 mod fake;
 mod fidelity;
+mod frontend_rbac;
 mod render;
 mod run;
 

@@ -34,7 +34,7 @@ fn render_default_scenario() {
 }
 
 /// `scale_mode = "hpa"` on cpu, with the windows of a short demo.
-fn hpa_on_cpu() -> Scenario {
+pub(crate) fn hpa_on_cpu() -> Scenario {
     let mut s = Scenario::default();
     s.autoscale.mode = scenario::ScaleMode::Hpa;
     s.autoscale.metric = scenario::AutoscaleMetric::Cpu;
@@ -63,7 +63,7 @@ fn render_an_hpa_on_cpu() {
 
 /// `scale_mode = "keda"` on each metric its Prometheus trigger reads, and `cpu` (KEDA's
 /// own cpu scaler).
-fn keda_on(metric: scenario::AutoscaleMetric, target: f64) -> Scenario {
+pub(crate) fn keda_on(metric: scenario::AutoscaleMetric, target: f64) -> Scenario {
     let mut s = hpa_on_cpu();
     s.autoscale.mode = scenario::ScaleMode::Keda;
     s.autoscale.metric = metric;
@@ -119,7 +119,7 @@ fn render_two_load_plans() {
 }
 
 /// Reads a manifest back as the k8s-openapi type its `kind` names.
-fn parse(yaml: &str) -> Object {
+pub(crate) fn parse(yaml: &str) -> Object {
     let v: serde_norway::Value = serde_norway::from_str(yaml).unwrap();
     let kind = v["kind"].as_str().unwrap().to_owned();
     fn de<T: serde::de::DeserializeOwned>(y: &str) -> T {

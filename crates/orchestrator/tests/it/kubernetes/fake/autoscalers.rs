@@ -1,11 +1,19 @@
 //! The fake's autoscaling controllers, one pass at a time: KEDA's operator makes the HPA of
 //! each ScaledObject, and the HPA controller, every [`Behaviour::hpa_sync`], reads a load
 //! ([`Behaviour::demand`] while a load generator pod runs, [`Behaviour::idle_demand`]
-//! otherwise, in units of the target per replica), recommends `ceil(demand ÷ target)` within
-//! the tolerance and min/max, holds a scale-down for the HPA's window, writes its status
-//! (current metrics, desired replicas, conditions) and sets the Deployment's replicas through
-//! its scale, as the real controller does.
+//! otherwise, in units of the target per replica), runs the orchestrator's implementation of
+//! the controller's algorithm (tolerance, min/max, stabilization windows, and the
+//! `behavior`'s rate policies with `selectPolicy`; one memory per HPA, as the controller
+//! keeps in-process), writes its status (current metrics, desired replicas, conditions) and
+//! sets the Deployment's replicas through its scale, as the real controller does. Reusing the
+//! algorithm rather than a second copy of it: its own tests check it against the documented
+//! examples; here it makes the fake's decisions those of a controller.
 
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior;
+use orchestrator::autoscale::algorithm::{
+    Autoscaler, DEFAULT_TOLERANCE, Observation, PodMetric, Reason, Rules, Spec,
+};
+use orchestrator::kube::build::hpa::rules_of;
 use serde_json::{Value, json};
 
 use super::Behaviour;
@@ -13,9 +21,6 @@ use super::controllers::deleting;
 use super::kubelet::{is_active, is_ready, pods};
 use super::store::{Collection, Store, apps, name_of};
 
-/// Where the fake keeps an HPA's recent recommendations (the real controller keeps them in
-/// memory): `[[unix seconds, replicas], ...]`.
-const RECOMMENDATIONS: &str = "fake.load-demo.io/recommendations";
 /// When the fake controller last synced this HPA.
 const LAST_SYNC: &str = "fake.load-demo.io/last-sync";
 
@@ -96,6 +101,51 @@ fn condition(kind: &str, status: bool, reason: &str) -> Value {
     json!({"type": kind, "status": if status { "True" } else { "False" }, "reason": reason})
 }
 
+/// The algorithm's spec of an HPA: its min/max, the target, the controller's default
+/// tolerance, and `behavior` with the API's defaults for what it leaves out.
+fn spec_of(hpa: &Value, target: f64, min: i64, max: i64) -> Spec {
+    let behavior: HorizontalPodAutoscalerBehavior =
+        serde_json::from_value(hpa["spec"]["behavior"].clone()).unwrap_or_default();
+    let count = |n: i64| u32::try_from(n).unwrap_or(0);
+    Spec {
+        min: count(min),
+        max: count(max),
+        target,
+        tolerance: DEFAULT_TOLERANCE,
+        up: rules_of(behavior.scale_up.as_ref(), Rules::default_up()),
+        down: rules_of(behavior.scale_down.as_ref(), Rules::default_down()),
+    }
+}
+
+/// The status conditions of a sync that ended for `reason`, as the controller words them.
+fn conditions(reason: Reason, unchanged: bool) -> Value {
+    let able = match reason {
+        Reason::ScaleDownStabilized | Reason::ScaleUpStabilized => reason.as_str(),
+        _ if unchanged => "ReadyForNewScale",
+        _ => "SucceededRescale",
+    };
+    let limited = matches!(
+        reason,
+        Reason::TooManyReplicas
+            | Reason::TooFewReplicas
+            | Reason::ScaleUpLimit
+            | Reason::ScaleDownLimit
+    );
+    json!([
+        condition("AbleToScale", true, able),
+        condition("ScalingActive", true, "ValidMetricFound"),
+        condition(
+            "ScalingLimited",
+            limited,
+            if limited {
+                reason.as_str()
+            } else {
+                "DesiredWithinRange"
+            }
+        ),
+    ])
+}
+
 fn controller(store: &mut Store, b: &Behaviour, coll: &Collection, hpa: &Value) {
     let ns = coll.namespace.clone().unwrap_or_default();
     let now = store.now();
@@ -157,66 +207,35 @@ fn controller(store: &mut Store, b: &Behaviour, coll: &Collection, hpa: &Value) 
         return;
     };
     let average = demand / ready as f64;
-    let ratio = average / target;
-    let recommended = if (1.0 - ratio).abs() <= 0.1 {
-        spec_replicas
-    } else {
-        (demand / target - 1e-9).ceil() as i64
-    };
-    // The scale-down window: the highest recommendation within it holds the count.
-    let window = hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"]
-        .as_i64()
-        .unwrap_or(300);
-    let t = now.as_second();
-    let mut history: Vec<(i64, i64)> = hpa["metadata"]["annotations"][RECOMMENDATIONS]
+    let spec = spec_of(hpa, target, min, max);
+    let at = store.elapsed();
+    let key = hpa["metadata"]["uid"]
         .as_str()
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or_default();
-    history.retain(|(at, _)| at + window > t);
-    history.push((t, recommended));
-    let stabilized = history
-        .iter()
-        .map(|(_, r)| *r)
-        .max()
-        .unwrap_or(recommended)
-        .min(recommended.max(spec_replicas));
-    let desired = stabilized.clamp(min, max);
-    let limited = if stabilized > max {
-        Some("TooManyReplicas")
-    } else if stabilized < min {
-        Some("TooFewReplicas")
-    } else {
-        None
-    };
-    let held = desired > recommended.clamp(min, max);
+        .unwrap_or_default()
+        .to_owned();
+    let autoscaler = store
+        .autoscalers
+        .entry(key)
+        .or_insert_with(|| Autoscaler::new(spec.clone()));
+    if autoscaler.spec() != &spec {
+        // A re-applied HPA: the controller starts over with the new spec.
+        *autoscaler = Autoscaler::new(spec);
+    }
+    // The status carries one average; every ready pod reads it, starting ones are unready.
+    let mut readings = vec![PodMetric::Ready(average); ready as usize];
+    readings.resize(spec_replicas.max(ready) as usize, PodMetric::Unready);
+    let current_count = u32::try_from(spec_replicas).unwrap_or(0);
+    let decision = autoscaler.sync(at, current_count, &Observation::PerPod(readings));
+    let desired = i64::from(decision.desired);
     status["desiredReplicas"] = json!(desired);
     status["currentMetrics"] = json!([current(hpa, average)]);
-    status["conditions"] = json!([
-        condition(
-            "AbleToScale",
-            true,
-            if held {
-                "ScaleDownStabilized"
-            } else if desired == spec_replicas {
-                "ReadyForNewScale"
-            } else {
-                "SucceededRescale"
-            }
-        ),
-        condition("ScalingActive", true, "ValidMetricFound"),
-        condition(
-            "ScalingLimited",
-            limited.is_some(),
-            limited.unwrap_or("DesiredWithinRange")
-        ),
-    ]);
+    status["conditions"] = conditions(decision.reason, desired == spec_replicas);
     if desired != spec_replicas {
         status["lastScaleTime"] = json!(now.to_string());
         d["spec"]["replicas"] = json!(desired);
         store.put(&apps("deployments", &ns), d);
     }
     let mut h = hpa.clone();
-    h["metadata"]["annotations"][RECOMMENDATIONS] = json!(json!(history).to_string());
     h["metadata"]["annotations"][LAST_SYNC] = json!(now.to_string());
     h["status"] = status;
     store.put(coll, h);

@@ -7,6 +7,7 @@
 
 mod admission;
 mod autoscalers;
+mod autoscalers_tests;
 mod controllers;
 mod jobs;
 mod kubelet;

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use orchestrator::autoscale::algorithm::Autoscaler;
 use serde_json::{Value, json};
 
 use super::watch::Watcher;
@@ -144,6 +145,8 @@ pub(crate) struct Store {
     pub(crate) watchers: Vec<Watcher>,
     started: tokio::time::Instant,
     base: Timestamp,
+    /// The HPA controller's memory (recommendations, scale events) per HPA uid.
+    pub(crate) autoscalers: std::collections::HashMap<String, Autoscaler>,
 }
 
 impl Store {
@@ -159,6 +162,7 @@ impl Store {
             started: tokio::time::Instant::now(),
             // Whole seconds, as the API server writes times.
             base: Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_default(),
+            autoscalers: std::collections::HashMap::new(),
         }
     }
 
@@ -166,6 +170,11 @@ impl Store {
     pub(crate) fn now(&self) -> Timestamp {
         let elapsed = SignedDuration::try_from(self.started.elapsed()).unwrap_or_default();
         self.base + elapsed
+    }
+
+    /// Time since the fake started, the monotonic clock the HPA controller's algorithm takes.
+    pub(crate) fn elapsed(&self) -> std::time::Duration {
+        self.started.elapsed()
     }
 
     pub(crate) fn rv(&self) -> u64 {

@@ -1,5 +1,5 @@
 //! Kubernetes resource quantities (`250m`, `12345678n`, `64Mi`, `1.5k`) as plain numbers, for
-//! the HPA's status and the metrics API alike.
+//! the HPA's status (orchestrator and frontend) and the metrics API alike.
 
 /// A Kubernetes quantity (`250m`, `12345678n`, `64Mi`, `1G`, `2`) as a number.
 pub fn quantity(q: &str) -> Option<f64> {

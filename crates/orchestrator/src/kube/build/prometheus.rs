@@ -1,6 +1,6 @@
 //! Prometheus: a ServiceAccount with a Role to discover the namespace's pods, a ConfigMap
-//! with a kubernetes_sd pod scrape config keyed on the `prometheus.io/*` annotations, its
-//! Deployment and a NodePort Service.
+//! with a kubernetes_sd pod scrape config keyed on the `prometheus.io/*` annotations (and
+//! the cAdvisor job of [`super::cadvisor`]), its Deployment and a NodePort Service.
 
 use std::collections::BTreeMap;
 
@@ -81,17 +81,39 @@ pub struct Global {
     pub evaluation_interval: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScrapeConfig {
     pub job_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
     pub kubernetes_sd_configs: Vec<SdConfig>,
     pub relabel_configs: Vec<Relabel>,
+    /// Applied to every scraped series (after the scrape), unlike `relabel_configs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metric_relabel_configs: Vec<Relabel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsConfig {
+    pub ca_file: String,
+}
+
+/// `Bearer` credentials read from a file (Prometheus re-reads it, so a rotated token works).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Authorization {
+    pub credentials_file: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SdConfig {
     pub role: String,
-    pub namespaces: SdNamespaces,
+    /// Namespaced roles only (pod); a node is in no namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<SdNamespaces>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,7 +146,8 @@ fn sd_pod_label(label: &str) -> String {
 }
 
 /// Scrapes every pod of the namespace annotated `prometheus.io/scrape: "true"`, on the
-/// annotated port and path, labelled with its component and pod name.
+/// annotated port and path, labelled with its component and pod name; and the kubelets'
+/// cAdvisor for the namespace's containers ([`super::cadvisor`]).
 pub fn config(s: &Scenario) -> PromConfig {
     let src = |l: &[&str]| Some(l.iter().map(|s| (*s).to_owned()).collect());
     let some = |v: &str| Some(v.to_owned());
@@ -133,13 +156,14 @@ pub fn config(s: &Scenario) -> PromConfig {
             scrape_interval: "5s".into(),
             evaluation_interval: "5s".into(),
         },
-        scrape_configs: vec![ScrapeConfig {
+        scrape_configs: vec![
+            ScrapeConfig {
             job_name: "pods".into(),
             kubernetes_sd_configs: vec![SdConfig {
                 role: "pod".into(),
-                namespaces: SdNamespaces {
+                namespaces: Some(SdNamespaces {
                     names: vec![s.namespace()],
-                },
+                }),
             }],
             relabel_configs: vec![
                 Relabel {
@@ -199,7 +223,10 @@ pub fn config(s: &Scenario) -> PromConfig {
                     ..Relabel::default()
                 },
             ],
-        }],
+            ..ScrapeConfig::default()
+        },
+            super::cadvisor::scrape_config(s),
+        ],
     }
 }
 

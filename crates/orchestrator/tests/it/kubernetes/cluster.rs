@@ -115,6 +115,15 @@ async fn every_rendered_object_passes_server_side_validation() {
             Object::ScaledObject(v) => {
                 dry!(orchestrator::kube::build::keda::ScaledObject, v)
             }
+            Object::ClusterRole(v) => {
+                let api: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(client.clone());
+                api.patch(&name, &pp, &Patch::Apply(v)).await.map(drop)
+            }
+            Object::ClusterRoleBinding(v) => {
+                let api: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> =
+                    Api::all(client.clone());
+                api.patch(&name, &pp, &Patch::Apply(v)).await.map(drop)
+            }
             Object::Namespace(_) => Ok(()),
         };
         if let Err(e) = r {

@@ -37,7 +37,7 @@ impl Builder {
                 Problem::new(
                     ErrorKind::Conflict,
                     format!(
-                        "the same NodePort as {other} = {port} (from {}): both Services cannot have it",
+                        "the same NodePort as {other} (from {}): two Services cannot both have {port}",
                         self.source(other)
                     ),
                     format!("give {key} and {other} different NodePorts (30000-32767)"),

@@ -23,23 +23,35 @@ fn promtool(args: &[&str]) -> Option<Command> {
     }
 }
 
-/// Panics with promtool's report when `yaml` is not a valid Prometheus configuration.
-/// `--syntax-only`: the files it names (a ServiceAccount's token and CA) exist in the pod,
-/// not here.
-pub fn assert_promtool_accepts_config(yaml: &str) {
+/// `promtool check config --syntax-only` on `yaml`: `None` when promtool cannot run (outside
+/// CI), else its verdict with its report. `--syntax-only`: the files a configuration names
+/// (a ServiceAccount's token and CA) exist in the pod, not here.
+pub fn promtool_check_config(yaml: &str) -> Option<Result<(), String>> {
     let mut file = tempfile::NamedTempFile::new().expect("a temporary file");
     file.write_all(yaml.as_bytes()).expect("write the configuration");
     let path = file.path().display().to_string();
-    let Some(mut cmd) = promtool(&["check", "config", "--syntax-only", &path]) else {
-        return;
-    };
-    let out = cmd.output().expect("promtool ran");
-    assert!(
-        out.status.success(),
-        "promtool check config refused the configuration:\n{}{}\n--- prometheus.yml ---\n{yaml}",
+    let out = promtool(&["check", "config", "--syntax-only", &path])?
+        .output()
+        .expect("promtool ran");
+    let report = format!(
+        "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    Some(if out.status.success() {
+        Ok(())
+    } else {
+        Err(report)
+    })
+}
+
+/// Panics with promtool's report when `yaml` is not a valid Prometheus configuration.
+pub fn assert_promtool_accepts_config(yaml: &str) {
+    if let Some(Err(report)) = promtool_check_config(yaml) {
+        panic!(
+            "promtool check config refused the configuration:\n{report}\n--- prometheus.yml ---\n{yaml}"
+        );
+    }
 }
 
 /// Panics with promtool's report when it finds a problem in `page` (lint warnings included:

@@ -93,6 +93,12 @@ async fn deploy_applies_in_order_and_waits_through_watches() {
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/rolebindings/prometheus"
             )),
             p(&format!(
+                "/apis/rbac.authorization.k8s.io/v1/clusterroles/{NS}-prometheus-cadvisor"
+            )),
+            p(&format!(
+                "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{NS}-prometheus-cadvisor"
+            )),
+            p(&format!(
                 "/api/v1/namespaces/{NS}/configmaps/prometheus-config"
             )),
             p(&format!("/api/v1/namespaces/{NS}/services/backend")),

@@ -54,8 +54,8 @@ pub use render::{
 };
 pub use resolve::{ConfigInputs, Resolved, key_names, resolve};
 pub use scenario::{
-    Arrival, BackendCapacity, ComponentSpec, Grafana, LoadMode, LoadPlan, LoadSpec, LoadgenKind, MAIN_PLAN,
-    Scenario, ServiceType,
+    Arrival, BackendCapacity, ComponentSpec, Grafana, LoadMode, LoadPlan, LoadSpec, LoadgenKind,
+    MAIN_PLAN, Scenario, ServiceType,
 };
 
 /// The result of resolving or reading configuration: every problem at once on failure.

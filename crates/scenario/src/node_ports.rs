@@ -2,10 +2,10 @@
 //! other (a clash fails half-way through a deploy with 422), and `grafana` has no meaning on
 //! the local runtime, where docker compose provisions Grafana instead.
 
+use super::Platform;
 use super::builder::Builder;
 use super::error::{ConfigError, ErrorKind, Problem};
 use super::scenario::ServiceType;
-use super::Platform;
 
 impl Builder {
     /// The NodePort keys in use, in the order a clash is blamed on the later one.
@@ -91,7 +91,10 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].key, "grafana_node_port");
         assert_eq!(found[0].kind, ErrorKind::Conflict);
-        assert!(found[0].problem.contains("prometheus_node_port"), "{found:?}");
+        assert!(
+            found[0].problem.contains("prometheus_node_port"),
+            "{found:?}"
+        );
         assert_eq!(found[0].origin, Some(Source::Flag));
         let found = errors(
             &["grafana=true", "grafana_node_port=30080"],

@@ -17,7 +17,10 @@ fn promtool(args: &[&str]) -> Option<Command> {
             panic!("promtool cannot run ({e}): install it with `apt-get install prometheus`")
         }
         Err(e) => {
-            eprintln!("NOTE: promtool cannot run ({e}); `promtool {}` skipped", args.join(" "));
+            eprintln!(
+                "NOTE: promtool cannot run ({e}); `promtool {}` skipped",
+                args.join(" ")
+            );
             None
         }
     }
@@ -28,7 +31,8 @@ fn promtool(args: &[&str]) -> Option<Command> {
 /// (a ServiceAccount's token and CA) exist in the pod, not here.
 pub fn promtool_check_config(yaml: &str) -> Option<Result<(), String>> {
     let mut file = tempfile::NamedTempFile::new().expect("a temporary file");
-    file.write_all(yaml.as_bytes()).expect("write the configuration");
+    file.write_all(yaml.as_bytes())
+        .expect("write the configuration");
     let path = file.path().display().to_string();
     let out = promtool(&["check", "config", "--syntax-only", &path])?
         .output()
@@ -93,7 +97,9 @@ mod tests {
 
     #[test]
     fn a_minimal_config_passes() {
-        assert_promtool_accepts_config("scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: [\"localhost:9090\"]\n");
+        assert_promtool_accepts_config(
+            "scrape_configs:\n  - job_name: a\n    static_configs:\n      - targets: [\"localhost:9090\"]\n",
+        );
     }
 
     #[test]

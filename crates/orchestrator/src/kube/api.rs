@@ -147,10 +147,7 @@ where
 /// Returns `Kind name` of each deleted object.
 pub async fn delete_cluster_matching<K>(client: &Client, selector: &str) -> Result<Vec<String>>
 where
-    K: Resource<DynamicType = (), Scope = ClusterResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Debug,
+    K: Resource<DynamicType = (), Scope = ClusterResourceScope> + Clone + DeserializeOwned + Debug,
 {
     let api: Api<K> = Api::all(client.clone());
     let kind = K::kind(&()).to_string();

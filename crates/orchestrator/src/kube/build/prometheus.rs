@@ -158,73 +158,77 @@ pub fn config(s: &Scenario) -> PromConfig {
         },
         scrape_configs: vec![
             ScrapeConfig {
-            job_name: "pods".into(),
-            kubernetes_sd_configs: vec![SdConfig {
-                role: "pod".into(),
-                namespaces: Some(SdNamespaces {
-                    names: vec![s.namespace()],
-                }),
-            }],
-            relabel_configs: vec![
-                Relabel {
-                    source_labels: src(&["__meta_kubernetes_pod_annotation_prometheus_io_scrape"]),
-                    action: some("keep"),
-                    regex: some("true"),
-                    ..Relabel::default()
-                },
-                Relabel {
-                    source_labels: src(&["__meta_kubernetes_pod_annotation_prometheus_io_path"]),
-                    action: some("replace"),
-                    regex: some("(.+)"),
-                    target_label: some("__metrics_path__"),
-                    ..Relabel::default()
-                },
-                Relabel {
-                    source_labels: src(&[
-                        "__meta_kubernetes_pod_ip",
-                        "__meta_kubernetes_pod_annotation_prometheus_io_port",
-                    ]),
-                    action: some("replace"),
-                    regex: some("(.+);(\\d+)"),
-                    replacement: some("$1:$2"),
-                    target_label: some("__address__"),
-                },
-                Relabel {
-                    source_labels: Some(vec![sd_pod_label(labels::JOB)]),
-                    action: some("replace"),
-                    target_label: some("component"),
-                    ..Relabel::default()
-                },
-                // A load generator's plan; other pods have none, and an empty value
-                // sets no label.
-                Relabel {
-                    source_labels: Some(vec![sd_pod_label(labels::PLAN)]),
-                    action: some("replace"),
-                    target_label: some("plan"),
-                    ..Relabel::default()
-                },
-                Relabel {
-                    source_labels: src(&["__meta_kubernetes_pod_name"]),
-                    action: some("replace"),
-                    target_label: some("pod"),
-                    ..Relabel::default()
-                },
-                // The dashboard's variables (dashboards/load-demo.json), as locally.
-                Relabel {
-                    source_labels: src(&["__meta_kubernetes_namespace"]),
-                    action: some("replace"),
-                    target_label: some("namespace"),
-                    ..Relabel::default()
-                },
-                Relabel {
-                    source_labels: Some(vec![sd_pod_label(labels::UUID)]),
-                    action: some("replace"),
-                    target_label: some("uuid"),
-                    ..Relabel::default()
-                },
-            ],
-            ..ScrapeConfig::default()
-        },
+                job_name: "pods".into(),
+                kubernetes_sd_configs: vec![SdConfig {
+                    role: "pod".into(),
+                    namespaces: Some(SdNamespaces {
+                        names: vec![s.namespace()],
+                    }),
+                }],
+                relabel_configs: vec![
+                    Relabel {
+                        source_labels: src(&[
+                            "__meta_kubernetes_pod_annotation_prometheus_io_scrape",
+                        ]),
+                        action: some("keep"),
+                        regex: some("true"),
+                        ..Relabel::default()
+                    },
+                    Relabel {
+                        source_labels: src(&[
+                            "__meta_kubernetes_pod_annotation_prometheus_io_path",
+                        ]),
+                        action: some("replace"),
+                        regex: some("(.+)"),
+                        target_label: some("__metrics_path__"),
+                        ..Relabel::default()
+                    },
+                    Relabel {
+                        source_labels: src(&[
+                            "__meta_kubernetes_pod_ip",
+                            "__meta_kubernetes_pod_annotation_prometheus_io_port",
+                        ]),
+                        action: some("replace"),
+                        regex: some("(.+);(\\d+)"),
+                        replacement: some("$1:$2"),
+                        target_label: some("__address__"),
+                    },
+                    Relabel {
+                        source_labels: Some(vec![sd_pod_label(labels::JOB)]),
+                        action: some("replace"),
+                        target_label: some("component"),
+                        ..Relabel::default()
+                    },
+                    // A load generator's plan; other pods have none, and an empty value
+                    // sets no label.
+                    Relabel {
+                        source_labels: Some(vec![sd_pod_label(labels::PLAN)]),
+                        action: some("replace"),
+                        target_label: some("plan"),
+                        ..Relabel::default()
+                    },
+                    Relabel {
+                        source_labels: src(&["__meta_kubernetes_pod_name"]),
+                        action: some("replace"),
+                        target_label: some("pod"),
+                        ..Relabel::default()
+                    },
+                    // The dashboard's variables (dashboards/load-demo.json), as locally.
+                    Relabel {
+                        source_labels: src(&["__meta_kubernetes_namespace"]),
+                        action: some("replace"),
+                        target_label: some("namespace"),
+                        ..Relabel::default()
+                    },
+                    Relabel {
+                        source_labels: Some(vec![sd_pod_label(labels::UUID)]),
+                        action: some("replace"),
+                        target_label: some("uuid"),
+                        ..Relabel::default()
+                    },
+                ],
+                ..ScrapeConfig::default()
+            },
             super::cadvisor::scrape_config(s),
         ],
     }

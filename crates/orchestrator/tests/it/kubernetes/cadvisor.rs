@@ -108,16 +108,34 @@ fn the_cadvisor_job_goes_through_the_node_proxy_with_the_service_account() {
     assert_eq!(metric[0]["action"].as_str(), Some("keep"));
     assert_eq!(metric[0]["source_labels"][0].as_str(), Some("namespace"));
     assert_eq!(metric[0]["regex"].as_str(), Some(s.namespace().as_str()));
-    assert!(metric.iter().any(|r| r["target_label"].as_str() == Some("uuid")
-        && r["replacement"].as_str() == Some(s.uuid.as_str())));
+    assert!(
+        metric
+            .iter()
+            .any(|r| r["target_label"].as_str() == Some("uuid")
+                && r["replacement"].as_str() == Some(s.uuid.as_str()))
+    );
     let components: Vec<(&str, &str)> = metric
         .iter()
         .filter(|r| r["target_label"].as_str() == Some("component"))
-        .map(|r| (r["regex"].as_str().unwrap(), r["replacement"].as_str().unwrap()))
+        .map(|r| {
+            (
+                r["regex"].as_str().unwrap(),
+                r["replacement"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert!(components.contains(&("backend-.+", "backend")), "{components:?}");
-    assert!(components.contains(&("loadgen-.+", "loadgen")), "{components:?}");
-    assert!(!components.iter().any(|c| c.1 == "grafana"), "{components:?}");
+    assert!(
+        components.contains(&("backend-.+", "backend")),
+        "{components:?}"
+    );
+    assert!(
+        components.contains(&("loadgen-.+", "loadgen")),
+        "{components:?}"
+    );
+    assert!(
+        !components.iter().any(|c| c.1 == "grafana"),
+        "{components:?}"
+    );
 }
 
 #[test]
@@ -196,8 +214,7 @@ async fn the_fake_stores_cluster_scoped_rbac_without_a_namespace_and_refuses_bad
             .unwrap_or_else(|| panic!("{coll}/{name} applied"));
         assert!(obj["metadata"].get("namespace").is_none(), "{obj}");
         assert!(
-            fake.writes()
-                .contains(&format!("PATCH {coll}/{name}")),
+            fake.writes().contains(&format!("PATCH {coll}/{name}")),
             "applied with server-side apply"
         );
     }
@@ -244,9 +261,6 @@ async fn destroy_removes_the_cluster_scoped_rbac_of_its_uuid_only() {
         "{:?}",
         out.deleted
     );
-    assert_eq!(
-        fake.names(CLUSTER_ROLES),
-        [cadvisor::cluster_name(&other)]
-    );
+    assert_eq!(fake.names(CLUSTER_ROLES), [cadvisor::cluster_name(&other)]);
     assert!(fake.names(CLUSTER_BINDINGS).is_empty());
 }

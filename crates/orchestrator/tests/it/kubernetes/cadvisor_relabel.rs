@@ -93,7 +93,10 @@ async fn prometheus_keeps_the_runs_namespace_and_labels_it_like_every_run_series
     let web = free_port();
     let _prometheus = tokio::process::Command::new(binary)
         .arg(format!("--config.file={}", file.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
         .arg(format!("--web.listen-address={web}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -146,8 +149,16 @@ async fn prometheus_keeps_the_runs_namespace_and_labels_it_like_every_run_series
         got,
         [
             ("api-5d8f7c9b6d-abcde".into(), "backend".into(), job.clone()),
-            ("api-ui-7f9c8d6b5a-fghij".into(), "frontend".into(), job.clone()),
-            ("loadgen-main-0-6c7d8e9f0a-klmno".into(), "loadgen".into(), job),
+            (
+                "api-ui-7f9c8d6b5a-fghij".into(),
+                "frontend".into(),
+                job.clone()
+            ),
+            (
+                "loadgen-main-0-6c7d8e9f0a-klmno".into(),
+                "loadgen".into(),
+                job
+            ),
         ]
     );
     // Machine-level series carry no namespace: dropped with the other namespaces'.

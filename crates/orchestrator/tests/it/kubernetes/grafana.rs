@@ -11,12 +11,12 @@ use orchestrator::kube::build::grafana::{self, Datasources, Providers};
 use orchestrator::kube::build::{Object, prometheus};
 use orchestrator::kube::render_manifests;
 use orchestrator::report::Outcome;
-use orchestrator::timeline::{self, RunOptions};
+use orchestrator::timeline;
 use scenario::Scenario;
 
 use super::fake::{Behaviour, FakeApi};
 use super::render::parse;
-use super::run::{NS, bounded, quick, runtime};
+use super::run::{NS, bounded, options, quick, runtime};
 use super::with_grafana;
 
 /// Grafana's rendered objects, read back from their YAML.
@@ -202,17 +202,6 @@ fn the_datasource_is_the_runs_prometheus_under_the_uid_the_dashboard_uses() {
     }
 }
 
-fn options(s: Scenario, runs: &Path, keep: bool) -> RunOptions {
-    RunOptions {
-        scenario: s,
-        config: scenario::Effective::default(),
-        runs_dir: runs.to_owned(),
-        hold: false,
-        keep,
-        progress: false,
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_kube_run_with_grafana_deploys_it_and_cleanup_removes_everything() {
     let fake = FakeApi::start(Behaviour::default());
@@ -269,7 +258,8 @@ async fn a_kube_run_with_grafana_deploys_it_and_cleanup_removes_everything() {
 fn orchestrator() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_orchestrator"));
     // No cluster is contacted: the configuration is refused first.
-    c.env("KUBECONFIG", "/nonexistent").env_remove("KUBE_CONTEXT");
+    c.env("KUBECONFIG", "/nonexistent")
+        .env_remove("KUBE_CONTEXT");
     c
 }
 

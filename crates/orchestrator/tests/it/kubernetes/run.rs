@@ -544,7 +544,7 @@ async fn a_deployment_that_never_gets_ready_times_out_saying_what_its_pods_say()
     );
 }
 
-fn options(s: Scenario, runs: &std::path::Path, keep: bool) -> RunOptions {
+pub(crate) fn options(s: Scenario, runs: &std::path::Path, keep: bool) -> RunOptions {
     RunOptions {
         scenario: s,
         config: scenario::Effective::default(),

@@ -83,10 +83,10 @@ pub(crate) fn default(store: &Store, coll: &Collection, obj: &mut Value, old: Op
         Some(())
     };
     // A cluster-scoped object's namespace is cleared, not refused, as the API server does.
-    if coll.namespace.is_none() {
-        if let Some(m) = obj["metadata"].as_object_mut() {
-            m.remove("namespace");
-        }
+    if coll.namespace.is_none()
+        && let Some(m) = obj["metadata"].as_object_mut()
+    {
+        m.remove("namespace");
     }
     match coll.plural.as_str() {
         "deployments" => {
@@ -327,17 +327,14 @@ fn rbac_problem(coll: &Collection, obj: &Value, old: Option<&Value>) -> Option<R
         "clusterroles" | "roles" => {
             let rules = obj["rules"].as_array().cloned().unwrap_or_default();
             rules.iter().enumerate().find_map(|(i, r)| {
-                r["verbs"]
-                    .as_array()
-                    .is_none_or(Vec::is_empty)
-                    .then(|| {
-                        Refusal::invalid(
-                            obj,
-                            &format!("rules[{i}].verbs"),
-                            "[]",
-                            "Required value: verbs must contain at least one value",
-                        )
-                    })
+                r["verbs"].as_array().is_none_or(Vec::is_empty).then(|| {
+                    Refusal::invalid(
+                        obj,
+                        &format!("rules[{i}].verbs"),
+                        "[]",
+                        "Required value: verbs must contain at least one value",
+                    )
+                })
             })
         }
         _ => None,

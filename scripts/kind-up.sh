@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the kind cluster from kind/cluster.yaml (one control plane, two workers, the
-# frontend and Prometheus NodePorts on localhost:30080 and :30090), builds the images and
+# frontend, Prometheus and Grafana NodePorts on localhost:30080, :30090 and :30030), builds the images and
 # loads each into the cluster's nodes, with the two public images a run needs (Prometheus
 # and the pre-pull's pause image), pulled once on the host: a cold cluster would otherwise
 # pull them on every node inside the run's ready_timeout. Idempotent: an existing cluster

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::check::closest;
 use super::error::{ConfigError, ErrorKind, Problem, Source};
 use super::keys::{self, Key};
-use super::scenario::{Scenario, ServiceType};
+use super::scenario::Scenario;
 use super::value::Raw;
 use toml::Spanned;
 use toml::de::DeValue;
@@ -172,29 +172,8 @@ impl Builder {
             );
         }
 
-        if self.ok(&[
-            "frontend_node_port",
-            "prometheus_node_port",
-            "frontend_service_type",
-        ]) && s.frontend_service_type == ServiceType::NodePort
-            && s.frontend_node_port == s.prometheus_node_port
-        {
-            found.push(
-                Problem::new(
-                    ErrorKind::Conflict,
-                    format!(
-                        "the same NodePort as frontend_node_port (from {})",
-                        self.source("frontend_node_port")
-                    ),
-                    "give Prometheus and the frontend different NodePorts",
-                )
-                .at(
-                    "prometheus_node_port",
-                    &s.prometheus_node_port.to_string(),
-                    Some(self.source("prometheus_node_port")),
-                ),
-            );
-        }
+        found.extend(self.node_port_conflicts());
+        found.extend(self.grafana_conflicts());
 
         self.errors.extend(found);
         if self.errors.is_empty() {

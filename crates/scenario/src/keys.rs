@@ -410,6 +410,27 @@ pub(crate) static KEYS: &[Key] = &[
         "Prometheus' NodePort (30000-32767)."
     ),
     key!(
+        "grafana",
+        Bool,
+        grafana.enabled,
+        Check::None,
+        "kube runtime: deploy Grafana with the load-demo dashboard and the run's Prometheus as its datasource (locally: docker compose --profile grafana)."
+    ),
+    key!(
+        "grafana_node_port",
+        U16,
+        grafana.node_port,
+        Check::NodePort,
+        "Grafana's NodePort (30000-32767) when grafana is true; kind/cluster.yaml maps 30030."
+    ),
+    key!(
+        "grafana_image",
+        Text,
+        grafana.image,
+        Check::Image,
+        "Grafana container image (kube runtime, grafana = true)."
+    ),
+    key!(
         "loadgen_kind",
         Loadgen,
         loadgen_kind,

@@ -38,6 +38,7 @@ mod error;
 pub mod figures;
 mod file;
 mod keys;
+mod node_ports;
 mod plans;
 mod render;
 mod resolve;
@@ -53,8 +54,8 @@ pub use render::{
 };
 pub use resolve::{ConfigInputs, Resolved, key_names, resolve};
 pub use scenario::{
-    Arrival, BackendCapacity, ComponentSpec, LoadMode, LoadPlan, LoadSpec, LoadgenKind, MAIN_PLAN,
-    Scenario, ServiceType,
+    Arrival, BackendCapacity, ComponentSpec, Grafana, LoadMode, LoadPlan, LoadSpec, LoadgenKind,
+    MAIN_PLAN, Scenario, ServiceType,
 };
 
 /// The result of resolving or reading configuration: every problem at once on failure.

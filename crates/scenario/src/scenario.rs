@@ -227,6 +227,27 @@ pub enum LoadgenKind {
     Job,
 }
 
+/// Grafana with the load-demo dashboard, provisioned beside the run's Prometheus (kube
+/// runtime; locally `docker compose --profile grafana` does it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Grafana {
+    pub enabled: bool,
+    pub node_port: u16,
+    pub image: String,
+}
+
+impl Default for Grafana {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            node_port: 30030,
+            // The image docker-compose.yml's `grafana` service runs.
+            image: "grafana/grafana:11.1.0".to_owned(),
+        }
+    }
+}
+
 /// The backend's capacity model: `workers / service_time` requests per second per replica.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BackendCapacity {
@@ -261,6 +282,9 @@ pub struct Scenario {
     pub frontend_service_type: ServiceType,
     pub frontend_node_port: u16,
     pub prometheus_node_port: u16,
+    /// `grafana*` keys: a Grafana on the kube runtime.
+    #[serde(default)]
+    pub grafana: Grafana,
     pub loadgen_kind: LoadgenKind,
     /// Pre-pull every image on every node before deploying (kube runtime only).
     pub prepull: bool,
@@ -393,6 +417,7 @@ impl Default for Scenario {
             frontend_service_type: ServiceType::NodePort,
             frontend_node_port: 30080,
             prometheus_node_port: 30090,
+            grafana: Grafana::default(),
             loadgen_kind: LoadgenKind::Deployment,
             prepull: true,
             pause_image: "registry.k8s.io/pause:3.10".to_owned(),

@@ -7,5 +7,7 @@ mod promtool;
 mod redis_server;
 
 pub use loadgen_args::LoadgenArgs;
-pub use promtool::assert_promtool_accepts;
+pub use promtool::{
+    assert_promtool_accepts, assert_promtool_accepts_config, promtool_check_config,
+};
 pub use redis_server::RedisServer;

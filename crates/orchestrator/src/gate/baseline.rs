@@ -25,7 +25,7 @@ pub enum Policy {
 
 /// Scenario fields (dotted JSON paths of [`Scenario`]) by prefix; a field in no entry is
 /// warned about, so a key added later is never compared silently.
-const POLICIES: [(&str, Policy); 20] = [
+const POLICIES: [(&str, Policy); 21] = [
     ("load.", Policy::Refuse),
     ("actions", Policy::Refuse),
     ("enable_load", Policy::Refuse),
@@ -40,6 +40,7 @@ const POLICIES: [(&str, Policy); 20] = [
     (".name", Policy::Ignore),
     ("frontend_node_port", Policy::Ignore),
     ("prometheus_node_port", Policy::Ignore),
+    ("grafana", Policy::Ignore),
     ("frontend_service_type", Policy::Ignore),
     ("ready_timeout", Policy::Ignore),
     ("prepull", Policy::Ignore),

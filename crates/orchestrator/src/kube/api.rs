@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ::kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use ::kube::{Api, Client, Resource, ResourceExt};
-use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -67,6 +67,19 @@ where
     apply_with(&api, obj, &ns).await
 }
 
+/// Server-side apply of a cluster-scoped object.
+async fn apply_cluster<K>(client: &Client, obj: &K) -> Result<()>
+where
+    K: Resource<DynamicType = (), Scope = ClusterResourceScope>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + Debug,
+{
+    let api: Api<K> = Api::all(client.clone());
+    apply_with(&api, obj, "the cluster").await.map(drop)
+}
+
 async fn apply_with<K>(api: &Api<K>, obj: &K, ns: &str) -> Result<K>
 where
     K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + Debug,
@@ -81,10 +94,9 @@ where
 /// Server-side apply of any object of the plan.
 pub async fn apply(client: &Client, object: &Object) -> Result<()> {
     match object {
-        Object::Namespace(o) => {
-            let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-            apply_with(&api, o, &o.name_any()).await.map(drop)
-        }
+        Object::Namespace(o) => apply_cluster(client, o).await,
+        Object::ClusterRole(o) => apply_cluster(client, o).await,
+        Object::ClusterRoleBinding(o) => apply_cluster(client, o).await,
         Object::ServiceAccount(o) => apply_namespaced(client, o).await.map(drop),
         Object::Role(o) => apply_namespaced(client, o).await.map(drop),
         Object::RoleBinding(o) => apply_namespaced(client, o).await.map(drop),
@@ -128,6 +140,33 @@ where
         delete_one(&api_for, &name, scope).await?;
         deleted.push(format!("{kind} {ns}/{name}"));
     }
+    Ok(deleted)
+}
+
+/// Deletes every cluster-scoped object of kind `K` matching `selector` (never empty).
+/// Returns `Kind name` of each deleted object.
+pub async fn delete_cluster_matching<K>(client: &Client, selector: &str) -> Result<Vec<String>>
+where
+    K: Resource<DynamicType = (), Scope = ClusterResourceScope> + Clone + DeserializeOwned + Debug,
+{
+    let api: Api<K> = Api::all(client.clone());
+    let kind = K::kind(&()).to_string();
+    let mut deleted = Vec::new();
+    for item in list(&api, selector, "the cluster").await? {
+        let name = item.name_any();
+        delete_one(&api, &name, "the cluster").await?;
+        deleted.push(format!("{kind} {name}"));
+    }
+    Ok(deleted)
+}
+
+/// The run's cluster-scoped objects other than its namespace (Prometheus' ClusterRole and
+/// ClusterRoleBinding for cAdvisor): deleting the namespace leaves them, so the run's
+/// teardown and `destroy` delete them by `selector`.
+pub async fn delete_cluster_objects(client: &Client, selector: &str) -> Result<Vec<String>> {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    let mut deleted = delete_cluster_matching::<ClusterRoleBinding>(client, selector).await?;
+    deleted.extend(delete_cluster_matching::<ClusterRole>(client, selector).await?);
     Ok(deleted)
 }
 

@@ -21,8 +21,8 @@ pub struct Destroyed {
     pub deleted: Vec<String>,
 }
 
-/// Deletes the namespaces and every object labelled `load-demo.io/uuid=<uuid>` cluster-wide,
-/// then waits (at most `timeout`) until the namespaces and the pods are gone.
+/// Deletes the namespaces and every object labelled `load-demo.io/uuid=<uuid>` cluster-wide
+/// (cluster-scoped ones too: the cAdvisor ClusterRole and its binding), then waits (at most `timeout`) until the namespaces and the pods are gone.
 pub async fn destroy(client: &Client, uuid: &str, timeout: Duration) -> Result<Destroyed> {
     let selector = meta::uuid_selector(uuid)?;
     let scope = "every namespace";
@@ -58,6 +58,8 @@ pub async fn destroy(client: &Client, uuid: &str, timeout: Duration) -> Result<D
         RoleBinding,
         Pod
     );
+    out.deleted
+        .extend(super::api::delete_cluster_objects(client, &selector).await?);
 
     let left = |what: &str, e: (WaitError, Vec<String>)| match e.0 {
         WaitError::Failed(err) => err,

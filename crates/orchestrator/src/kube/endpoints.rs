@@ -31,7 +31,7 @@ async fn node_host(client: &Client, node_host: Option<&str>) -> String {
         .map_or_else(|| "<node-address>".to_owned(), |a| a.address.clone())
 }
 
-/// Frontend, Prometheus and the in-cluster backend URL.
+/// Frontend, Prometheus, the in-cluster backend URL, and Grafana when deployed.
 pub async fn endpoints(client: &Client, s: &Scenario, host: Option<&str>) -> Vec<Endpoint> {
     let host = node_host(client, host).await;
     let ns = s.namespace();
@@ -43,7 +43,7 @@ pub async fn endpoints(client: &Client, s: &Scenario, host: Option<&str>) -> Vec
             port = ports::FRONTEND,
         ),
     };
-    vec![
+    let mut out = vec![
         Endpoint {
             name: "frontend (web UI)".into(),
             url: frontend,
@@ -56,5 +56,12 @@ pub async fn endpoints(client: &Client, s: &Scenario, host: Option<&str>) -> Vec
             name: "backend (in the cluster)".into(),
             url: format!("http://{}.{ns}.svc:{}", s.backend.name, ports::BACKEND),
         },
-    ]
+    ];
+    if s.grafana.enabled {
+        out.push(Endpoint {
+            name: "grafana (load-demo dashboard)".into(),
+            url: format!("http://{host}:{}/d/load-demo", s.grafana.node_port),
+        });
+    }
+    out
 }

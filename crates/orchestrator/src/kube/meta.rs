@@ -5,17 +5,19 @@ use std::collections::BTreeMap;
 
 use crate::kube::labels;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
-use scenario::{Scenario, ServiceType};
+use scenario::Scenario;
 
 use super::error::{Error, Result};
 use crate::runtime::ComponentKind;
 
 /// Which scenario job an object belongs to, the value of [`labels::JOB`]: one of the stack's
-/// components, or the pre-pull DaemonSet that runs before them.
+/// components, the pre-pull DaemonSet that runs before them, or Grafana (`grafana = true`),
+/// which looks at the run and is not measured in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Job {
     Component(ComponentKind),
     Prepull,
+    Grafana,
 }
 
 impl Job {
@@ -24,18 +26,20 @@ impl Job {
     pub const LOADGEN: Job = Job::Component(ComponentKind::Loadgen);
     pub const PROMETHEUS: Job = Job::Component(ComponentKind::Prometheus);
 
-    pub const ALL: [Job; 5] = [
+    pub const ALL: [Job; 6] = [
         Job::BACKEND,
         Job::FRONTEND,
         Job::LOADGEN,
         Job::PROMETHEUS,
         Job::Prepull,
+        Job::Grafana,
     ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Component(c) => c.as_str(),
             Self::Prepull => "prepull",
+            Self::Grafana => "grafana",
         }
     }
 
@@ -47,7 +51,7 @@ impl Job {
     pub const fn component(self) -> Option<ComponentKind> {
         match self {
             Self::Component(c) => Some(c),
-            Self::Prepull => None,
+            Self::Prepull | Self::Grafana => None,
         }
     }
 
@@ -56,9 +60,13 @@ impl Job {
         match self {
             Self::Component(c) => c.spec(s).name.clone(),
             Self::Prepull => "prepull".to_owned(),
+            Self::Grafana => GRAFANA_NAME.to_owned(),
         }
     }
 }
+
+/// The name of Grafana's objects (there is one Grafana per run, so no key names it).
+pub const GRAFANA_NAME: &str = "grafana";
 
 /// Label that tells the load-generator shards apart (each shard is its own Deployment, whose
 /// selector must not overlap its siblings').
@@ -109,6 +117,7 @@ fn image_of(s: &Scenario, job: Job) -> &str {
         Job::LOADGEN => &s.loadgen.image,
         Job::PROMETHEUS => &s.prometheus.image,
         Job::Prepull => &s.pause_image,
+        Job::Grafana => &s.grafana.image,
     }
 }
 
@@ -126,6 +135,15 @@ pub fn object_meta(s: &Scenario, job: Job, name: impl Into<String>) -> ObjectMet
         namespace: Some(s.namespace()),
         labels: Some(labels(s, job)),
         ..ObjectMeta::default()
+    }
+}
+
+/// `metadata` of a cluster-scoped object of `job` (no namespace; labelled like the rest, so
+/// `destroy` finds it by the uuid).
+pub fn cluster_meta(s: &Scenario, job: Job, name: impl Into<String>) -> ObjectMeta {
+    ObjectMeta {
+        namespace: None,
+        ..object_meta(s, job, name)
     }
 }
 
@@ -248,18 +266,23 @@ pub fn validate(s: &Scenario) -> Result<()> {
     check_service_name("frontend.name", &s.frontend.name, pull)?;
     check_service_name("loadgen.name", &s.loadgen.name, pull)?;
     check_service_name("prometheus.name", &s.prometheus.name, 63 - "-config".len())?;
-    let mut names = [
+    let grafana = GRAFANA_NAME.to_owned();
+    let mut names = vec![
         &s.backend.name,
         &s.frontend.name,
         &s.loadgen.name,
         &s.prometheus.name,
     ];
+    if s.grafana.enabled {
+        names.push(&grafana);
+    }
     names.sort();
     if names.windows(2).any(|w| w[0] == w[1]) {
         return Err(Error::Invalid {
             key: "backend.name/frontend.name/loadgen.name/prometheus.name",
-            reason: "two components have the same name; their objects would overwrite each other"
-                .into(),
+            reason: format!(
+                "two components have the same name (with grafana = true, \"{GRAFANA_NAME}\" is taken); their objects would overwrite each other"
+            ),
         });
     }
     // A plan's workloads are `<loadgen>-<plan>`; a Job's name is also a label value.
@@ -279,6 +302,7 @@ pub fn validate(s: &Scenario) -> Result<()> {
         ("loadgen.image", &s.loadgen.image),
         ("prometheus.image", &s.prometheus.image),
         ("pause_image", &s.pause_image),
+        ("grafana_image", &s.grafana.image),
     ] {
         if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
             return Err(Error::Invalid {
@@ -302,27 +326,22 @@ pub fn validate(s: &Scenario) -> Result<()> {
             ),
         });
     }
-    let mut node_ports = vec![("prometheus_node_port", s.prometheus_node_port)];
-    if s.frontend_service_type == ServiceType::NodePort {
-        node_ports.push(("frontend_node_port", s.frontend_node_port));
-    }
-    for (key, port) in node_ports {
+    let node_ports = super::node_ports::wanted(s);
+    for (i, &(key, port)) in node_ports.iter().enumerate() {
         if !(30000..=32767).contains(&port) {
             return Err(Error::Invalid {
                 key,
                 reason: format!(
-                    "{port} is outside the default NodePort range 30000-32767 (kind/cluster.yaml maps 30080 and 30090)"
+                    "{port} is outside the default NodePort range 30000-32767 (kind/cluster.yaml maps 30080, 30090 and 30030)"
                 ),
             });
         }
-    }
-    if s.frontend_service_type == ServiceType::NodePort
-        && s.frontend_node_port == s.prometheus_node_port
-    {
-        return Err(Error::Invalid {
-            key: "prometheus_node_port",
-            reason: "must differ from frontend_node_port".into(),
-        });
+        if let Some((other, _)) = node_ports[..i].iter().find(|(_, p)| *p == port) {
+            return Err(Error::Invalid {
+                key,
+                reason: format!("must differ from {other} (both are {port})"),
+            });
+        }
     }
     Ok(())
 }

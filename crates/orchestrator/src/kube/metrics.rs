@@ -55,7 +55,7 @@ fn metrics_port(job: Job) -> Option<u16> {
         Job::BACKEND => Some(ports::BACKEND),
         Job::FRONTEND => Some(ports::FRONTEND),
         Job::LOADGEN => Some(ports::LOADGEN_METRICS),
-        Job::PROMETHEUS | Job::Prepull => None,
+        Job::PROMETHEUS | Job::Prepull | Job::Grafana => None,
     }
 }
 

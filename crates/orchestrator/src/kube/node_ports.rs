@@ -14,7 +14,11 @@ use super::error::{Error, Result};
 use super::labels;
 
 /// The scenario keys of NodePorts.
-pub const KEYS: [&str; 2] = ["frontend_node_port", "prometheus_node_port"];
+pub const KEYS: [&str; 3] = [
+    "frontend_node_port",
+    "prometheus_node_port",
+    "grafana_node_port",
+];
 
 /// The NodePorts the scenario asks for, with the scenario key of each.
 pub fn wanted(s: &Scenario) -> Vec<(&'static str, u16)> {
@@ -23,6 +27,9 @@ pub fn wanted(s: &Scenario) -> Vec<(&'static str, u16)> {
         out.push((KEYS[0], s.frontend_node_port));
     }
     out.push((KEYS[1], s.prometheus_node_port));
+    if s.grafana.enabled {
+        out.push((KEYS[2], s.grafana.node_port));
+    }
     out
 }
 
@@ -96,6 +103,7 @@ fn set(s: &mut Scenario, key: &str, port: u16) {
     match key {
         k if k == KEYS[0] => s.frontend_node_port = port,
         k if k == KEYS[1] => s.prometheus_node_port = port,
+        k if k == KEYS[2] => s.grafana.node_port = port,
         _ => {}
     }
 }

@@ -210,12 +210,15 @@ impl KubeRuntime {
         self.desired
             .store(self.scenario.backend.replicas, Ordering::Relaxed);
         let s = &self.scenario;
-        self.wait_deployments(&[
+        let mut targets = vec![
             (Job::BACKEND, s.backend.name.clone()),
             (Job::FRONTEND, s.frontend.name.clone()),
             (Job::PROMETHEUS, s.prometheus.name.clone()),
-        ])
-        .await?;
+        ];
+        if s.grafana.enabled {
+            targets.push((Job::Grafana, meta::GRAFANA_NAME.to_owned()));
+        }
+        self.wait_deployments(&targets).await?;
         let time_to_ready = t0.elapsed();
         self.endpoints = endpoints::endpoints(
             &self.client,
@@ -378,6 +381,9 @@ impl KubeRuntime {
             );
             return Ok(());
         }
+        // Cluster-scoped objects do not go with the namespace.
+        api::delete_cluster_objects(&self.client, &meta::uuid_selector(&self.scenario.uuid)?)
+            .await?;
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
         api::delete_namespace(&namespaces, &self.namespace).await?;
         let timeout = self.timeout().max(MIN_DELETE_TIMEOUT);

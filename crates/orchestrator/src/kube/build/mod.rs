@@ -3,7 +3,9 @@
 //! writes the same objects as YAML.
 
 pub mod backend;
+pub mod cadvisor;
 pub mod frontend;
+pub mod grafana;
 pub mod hpa;
 pub mod keda;
 pub mod loadgen;
@@ -18,7 +20,7 @@ use k8s_openapi::api::batch::v1::Job as BatchJob;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Namespace, PodTemplateSpec, Service, ServiceAccount, ServicePort, ServiceSpec,
 };
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use scenario::Scenario;
@@ -33,6 +35,9 @@ pub enum Object {
     ServiceAccount(ServiceAccount),
     Role(Role),
     RoleBinding(RoleBinding),
+    /// Cluster-scoped: outlives the namespace, so teardown and `destroy` delete it by label.
+    ClusterRole(ClusterRole),
+    ClusterRoleBinding(ClusterRoleBinding),
     ConfigMap(ConfigMap),
     Service(Service),
     Deployment(Deployment),
@@ -50,6 +55,8 @@ macro_rules! with_object {
             Object::ServiceAccount($o) => $body,
             Object::Role($o) => $body,
             Object::RoleBinding($o) => $body,
+            Object::ClusterRole($o) => $body,
+            Object::ClusterRoleBinding($o) => $body,
             Object::ConfigMap($o) => $body,
             Object::Service($o) => $body,
             Object::Deployment($o) => $body,
@@ -74,6 +81,8 @@ impl Object {
             Self::ServiceAccount(o) => kind_of(o),
             Self::Role(o) => kind_of(o),
             Self::RoleBinding(o) => kind_of(o),
+            Self::ClusterRole(o) => kind_of(o),
+            Self::ClusterRoleBinding(o) => kind_of(o),
             Self::ConfigMap(o) => kind_of(o),
             Self::Service(o) => kind_of(o),
             Self::Deployment(o) => kind_of(o),
@@ -112,7 +121,8 @@ pub struct Plan {
     pub namespace: Namespace,
     /// The pre-pull DaemonSet, when the scenario asks for it (removed after its phase).
     pub prepull: Option<DaemonSet>,
-    /// Backend, frontend and Prometheus, in apply order (what an object refers to first).
+    /// Backend, frontend, Prometheus (with its cluster-scoped cAdvisor RBAC) and Grafana when
+    /// asked for, in apply order (what an object refers to first).
     pub stack: Vec<Object>,
     /// The load generator's Service and its Deployments (one per shard) or its Job.
     pub loadgen: Vec<Object>,
@@ -133,6 +143,7 @@ impl Plan {
 pub fn plan(s: &Scenario) -> Result<Plan> {
     meta::validate(s)?;
     let mut stack = prometheus::rbac(s);
+    stack.extend(cadvisor::rbac(s));
     stack.push(Object::ConfigMap(prometheus::config_map(s)?));
     stack.extend(backend::services(s));
     stack.push(Object::Deployment(backend::deployment(
@@ -146,6 +157,7 @@ pub fn plan(s: &Scenario) -> Result<Plan> {
     stack.push(Object::Deployment(frontend::deployment(s)?));
     stack.push(Object::Service(prometheus::service(s)));
     stack.push(Object::Deployment(prometheus::deployment(s)?));
+    stack.extend(grafana::objects(s)?);
     Ok(Plan {
         namespace: namespace(s),
         prepull: if s.prepull {

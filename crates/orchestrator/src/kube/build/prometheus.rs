@@ -1,6 +1,6 @@
 //! Prometheus: a ServiceAccount with a Role to discover the namespace's pods, a ConfigMap
-//! with a kubernetes_sd pod scrape config keyed on the `prometheus.io/*` annotations, its
-//! Deployment and a NodePort Service.
+//! with a kubernetes_sd pod scrape config keyed on the `prometheus.io/*` annotations (and
+//! the cAdvisor job of [`super::cadvisor`]), its Deployment and a NodePort Service.
 
 use std::collections::BTreeMap;
 
@@ -57,17 +57,39 @@ pub struct Global {
     pub evaluation_interval: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScrapeConfig {
     pub job_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
     pub kubernetes_sd_configs: Vec<SdConfig>,
     pub relabel_configs: Vec<Relabel>,
+    /// Applied to every scraped series (after the scrape), unlike `relabel_configs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metric_relabel_configs: Vec<Relabel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsConfig {
+    pub ca_file: String,
+}
+
+/// `Bearer` credentials read from a file (Prometheus re-reads it, so a rotated token works).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Authorization {
+    pub credentials_file: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SdConfig {
     pub role: String,
-    pub namespaces: SdNamespaces,
+    /// Namespaced roles only (pod); a node is in no namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<SdNamespaces>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,7 +122,8 @@ fn sd_pod_label(label: &str) -> String {
 }
 
 /// Scrapes every pod of the namespace annotated `prometheus.io/scrape: "true"`, on the
-/// annotated port and path, labelled with its component and pod name.
+/// annotated port and path, labelled with its component and pod name; and the kubelets'
+/// cAdvisor for the namespace's containers ([`super::cadvisor`]).
 pub fn config(s: &Scenario) -> PromConfig {
     let src = |l: &[&str]| Some(l.iter().map(|s| (*s).to_owned()).collect());
     let some = |v: &str| Some(v.to_owned());
@@ -109,73 +132,81 @@ pub fn config(s: &Scenario) -> PromConfig {
             scrape_interval: "5s".into(),
             evaluation_interval: "5s".into(),
         },
-        scrape_configs: vec![ScrapeConfig {
-            job_name: "pods".into(),
-            kubernetes_sd_configs: vec![SdConfig {
-                role: "pod".into(),
-                namespaces: SdNamespaces {
-                    names: vec![s.namespace()],
-                },
-            }],
-            relabel_configs: vec![
-                Relabel {
-                    source_labels: src(&["__meta_kubernetes_pod_annotation_prometheus_io_scrape"]),
-                    action: some("keep"),
-                    regex: some("true"),
-                    ..Relabel::default()
-                },
-                Relabel {
-                    source_labels: src(&["__meta_kubernetes_pod_annotation_prometheus_io_path"]),
-                    action: some("replace"),
-                    regex: some("(.+)"),
-                    target_label: some("__metrics_path__"),
-                    ..Relabel::default()
-                },
-                Relabel {
-                    source_labels: src(&[
-                        "__meta_kubernetes_pod_ip",
-                        "__meta_kubernetes_pod_annotation_prometheus_io_port",
-                    ]),
-                    action: some("replace"),
-                    regex: some("(.+);(\\d+)"),
-                    replacement: some("$1:$2"),
-                    target_label: some("__address__"),
-                },
-                Relabel {
-                    source_labels: Some(vec![sd_pod_label(labels::JOB)]),
-                    action: some("replace"),
-                    target_label: some("component"),
-                    ..Relabel::default()
-                },
-                // A load generator's plan; other pods have none, and an empty value
-                // sets no label.
-                Relabel {
-                    source_labels: Some(vec![sd_pod_label(labels::PLAN)]),
-                    action: some("replace"),
-                    target_label: some("plan"),
-                    ..Relabel::default()
-                },
-                Relabel {
-                    source_labels: src(&["__meta_kubernetes_pod_name"]),
-                    action: some("replace"),
-                    target_label: some("pod"),
-                    ..Relabel::default()
-                },
-                // The dashboard's variables (dashboards/load-demo.json), as locally.
-                Relabel {
-                    source_labels: src(&["__meta_kubernetes_namespace"]),
-                    action: some("replace"),
-                    target_label: some("namespace"),
-                    ..Relabel::default()
-                },
-                Relabel {
-                    source_labels: Some(vec![sd_pod_label(labels::UUID)]),
-                    action: some("replace"),
-                    target_label: some("uuid"),
-                    ..Relabel::default()
-                },
-            ],
-        }],
+        scrape_configs: vec![
+            ScrapeConfig {
+                job_name: "pods".into(),
+                kubernetes_sd_configs: vec![SdConfig {
+                    role: "pod".into(),
+                    namespaces: Some(SdNamespaces {
+                        names: vec![s.namespace()],
+                    }),
+                }],
+                relabel_configs: vec![
+                    Relabel {
+                        source_labels: src(&[
+                            "__meta_kubernetes_pod_annotation_prometheus_io_scrape",
+                        ]),
+                        action: some("keep"),
+                        regex: some("true"),
+                        ..Relabel::default()
+                    },
+                    Relabel {
+                        source_labels: src(&[
+                            "__meta_kubernetes_pod_annotation_prometheus_io_path",
+                        ]),
+                        action: some("replace"),
+                        regex: some("(.+)"),
+                        target_label: some("__metrics_path__"),
+                        ..Relabel::default()
+                    },
+                    Relabel {
+                        source_labels: src(&[
+                            "__meta_kubernetes_pod_ip",
+                            "__meta_kubernetes_pod_annotation_prometheus_io_port",
+                        ]),
+                        action: some("replace"),
+                        regex: some("(.+);(\\d+)"),
+                        replacement: some("$1:$2"),
+                        target_label: some("__address__"),
+                    },
+                    Relabel {
+                        source_labels: Some(vec![sd_pod_label(labels::JOB)]),
+                        action: some("replace"),
+                        target_label: some("component"),
+                        ..Relabel::default()
+                    },
+                    // A load generator's plan; other pods have none, and an empty value
+                    // sets no label.
+                    Relabel {
+                        source_labels: Some(vec![sd_pod_label(labels::PLAN)]),
+                        action: some("replace"),
+                        target_label: some("plan"),
+                        ..Relabel::default()
+                    },
+                    Relabel {
+                        source_labels: src(&["__meta_kubernetes_pod_name"]),
+                        action: some("replace"),
+                        target_label: some("pod"),
+                        ..Relabel::default()
+                    },
+                    // The dashboard's variables (dashboards/load-demo.json), as locally.
+                    Relabel {
+                        source_labels: src(&["__meta_kubernetes_namespace"]),
+                        action: some("replace"),
+                        target_label: some("namespace"),
+                        ..Relabel::default()
+                    },
+                    Relabel {
+                        source_labels: Some(vec![sd_pod_label(labels::UUID)]),
+                        action: some("replace"),
+                        target_label: some("uuid"),
+                        ..Relabel::default()
+                    },
+                ],
+                ..ScrapeConfig::default()
+            },
+            super::cadvisor::scrape_config(s),
+        ],
     }
 }
 

@@ -59,7 +59,13 @@ fn every_object_carries_the_run_labels() {
                 );
                 continue;
             }
-            assert_eq!(o.meta().namespace.as_deref(), Some(s.namespace().as_str()));
+            // Cluster-scoped objects have no namespace; their name carries the run's.
+            if matches!(o, Object::ClusterRole(_) | Object::ClusterRoleBinding(_)) {
+                assert_eq!(o.meta().namespace, None, "{}", o.describe());
+                assert!(o.name().starts_with(&s.namespace()), "{}", o.describe());
+            } else {
+                assert_eq!(o.meta().namespace.as_deref(), Some(s.namespace().as_str()));
+            }
             let job = l.get(labels::JOB).expect("job label");
             assert!(
                 meta::Job::parse(job).is_some(),

@@ -57,7 +57,7 @@ fn render_writes_manifests_kubectl_can_apply() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     files.sort();
-    assert_eq!(files.len(), 15, "{files:?}");
+    assert_eq!(files.len(), 17, "{files:?}");
     assert_eq!(files[0], "00-namespace-app-demo-demo-run-001.yaml");
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("kubectl apply -f"), "{stdout}");

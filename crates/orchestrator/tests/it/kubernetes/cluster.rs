@@ -135,6 +135,15 @@ async fn dry_run(client: &Client, s: &Scenario) -> Vec<String> {
             Object::ScaledObject(v) => {
                 dry!(orchestrator::kube::build::keda::ScaledObject, v)
             }
+            Object::ClusterRole(v) => {
+                let api: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(client.clone());
+                api.patch(&name, &pp, &Patch::Apply(v)).await.map(drop)
+            }
+            Object::ClusterRoleBinding(v) => {
+                let api: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> =
+                    Api::all(client.clone());
+                api.patch(&name, &pp, &Patch::Apply(v)).await.map(drop)
+            }
             Object::Namespace(_) => Ok(()),
         };
         if let Err(e) = r {

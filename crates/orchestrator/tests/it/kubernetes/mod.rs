@@ -3,12 +3,15 @@
 
 mod autoscale;
 mod build;
+mod cadvisor;
+mod cadvisor_relabel;
 mod cli;
 mod cluster;
 mod destroy;
 mod fake;
 mod fidelity;
 mod frontend_rbac;
+mod grafana;
 mod render;
 mod run;
 
@@ -19,6 +22,13 @@ use scenario::{LoadgenKind, Scenario};
 /// Every object of a scenario, in apply order.
 pub(crate) fn objects(s: &Scenario) -> Vec<Object> {
     plan(s).expect("a valid scenario builds").all()
+}
+
+/// The default scenario with `grafana = true`.
+pub(crate) fn with_grafana() -> Scenario {
+    let mut s = Scenario::default();
+    s.grafana.enabled = true;
+    s
 }
 
 /// A scenario with three load-generator shards run as `kind`.

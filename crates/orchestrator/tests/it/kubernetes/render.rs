@@ -4,7 +4,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use orchestrator::kube::build::Object;
 use orchestrator::kube::build::keda::ScaledObject;
 use orchestrator::kube::{render_manifests, write_manifests};
@@ -130,6 +130,8 @@ pub(crate) fn parse(yaml: &str) -> Object {
         "ServiceAccount" => Object::ServiceAccount(de::<ServiceAccount>(yaml)),
         "Role" => Object::Role(de::<Role>(yaml)),
         "RoleBinding" => Object::RoleBinding(de::<RoleBinding>(yaml)),
+        "ClusterRole" => Object::ClusterRole(de::<ClusterRole>(yaml)),
+        "ClusterRoleBinding" => Object::ClusterRoleBinding(de::<ClusterRoleBinding>(yaml)),
         "ConfigMap" => Object::ConfigMap(de::<ConfigMap>(yaml)),
         "Service" => Object::Service(de::<Service>(yaml)),
         "Deployment" => Object::Deployment(de::<Deployment>(yaml)),
@@ -152,6 +154,7 @@ fn every_manifest_reads_back_into_the_object_it_was_built_from() {
         two_plans(LoadgenKind::Deployment),
         two_plans(LoadgenKind::Job),
         hpa_on_cpu(),
+        super::with_grafana(),
     ]
     .into_iter()
     .chain(scaled_objects())

@@ -93,6 +93,12 @@ async fn deploy_applies_in_order_and_waits_through_watches() {
                 "/apis/rbac.authorization.k8s.io/v1/namespaces/{NS}/rolebindings/prometheus"
             )),
             p(&format!(
+                "/apis/rbac.authorization.k8s.io/v1/clusterroles/{NS}-prometheus-cadvisor"
+            )),
+            p(&format!(
+                "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{NS}-prometheus-cadvisor"
+            )),
+            p(&format!(
                 "/api/v1/namespaces/{NS}/configmaps/prometheus-config"
             )),
             p(&format!("/api/v1/namespaces/{NS}/services/backend")),
@@ -538,7 +544,7 @@ async fn a_deployment_that_never_gets_ready_times_out_saying_what_its_pods_say()
     );
 }
 
-fn options(s: Scenario, runs: &std::path::Path, keep: bool) -> RunOptions {
+pub(crate) fn options(s: Scenario, runs: &std::path::Path, keep: bool) -> RunOptions {
     RunOptions {
         scenario: s,
         config: scenario::Effective::default(),

@@ -1,7 +1,8 @@
 //! What the fake API server refuses or fills in before it stores an object, as a real one
 //! does: defaulting of the fields the runtime reads, 422 for invalid names, NodePorts that
-//! are out of range or already allocated, and immutable fields, 404/403 for a namespace that
-//! is missing or terminating, and Pod Security "restricted" for the pods controllers create.
+//! are out of range or already allocated, and immutable fields, RBAC bindings' rules, 404/403
+//! for a namespace that is missing or terminating, a cluster-scoped object's namespace
+//! cleared, and Pod Security "restricted" for the pods controllers create.
 
 use serde_json::{Value, json};
 
@@ -81,6 +82,12 @@ pub(crate) fn default(store: &Store, coll: &Collection, obj: &mut Value, old: Op
         to.is_null().then(|| *to = from);
         Some(())
     };
+    // A cluster-scoped object's namespace is cleared, not refused, as the API server does.
+    if coll.namespace.is_none()
+        && let Some(m) = obj["metadata"].as_object_mut()
+    {
+        m.remove("namespace");
+    }
     match coll.plural.as_str() {
         "deployments" => {
             let spec = &mut obj["spec"];
@@ -228,6 +235,9 @@ pub(crate) fn admit(
             }
         }
     }
+    if let Some(r) = rbac_problem(coll, obj, old) {
+        return Err(r);
+    }
     if coll.plural == "services" {
         let ns = coll.namespace.as_deref().unwrap_or("");
         let taken = allocated(store, Some((ns, &name)));
@@ -260,6 +270,75 @@ pub(crate) fn admit(
         }
     }
     Ok(())
+}
+
+/// What the RBAC API refuses of a binding: a ClusterRoleBinding to a namespaced Role, a
+/// ServiceAccount subject without its namespace, a changed roleRef (immutable); and a rule
+/// without verbs.
+fn rbac_problem(coll: &Collection, obj: &Value, old: Option<&Value>) -> Option<Refusal> {
+    match coll.plural.as_str() {
+        "clusterrolebindings" | "rolebindings" => {
+            let kind = obj["roleRef"]["kind"].as_str().unwrap_or_default();
+            let allowed: &[&str] = if coll.plural == "clusterrolebindings" {
+                &["ClusterRole"]
+            } else {
+                &["Role", "ClusterRole"]
+            };
+            if !allowed.contains(&kind) {
+                return Some(Refusal::invalid(
+                    obj,
+                    "roleRef.kind",
+                    &format!("{kind:?}"),
+                    &format!("supported values: {allowed:?}"),
+                ));
+            }
+            if obj["roleRef"]["apiGroup"] != "rbac.authorization.k8s.io" {
+                return Some(Refusal::invalid(
+                    obj,
+                    "roleRef.apiGroup",
+                    &obj["roleRef"]["apiGroup"].to_string(),
+                    "supported values: \"rbac.authorization.k8s.io\"",
+                ));
+            }
+            if old.is_some_and(|o| o["roleRef"] != obj["roleRef"]) {
+                return Some(Refusal::invalid(
+                    obj,
+                    "roleRef",
+                    "…",
+                    "cannot change roleRef",
+                ));
+            }
+            let subjects = obj["subjects"].as_array().cloned().unwrap_or_default();
+            for (i, sub) in subjects.iter().enumerate() {
+                if sub["kind"] == "ServiceAccount"
+                    && sub["namespace"].as_str().unwrap_or_default().is_empty()
+                    && coll.namespace.is_none()
+                {
+                    return Some(Refusal::invalid(
+                        obj,
+                        &format!("subjects[{i}].namespace"),
+                        "\"\"",
+                        "Required value",
+                    ));
+                }
+            }
+            None
+        }
+        "clusterroles" | "roles" => {
+            let rules = obj["rules"].as_array().cloned().unwrap_or_default();
+            rules.iter().enumerate().find_map(|(i, r)| {
+                r["verbs"].as_array().is_none_or(Vec::is_empty).then(|| {
+                    Refusal::invalid(
+                        obj,
+                        &format!("rules[{i}].verbs"),
+                        "[]",
+                        "Required value: verbs must contain at least one value",
+                    )
+                })
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Pod Security "restricted" (when the namespace enforces it): the reasons a pod of

@@ -38,6 +38,7 @@ mod error;
 pub mod figures;
 mod file;
 mod keys;
+mod pipeline;
 mod plans;
 mod render;
 mod resolve;
@@ -48,6 +49,7 @@ mod value;
 pub use autoscale::{Autoscale, AutoscaleMetric, Platform, ScaleMode};
 pub use entries::{AlertEntry, Severity, ThresholdEntry};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Source};
+pub use pipeline::{PIPELINE_ACTIONS, Pipeline, Workload};
 pub use render::{
     Effective, OutputFormat, UnknownFormat, dotenv_example, scenario_from_toml, scenario_to_toml,
 };

@@ -109,6 +109,7 @@ fn image_of(s: &Scenario, job: Job) -> &str {
         Job::LOADGEN => &s.loadgen.image,
         Job::PROMETHEUS => &s.prometheus.image,
         Job::Prepull => &s.pause_image,
+        Job::Component(c) => &c.spec(s).image,
     }
 }
 

@@ -36,14 +36,11 @@ fn every_order_produced_is_acknowledged_or_still_queued() {
     // Two workers far from saturated drain the queue, and their own count agrees.
     assert!(loss.drained, "{loss:#?}");
     assert_eq!(loss.acknowledged_by_workers, loss.acknowledged);
-    // What the load generator had accepted (202) is what the backends enqueued.
-    let sent: f64 = r
-        .phases
-        .iter()
-        .map(|x| x.sent_rps * (x.end - x.start))
-        .sum();
+    // The load generator's count of orders sent agrees with what the backends enqueued
+    // (its last scrape may miss its final second, hence the tolerance).
+    let sent = r.points.last().unwrap().totals.sent;
     assert!(
-        (sent - loss.produced).abs() <= 0.05 * loss.produced,
+        (sent - loss.produced).abs() <= 0.1 * loss.produced,
         "sent {sent} vs {loss:#?}"
     );
 

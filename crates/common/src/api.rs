@@ -35,7 +35,8 @@ pub const MAX_COMMENT_CHARS: usize = 500;
 /// Accepted feedback ratings.
 pub const RATING_RANGE: std::ops::RangeInclusive<u8> = 1..=5;
 
-/// One of the three user interactions the demo models.
+/// What one load-generator request does: one of the movie-night interactions, or the
+/// pipeline workload's order.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
@@ -45,13 +46,25 @@ pub enum Action {
     BookTicket,
     CancelTicket,
     GiveFeedback,
+    /// `POST /api/orders`: an order for the pipeline workload's Redis stream.
+    PlaceOrder,
 }
 
 impl Action {
+    /// The movie-night interactions: the default mix, and the actions the backend counts
+    /// in `app_interactions_total` and `/api/stats` (orders have `app_orders_total`).
     pub const ALL: [Action; 3] = [
         Action::BookTicket,
         Action::CancelTicket,
         Action::GiveFeedback,
+    ];
+
+    /// Every action a load generator can send: [`Action::ALL`] and `place_order`.
+    pub const EVERY: [Action; 4] = [
+        Action::BookTicket,
+        Action::CancelTicket,
+        Action::GiveFeedback,
+        Action::PlaceOrder,
     ];
 
     /// The name used in flags, config and the `action` metric label.
@@ -60,6 +73,7 @@ impl Action {
             Action::BookTicket => "book_ticket",
             Action::CancelTicket => "cancel_ticket",
             Action::GiveFeedback => "give_feedback",
+            Action::PlaceOrder => "place_order",
         }
     }
 }
@@ -71,13 +85,15 @@ impl fmt::Display for Action {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown action `{0}`: expected one of book_ticket, cancel_ticket, give_feedback")]
+#[error(
+    "unknown action `{0}`: expected one of book_ticket, cancel_ticket, give_feedback, place_order"
+)]
 pub struct UnknownAction(pub String);
 
 impl FromStr for Action {
     type Err = UnknownAction;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Action::ALL
+        Action::EVERY
             .into_iter()
             .find(|a| a.as_str() == s.trim())
             .ok_or_else(|| UnknownAction(s.trim().to_owned()))
@@ -232,6 +248,9 @@ pub const MAX_ORDER_ITEMS: u32 = 10_000;
 /// Largest `amount` of one order.
 pub const MAX_ORDER_AMOUNT: f64 = 1_000_000_000.0;
 
+/// The regions the load generator's orders are spread over.
+pub const ORDER_REGIONS: [&str; 4] = ["eu-west", "eu-north", "us-east", "ap-south"];
+
 /// 202 from `POST /api/orders`: the order is on the queue under this stream entry id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderAccepted {
@@ -252,7 +271,7 @@ mod tests {
 
     #[test]
     fn actions_round_trip_through_their_names() {
-        for action in Action::ALL {
+        for action in Action::EVERY {
             assert_eq!(action.as_str().parse::<Action>().unwrap(), action);
             let json = serde_json::to_string(&action).unwrap();
             assert_eq!(json, format!("\"{}\"", action.as_str()));

@@ -1,13 +1,16 @@
 //! What one schedule slot sends: the weighted action mix of the demo (booking, cancelling a
 //! ticket this generator booked, feedback) with realistic session ids, each with
-//! `?mode=async` in async mode, or the one `--url` request. Random choices come from a
+//! `?mode=async` in async mode, the pipeline workload's random orders, or the one `--url`
+//! request. Random choices come from a
 //! per-slot roll drawn by the seeded scheduler.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
-use common::api::{self, Action, BookTicketRequest, FeedbackRequest, Ticket, routes};
+use common::api::{
+    self, Action, BookTicketRequest, FeedbackRequest, ORDER_REGIONS, OrderRequest, Ticket, routes,
+};
 use http::header::{CONTENT_TYPE, HOST, USER_AGENT};
 use http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::Full;
@@ -25,6 +28,11 @@ const SESSIONS: usize = 200;
 pub(crate) const DEFAULT_SHOWTIMES: [u32; 3] = [1, 2, 3];
 /// The `action` label of `--url` requests.
 pub(crate) const CUSTOM_LABEL: &str = "custom";
+
+/// Most items in one generated order (the API allows many more).
+const MAX_ITEMS: u64 = 5;
+/// Largest amount of one generated order, in cents.
+const MAX_AMOUNT_CENTS: u64 = 50_000;
 
 const COMMENTS: [&str; 4] = [
     "Great seats, the sound was superb.",
@@ -57,6 +65,7 @@ enum Kind {
         // Parsed once: building a request must stay cheap at tens of thousands per second.
         tickets_uri: http::Uri,
         feedback_uri: http::Uri,
+        orders_uri: http::Uri,
         /// `?mode=async` in async mode (the body of every answer is then kept: a 202 names
         /// its job), else empty.
         query: &'static str,
@@ -122,6 +131,8 @@ impl Workload {
                         tickets: Mutex::new(VecDeque::new()),
                         tickets_uri: uri(&format!("{}{query}", routes::TICKETS)),
                         feedback_uri: uri(&format!("{}{query}", routes::FEEDBACK)),
+                        // Orders are always answered 202 at once: no async variant.
+                        orders_uri: uri(routes::ORDERS),
                         query,
                     },
                     target,
@@ -161,6 +172,7 @@ impl Workload {
                 tickets,
                 tickets_uri,
                 feedback_uri,
+                orders_uri,
                 query,
             } => {
                 let keep_all = !query.is_empty();
@@ -209,6 +221,21 @@ impl Workload {
                             body.into(),
                             session,
                             keep_all,
+                        )
+                    }
+                    Action::PlaceOrder => {
+                        let req = OrderRequest {
+                            region: ORDER_REGIONS[pick % ORDER_REGIONS.len()].to_owned(),
+                            items: 1 + ((roll >> 40) % MAX_ITEMS) as u32,
+                            amount: ((roll >> 8) % MAX_AMOUNT_CENTS) as f64 / 100.0,
+                        };
+                        let body = serde_json::to_vec(&req).unwrap_or_default();
+                        (
+                            Method::POST,
+                            orders_uri.clone(),
+                            body.into(),
+                            session,
+                            false,
                         )
                     }
                 }
@@ -369,6 +396,40 @@ mod tests {
                 "/api/feedback?mode=async"
             ]
         );
+    }
+
+    #[test]
+    fn orders_are_valid_and_spread_over_the_regions() {
+        let w = actions(&[(Action::PlaceOrder, 1)]);
+        assert_eq!(w.labels(), ["place_order"]);
+        let mut rng = SmallRng::seed_from_u64(11);
+        let mut regions = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let p = w.prepare(0, rng.next_u64());
+            assert_eq!(p.request.method(), Method::POST);
+            assert_eq!(p.request.uri(), routes::ORDERS);
+            assert!(!p.keep_body);
+            assert_eq!(p.request.headers()[CONTENT_TYPE], "application/json");
+            let body = p.request.into_body();
+            let bytes = futures_body(body);
+            let order: OrderRequest = serde_json::from_slice(&bytes).unwrap();
+            assert!((1..=MAX_ITEMS as u32).contains(&order.items), "{order:?}");
+            assert!(
+                (0.0..=api::MAX_ORDER_AMOUNT).contains(&order.amount),
+                "{order:?}"
+            );
+            regions.insert(order.region);
+        }
+        assert_eq!(regions.len(), ORDER_REGIONS.len(), "{regions:?}");
+    }
+
+    /// The bytes of a prepared body (a `Full` holds them in one frame).
+    fn futures_body(body: Full<Bytes>) -> Bytes {
+        use http_body_util::BodyExt;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(body.collect()).unwrap().to_bytes()
     }
 
     #[test]

@@ -23,6 +23,36 @@ pub fn backend_args(scenario: &Scenario, listen: &str, replica_name: &str) -> Ve
     ]
 }
 
+/// The pipeline's flags of a backend replica: the Redis its orders go to.
+pub fn backend_pipeline_args(redis_url: &str) -> Vec<String> {
+    vec!["--redis-url".into(), redis_url.into()]
+}
+
+/// A pipeline worker's flags: its Redis, its consumer name in the group (its instance: a
+/// restarted worker takes up its own pending entries), and the work per order.
+pub fn worker_args(
+    scenario: &Scenario,
+    listen: &str,
+    redis_url: &str,
+    consumer: &str,
+) -> Vec<String> {
+    let p = &scenario.pipeline;
+    vec![
+        "--listen".into(),
+        listen.into(),
+        "--redis-url".into(),
+        redis_url.into(),
+        "--consumer".into(),
+        consumer.into(),
+        "--work-cpu".into(),
+        p.work_cpu.to_string(),
+        "--work-memory".into(),
+        p.work_memory.to_string(),
+        "--batch".into(),
+        p.batch.to_string(),
+    ]
+}
+
 /// How the frontend finds the backend replicas whose stats it aggregates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplicaDiscovery {
@@ -165,6 +195,25 @@ mod tests {
         assert_eq!(value_of(&args, "--service-time"), Some("20ms"));
         assert_eq!(value_of(&args, "--queue"), Some("32"));
         assert_eq!(value_of(&args, "--replica-name"), Some("backend-0"));
+    }
+
+    #[test]
+    fn worker_args_parse_as_the_worker_binary_would() {
+        let mut s = Scenario::default();
+        s.pipeline.work_cpu = common::HumanDuration::from_millis(3);
+        s.pipeline.work_memory = 4096;
+        s.pipeline.batch = 8;
+        let args = worker_args(&s, "127.0.0.1:0", "redis://127.0.0.1:6390", "worker-1");
+        let config = <demo_backend::worker::WorkerOpts as clap::Parser>::try_parse_from(
+            std::iter::once("demo-worker".to_owned()).chain(args),
+        )
+        .unwrap()
+        .into_config()
+        .unwrap();
+        assert_eq!(config.consumer, "worker-1");
+        assert_eq!(config.redis_url, "redis://127.0.0.1:6390");
+        assert_eq!(config.work_cpu, std::time::Duration::from_millis(3));
+        assert_eq!((config.work_memory, config.batch), (4096, 8));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod components;
 pub mod gate;
 pub mod kube;
 pub mod local;
+pub mod pipeline;
 pub mod report;
 pub mod resources;
 pub mod runtime;

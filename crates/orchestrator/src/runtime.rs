@@ -45,6 +45,10 @@ pub enum ComponentKind {
     Frontend,
     Loadgen,
     Prometheus,
+    /// The pipeline workload's consumers of the order stream.
+    Worker,
+    /// The pipeline workload's queue and store.
+    Redis,
 }
 
 impl ComponentKind {
@@ -55,6 +59,8 @@ impl ComponentKind {
             Self::Frontend => &s.frontend,
             Self::Loadgen => &s.loadgen,
             Self::Prometheus => &s.prometheus,
+            Self::Worker => &s.pipeline.worker,
+            Self::Redis => &s.pipeline.redis,
         }
     }
 
@@ -64,6 +70,8 @@ impl ComponentKind {
             Self::Frontend => "frontend",
             Self::Loadgen => "loadgen",
             Self::Prometheus => "prometheus",
+            Self::Worker => "worker",
+            Self::Redis => "redis",
         }
     }
 }
@@ -239,6 +247,18 @@ pub trait Runtime: Send {
     /// watches a real controller reads it more often, so no change goes unseen.
     fn autoscale_poll(&self) -> Option<Duration> {
         None
+    }
+
+    /// `workload = "pipeline"`, once the load has stopped: waits (when `drain`) until the
+    /// workers have emptied the queue or [`crate::pipeline::DRAIN_TIMEOUT`] has passed, then
+    /// reads what Redis holds for the loss check. `None`: the run has no pipeline (or the
+    /// runtime cannot run one yet).
+    fn pipeline_end(
+        &mut self,
+        drain: bool,
+    ) -> impl Future<Output = Option<Result<crate::pipeline::report::End, String>>> + Send {
+        let _ = drain;
+        async { None }
     }
 
     /// Removes what the runtime created, unless `keep`.

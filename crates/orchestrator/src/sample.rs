@@ -89,6 +89,9 @@ pub struct Point {
     /// CPU, memory and network bytes of every replica now (`crate::resources`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub usage: Vec<crate::resources::Usage>,
+    /// `workload = "pipeline"`: orders produced, consumed and acknowledged, the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<crate::pipeline::sample::PipelinePoint>,
 }
 
 /// What one instance's page says, before differencing.
@@ -179,12 +182,12 @@ fn is_probe(sample: &Sample) -> bool {
     })
 }
 
-fn add_delta(total: &mut f64, now: f64, before: f64) {
+pub(crate) fn add_delta(total: &mut f64, now: f64, before: f64) {
     // A value that went down is a restarted instance: everything it reports is new.
     *total += if now >= before { now - before } else { now };
 }
 
-fn add_delta_vec(total: &mut Vec<f64>, now: &[f64], before: &[f64]) {
+pub(crate) fn add_delta_vec(total: &mut Vec<f64>, now: &[f64], before: &[f64]) {
     let reset = now.iter().zip(before).any(|(n, b)| n < b);
     if total.len() < now.len() {
         total.resize(now.len(), 0.0);
@@ -204,6 +207,7 @@ fn add_delta_vec(total: &mut Vec<f64>, now: &[f64], before: &[f64]) {
 pub struct Accumulator {
     last: HashMap<String, InstanceReading>,
     totals: Totals,
+    pipeline: crate::pipeline::sample::PipelineAccumulator,
 }
 
 impl Accumulator {
@@ -216,6 +220,7 @@ impl Accumulator {
                 job_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
                 ..Default::default()
             },
+            pipeline: Default::default(),
         }
     }
 
@@ -224,6 +229,7 @@ impl Accumulator {
         let mut usage = round.resources.usage.clone();
         let (mut target_rps, mut jobs_pending, mut vus) = (0.0, 0.0, 0.0);
         for scrape in &round.targets {
+            gaps.extend(self.pipeline.observe(scrape));
             if !matches!(
                 scrape.component,
                 ComponentKind::Backend | ComponentKind::Loadgen
@@ -295,6 +301,7 @@ impl Accumulator {
             vus,
             gaps,
             usage,
+            pipeline: self.pipeline.point(),
         }
     }
 }

@@ -355,6 +355,9 @@ pub async fn run_gated<R: Runtime>(
         }
     };
 
+    // Before the sampler's last round: its production count then includes every order.
+    let drain = outcome == Outcome::Completed;
+    let pipeline_end = rt.pipeline_end(drain).await;
     sampler_stop.cancel();
     if let Err(e) = sampler.await {
         failures.push(format!("the sampler stopped: {e}"));
@@ -381,6 +384,7 @@ pub async fn run_gated<R: Runtime>(
     report.autoscale = auto.then(|| {
         crate::autoscale::report::AutoscaleReport::build(s, &phases, &report.points, driver.syncs)
     });
+    report.pipeline = crate::pipeline::report::build(&report.points, &phases, pipeline_end);
     // Before the teardown: the alerts need the run's Prometheus.
     let prometheus = rt.prometheus_url();
     report.gate = Box::pin(gate.evaluate(
@@ -468,6 +472,12 @@ pub fn summary(r: &Report) -> String {
         out.push_str(&format!(
             "({}: under a second, too short for figures of their own; see report.json)\n",
             names.join(", ")
+        ));
+    }
+    if let Some(p) = &r.pipeline {
+        out.push_str(&format!(
+            "pipeline loss check: {}\n",
+            crate::pipeline::render::loss_line(p)
         ));
     }
     out

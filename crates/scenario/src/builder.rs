@@ -20,6 +20,8 @@ pub(crate) struct Builder {
     pub(crate) failed: BTreeSet<&'static str>,
     /// The name of every `[[load]]` entry read (index, name), kept or not: names must differ.
     pub(crate) plan_names: Vec<(usize, String)>,
+    /// Where each `[[load]]` entry that wrote its own `actions` wrote them, by plan name.
+    pub(crate) plan_actions: BTreeMap<String, Source>,
     /// The runtime the scenario is resolved for, when known: some keys depend on it.
     pub(crate) platform: Option<super::Platform>,
 }
@@ -36,6 +38,7 @@ impl Builder {
             errors: Vec::new(),
             failed: BTreeSet::new(),
             plan_names: Vec::new(),
+            plan_actions: BTreeMap::new(),
             platform: None,
         }
     }
@@ -145,6 +148,8 @@ impl Builder {
         found.extend(self.shape_conflicts());
         found.extend(self.plan_conflicts());
         found.extend(self.autoscale_conflicts());
+        found.extend(self.pipeline_conflicts());
+        let s = &self.scenario;
 
         let namespace = s.namespace();
         if self.ok(&["namespace_prefix", "uuid"]) && namespace.len() > 63 {

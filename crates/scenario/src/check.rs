@@ -23,6 +23,10 @@ pub(crate) enum Check {
     Image,
     /// A whole number at least this large.
     AtLeast(u32),
+    /// A whole number in this range (inclusive).
+    Between(u64, u64),
+    /// A duration of at most this many milliseconds.
+    AtMostMs(u64),
     /// A number above 0.
     Positive,
     /// An autoscaler's target: a number above 0.
@@ -69,6 +73,20 @@ impl Check {
                 format!("must be at least {min}"),
                 format!("set it to {min} or more"),
             )),
+            (Check::Between(min, max), Typed::Int(n)) if !(min..=max).contains(n) => {
+                Err(Problem::new(
+                    ErrorKind::OutOfRange,
+                    format!("must be from {min} to {max}"),
+                    format!("set a whole number from {min} to {max}"),
+                ))
+            }
+            (Check::AtMostMs(max), Typed::Duration(d)) if d.get().as_millis() > u128::from(max) => {
+                Err(Problem::new(
+                    ErrorKind::OutOfRange,
+                    format!("must be at most {max}ms"),
+                    format!("set a duration of {max}ms or less, such as `2ms`"),
+                ))
+            }
             (Check::Positive, Typed::Float(x) | Typed::Cap(Some(x))) if *x <= 0.0 => {
                 Err(Problem::new(
                     ErrorKind::OutOfRange,

@@ -2,7 +2,10 @@
 //! for the environment (`LOAD_BASE_RPS`), the original demo's aliases, the field it sets,
 //! its per-value rule and its meaning (which `.env.example` is generated from).
 
+use std::sync::LazyLock;
+
 use super::check::Check;
+use super::pipeline;
 use super::value::Field;
 
 /// One configuration key.
@@ -31,6 +34,8 @@ macro_rules! field {
     };
 }
 
+pub(crate) use field;
+
 macro_rules! key {
     ($name:literal, $kind:ident, $($path:ident).+, $check:expr, $help:literal) => {
         key!($name, $kind, $($path).+, $check, $help, aliases = &[])
@@ -46,6 +51,8 @@ macro_rules! key {
     };
 }
 
+pub(crate) use key;
+
 /// The keys of the exponential ramp, which `load_stages` and `load_profile` replace.
 pub(crate) const RAMP_KEYS: [&str; 5] = [
     "load_base_rps",
@@ -55,8 +62,20 @@ pub(crate) const RAMP_KEYS: [&str; 5] = [
     "load_max_rps",
 ];
 
-/// Every key, in the order `config` prints them and `.env.example` documents them.
-pub(crate) static KEYS: &[Key] = &[
+/// Every key, in the order `config` prints them and `.env.example` documents them: the
+/// table below with `workload` after `actions`, then the workers' keys.
+pub(crate) static KEYS: LazyLock<Vec<Key>> = LazyLock::new(|| {
+    let at = CORE
+        .iter()
+        .position(|k| k.name == "actions")
+        .map_or(0, |i| i + 1);
+    let mut keys = CORE.to_vec();
+    keys.insert(at, pipeline::WORKLOAD_KEY);
+    keys.extend(pipeline::KEYS);
+    keys
+});
+
+static CORE: &[Key] = &[
     key!(
         "uuid",
         Text,

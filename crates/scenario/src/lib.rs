@@ -39,6 +39,7 @@ pub mod figures;
 mod file;
 mod keys;
 mod node_ports;
+mod pipeline;
 mod plans;
 mod render;
 mod resolve;
@@ -49,6 +50,7 @@ mod value;
 pub use autoscale::{Autoscale, AutoscaleMetric, Platform, ScaleMode};
 pub use entries::{AlertEntry, Severity, ThresholdEntry};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Source};
+pub use pipeline::{PIPELINE_ACTIONS, Pipeline, Workload};
 pub use render::{
     Effective, OutputFormat, UnknownFormat, dotenv_example, scenario_from_toml, scenario_to_toml,
 };

@@ -107,6 +107,9 @@ pub(crate) fn read(
     if b.errors.len() > before {
         return;
     }
+    if plan.source("actions") != Source::Default {
+        b.plan_actions.insert(name.clone(), plan.source("actions"));
+    }
     b.scenario.plans.push(LoadPlan {
         name,
         actions: plan.scenario.actions,

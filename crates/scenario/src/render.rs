@@ -140,7 +140,7 @@ impl Resolved {
     /// Every key's effective value and the layer that set it, as reports store it.
     pub fn effective(&self) -> Effective {
         let mut effective = Effective::default();
-        for k in KEYS {
+        for k in KEYS.iter() {
             effective
                 .values
                 .insert(k.name.to_owned(), k.field.get(&self.scenario).to_json());
@@ -225,7 +225,7 @@ pub fn dotenv_example() -> String {
 # of the names below, which are reported as likely typos.
 ",
     );
-    for k in keys::KEYS {
+    for k in keys::KEYS.iter() {
         out.push('\n');
         out.push_str(&format!("# {} ({})\n", k.help, k.field.type_name()));
         for alias in k.aliases {

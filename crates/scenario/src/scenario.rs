@@ -9,6 +9,7 @@ use common::HumanDuration;
 
 use super::autoscale::Autoscale;
 use super::entries::{AlertEntry, ThresholdEntry};
+use super::pipeline::Pipeline;
 use common::load::stages::stages_curve;
 use common::load::vus::{ClosedLoop, ThinkTime, parse_vu_stages};
 use common::load::{Curve, Profile, Ramp, parse_stages};
@@ -278,6 +279,9 @@ pub struct Scenario {
     #[serde(default)]
     pub autoscale: Autoscale,
     pub load: LoadSpec,
+    /// `workload` and the pipeline's worker keys (flat, `worker_*`).
+    #[serde(default)]
+    pub pipeline: Pipeline,
     pub backend_capacity: BackendCapacity,
     pub frontend_service_type: ServiceType,
     pub frontend_node_port: u16,
@@ -409,6 +413,7 @@ impl Default for Scenario {
                 vu_stages: None,
                 think_time: None,
             },
+            pipeline: Pipeline::default(),
             backend_capacity: BackendCapacity {
                 workers: 4,
                 service_time: HumanDuration::from_millis(20),

@@ -8,6 +8,7 @@ use toml::de::DeValue;
 use super::autoscale::{AutoscaleMetric, ScaleMode};
 use super::check::Check;
 use super::error::{ErrorKind, Problem};
+use super::pipeline::Workload;
 use super::scenario::{Arrival, LoadMode, LoadgenKind, Scenario, ServiceType};
 use common::HumanDuration;
 
@@ -68,6 +69,10 @@ pub(crate) enum Field {
         fn(&Scenario) -> &Option<HumanDuration>,
         fn(&mut Scenario) -> &mut Option<HumanDuration>,
     ),
+    Workload(
+        fn(&Scenario) -> &Workload,
+        fn(&mut Scenario) -> &mut Workload,
+    ),
 }
 
 /// A field's value, read out of a scenario for rendering and cross-checks.
@@ -87,6 +92,7 @@ pub(crate) enum Typed {
     ScaleMode(ScaleMode),
     Metric(AutoscaleMetric),
     OptDuration(Option<HumanDuration>),
+    Workload(Workload),
 }
 
 impl Typed {
@@ -135,6 +141,7 @@ impl std::fmt::Display for Typed {
             Typed::Mode(m) => f.write_str(m.as_str()),
             Typed::ScaleMode(m) => f.write_str(m.as_str()),
             Typed::Metric(m) => f.write_str(m.as_str()),
+            Typed::Workload(w) => f.write_str(w.as_str()),
         }
     }
 }
@@ -157,6 +164,7 @@ impl Field {
             Field::ScaleMode(get, _) => Typed::ScaleMode(*get(s)),
             Field::Metric(get, _) => Typed::Metric(*get(s)),
             Field::OptDuration(get, _) => Typed::OptDuration(*get(s)),
+            Field::Workload(get, _) => Typed::Workload(*get(s)),
         }
     }
 
@@ -272,6 +280,13 @@ impl Field {
                 check.run(&Typed::OptDuration(v))?;
                 *set(s) = v;
             }
+            Field::Workload(_, set) => {
+                *set(s) = keyword(
+                    raw,
+                    &Workload::ALL.map(|w| (w.as_str(), w)),
+                    Workload::CHOICES,
+                )?;
+            }
         }
         Ok(())
     }
@@ -293,6 +308,7 @@ impl Field {
             Field::ScaleMode(..) => "manual, hpa or keda",
             Field::Metric(..) => "rps_per_replica, utilization, p95_latency or cpu",
             Field::OptDuration(..) => "a duration or `none`",
+            Field::Workload(..) => "movie-night or pipeline",
         }
     }
 }

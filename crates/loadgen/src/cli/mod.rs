@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use common::HumanDuration;
+use common::api::Action;
 use common::load::{Arrivals, Error as LoadError, Profile, Ramp, Shard, parse_stages};
 
 use crate::client::Target;
@@ -121,7 +122,8 @@ pub struct Opts {
     /// This generator's share of the schedule, `i/n`.
     #[arg(long, env = "SHARD", default_value = "0/1")]
     pub shard: String,
-    /// Actions and optional weights: `book_ticket=5,cancel_ticket,give_feedback=2`.
+    /// Actions and optional weights: `book_ticket=5,cancel_ticket,give_feedback=2`, or
+    /// `place_order` (the pipeline workload: orders to `POST /api/orders`).
     #[arg(
         long,
         env = "ACTIONS",
@@ -245,6 +247,14 @@ impl Opts {
             return Err(Error::Flag(
                 "--mode",
                 "async applies to the action mix, not to --url; leave one of them out".into(),
+            ));
+        }
+        let orders = matches!(&workload, Workload::Actions(mix)
+            if mix.iter().any(|&(a, w)| a == Action::PlaceOrder && w > 0));
+        if mode == Mode::Async && orders {
+            return Err(Error::Flag(
+                "--mode",
+                "async does not apply to place_order (an order is answered 202 with no job to follow); use --mode sync".into(),
             ));
         }
         let polling = self.polling()?;

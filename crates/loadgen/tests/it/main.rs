@@ -8,6 +8,7 @@ mod connections;
 mod helpers;
 mod jobs;
 mod metrics;
+mod orders;
 mod pki;
 mod runs;
 mod server;

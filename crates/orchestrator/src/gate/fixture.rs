@@ -59,6 +59,7 @@ pub(crate) fn report_with(latency: f64, error_rate: f64) -> Report {
                 vus: 0.0,
                 gaps: Vec::new(),
                 usage: Vec::new(),
+                pipeline: None,
             }
         })
         .collect();

@@ -118,6 +118,7 @@ fn image_of(s: &Scenario, job: Job) -> &str {
         Job::PROMETHEUS => &s.prometheus.image,
         Job::Prepull => &s.pause_image,
         Job::Grafana => &s.grafana.image,
+        Job::Component(c) => &c.spec(s).image,
     }
 }
 

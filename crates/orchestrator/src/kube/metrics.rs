@@ -12,7 +12,7 @@ use common::ports;
 
 use super::meta::Job;
 use super::pods::{PodInfo, PodView};
-use crate::runtime::{MetricsSource, Scrape, ScrapeRound};
+use crate::runtime::{ComponentKind, MetricsSource, Scrape, ScrapeRound};
 
 /// Per-request bound: a round must fit in the one-second sampling interval.
 const SCRAPE_TIMEOUT: Duration = Duration::from_millis(800);
@@ -55,7 +55,8 @@ fn metrics_port(job: Job) -> Option<u16> {
         Job::BACKEND => Some(ports::BACKEND),
         Job::FRONTEND => Some(ports::FRONTEND),
         Job::LOADGEN => Some(ports::LOADGEN_METRICS),
-        Job::PROMETHEUS | Job::Prepull | Job::Grafana => None,
+        Job::Component(ComponentKind::Worker) => Some(ports::WORKER),
+        Job::PROMETHEUS | Job::Prepull | Job::Grafana | Job::Component(_) => None,
     }
 }
 

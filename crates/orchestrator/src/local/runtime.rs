@@ -26,6 +26,7 @@ use crate::runtime::{
 };
 
 mod lifecycle;
+mod pipeline;
 
 /// How long a stopped component may take to finish its in-flight work.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -52,6 +53,10 @@ pub struct LocalRuntime {
     frontend: Option<Running>,
     /// One load generator per load plan, in the scenario's order.
     loadgens: Vec<Running>,
+    /// The pipeline's consumers, and its `redis-server` (found on PATH at creation).
+    workers: Vec<Running>,
+    redis: Option<crate::pipeline::redis::RedisProcess>,
+    redis_bin: Option<PathBuf>,
     balancer: Option<(CancellationToken, JoinHandle<()>)>,
     /// The per-replica CPU and memory page Prometheus scrapes.
     resource_page: Option<(CancellationToken, JoinHandle<()>)>,
@@ -103,6 +108,7 @@ impl Runtime for LocalRuntime {
         ));
         self.balancer = Some((stop, task));
         let resource_page = self.serve_resources().await;
+        self.start_pipeline().await?;
         match prometheus::find() {
             Some(bin) => {
                 let addr = PortPlan::addr(self.plan.prometheus());
@@ -119,6 +125,7 @@ impl Runtime for LocalRuntime {
                     .collect();
                 let scrapes = prometheus::Scrapes {
                     loadgens,
+                    workers: self.worker_addrs(),
                     resources: resource_page,
                     namespace: self.scenario.namespace(),
                     uuid: self.scenario.uuid.clone(),
@@ -327,6 +334,15 @@ impl Runtime for LocalRuntime {
                 url: url(self.plan.loadgen_metrics(i), common::api::routes::METRICS),
             });
         }
+        for w in &self.workers {
+            e.push(pipeline::worker_endpoint(&w.instance, w.addr));
+        }
+        if let Some(url) = self.redis_url() {
+            e.push(Endpoint {
+                name: crate::runtime::ComponentKind::Redis.as_str().into(),
+                url,
+            });
+        }
         if let Some(p) = &self.prometheus {
             e.push(Endpoint {
                 name: "prometheus".into(),
@@ -361,6 +377,13 @@ impl Runtime for LocalRuntime {
         }
     }
 
+    async fn pipeline_end(
+        &mut self,
+        drain: bool,
+    ) -> Option<std::result::Result<crate::pipeline::report::End, String>> {
+        self.pipeline_end_state(drain).await
+    }
+
     async fn teardown(&mut self, _keep: bool) -> Result<()> {
         // Nothing can outlive this process: stop in reverse order of start.
         while let Some(r) = self.starting.pop() {
@@ -374,6 +397,7 @@ impl Runtime for LocalRuntime {
             Self::stop_running(r).await;
         }
         self.publish_backends();
+        self.stop_pipeline().await;
         for (stop, task) in [self.balancer.take(), self.resource_page.take()]
             .into_iter()
             .flatten()

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::pipeline::probe::Probe;
 use crate::resources::local::LocalResources;
 use crate::runtime::{ComponentKind, MetricsSource, Scrape, ScrapeRound};
 
@@ -34,6 +35,8 @@ pub struct LocalMetrics {
     pub autoscaler: crate::resources::export::SharedAutoscaler,
     /// CPU and memory per replica (per-thread CPU from /proc).
     pub resources: LocalResources,
+    /// The pipeline's Redis, read as one more target of each round.
+    redis: Arc<RwLock<Option<Probe>>>,
 }
 
 impl LocalMetrics {
@@ -50,7 +53,25 @@ impl LocalMetrics {
             desired: Arc::default(),
             autoscaler: Arc::default(),
             resources: LocalResources::new(),
+            redis: Arc::default(),
         }
+    }
+
+    /// Reads `probe`'s Redis in every round from now on (target `redis`).
+    pub fn set_redis(&self, probe: Probe) {
+        if let Ok(mut r) = self.redis.write() {
+            *r = Some(probe);
+        }
+    }
+
+    pub fn clear_redis(&self) {
+        if let Ok(mut r) = self.redis.write() {
+            *r = None;
+        }
+    }
+
+    pub fn redis_probe(&self) -> Option<Probe> {
+        self.redis.read().ok().and_then(|r| r.clone())
     }
 
     pub fn set(&self, target: Target) {
@@ -86,7 +107,15 @@ async fn get(client: &reqwest::Client, url: &str) -> Result<String, String> {
 impl MetricsSource for LocalMetrics {
     async fn scrape(&self) -> ScrapeRound {
         let targets = self.targets.read().map(|t| t.clone()).unwrap_or_default();
-        let scrapes = futures::future::join_all(targets.into_iter().map(|t| {
+        let redis = self.redis_probe().map(|probe| async move {
+            Scrape {
+                component: ComponentKind::Redis,
+                instance: ComponentKind::Redis.as_str().to_owned(),
+                plan: None,
+                result: probe.read().await.map(|r| r.page()),
+            }
+        });
+        let pages = futures::future::join_all(targets.into_iter().map(|t| {
             let client = self.client.clone();
             async move {
                 let result = get(&client, &t.url).await;
@@ -97,8 +126,10 @@ impl MetricsSource for LocalMetrics {
                     result,
                 }
             }
-        }))
-        .await;
+        }));
+        let (mut scrapes, redis) =
+            futures::future::join(pages, futures::future::OptionFuture::from(redis)).await;
+        scrapes.extend(redis);
         // /proc reads are file reads: off the runtime's workers.
         let resources = self.resources.clone();
         let resources = tokio::task::spawn_blocking(move || resources.read())

@@ -180,6 +180,9 @@ pub fn render(r: &Report) -> String {
     if let Some(a) = &r.autoscale {
         body.push_str(&crate::autoscale::render::html(r, a));
     }
+    if let Some(p) = &r.pipeline {
+        body.push_str(&crate::pipeline::render::html(r, p));
+    }
     let md = super::markdown::render(r);
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Load run {uuid}</title>\

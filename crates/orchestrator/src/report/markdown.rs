@@ -86,6 +86,9 @@ pub fn render(r: &Report) -> String {
     if let Some(a) = &r.autoscale {
         out.push_str(&crate::autoscale::render::markdown(a));
     }
+    if let Some(p) = &r.pipeline {
+        out.push_str(&crate::pipeline::render::markdown(p));
+    }
     if let Some(g) = &r.gate {
         out.push_str(&crate::gate::render::markdown(g));
     }

@@ -144,6 +144,9 @@ pub struct Report {
     /// `scale_mode` hpa/keda: every sync, the scale events and how the autoscaler reacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscale: Option<crate::autoscale::report::AutoscaleReport>,
+    /// `workload = "pipeline"`: the orders' figures per phase and the loss check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<crate::pipeline::report::PipelineReport>,
 }
 
 /// The point at or just before `t` (the first point when `t` precedes all).
@@ -378,6 +381,7 @@ impl Report {
             gate: None,
             resources: None,
             autoscale: None,
+            pipeline: None,
         }
     }
 
@@ -455,6 +459,7 @@ mod tests {
             vus: 0.0,
             gaps: Vec::new(),
             usage: Vec::new(),
+            pipeline: None,
         }
     }
 

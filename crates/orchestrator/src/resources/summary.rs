@@ -257,6 +257,7 @@ mod tests {
             vus: 0.0,
             gaps: Vec::new(),
             usage,
+            pipeline: None,
         }
     }
 

@@ -6,6 +6,7 @@ mod dashboard;
 mod gate;
 mod kubernetes;
 mod packaging;
+mod pipeline;
 mod report;
 mod resources;
 mod scripted;

@@ -3,6 +3,7 @@
 
 mod autoscale;
 mod gate;
+mod pipeline;
 mod plans;
 
 use std::net::TcpListener;

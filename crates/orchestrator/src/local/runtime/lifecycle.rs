@@ -49,6 +49,17 @@ impl LocalRuntime {
                 super::super::ports::MAX_BACKEND_REPLICAS
             )));
         }
+        let redis_bin = match scenario.pipeline.workload {
+            scenario::Workload::Pipeline => {
+                Some(crate::pipeline::redis::find().map_err(|reason| {
+                    RuntimeError::Unavailable {
+                        runtime: "local",
+                        reason,
+                    }
+                })?)
+            }
+            scenario::Workload::MovieNight => None,
+        };
         let (ready_tx, ready_rx) = watch::channel(Vec::new());
         let (replica_urls_tx, _) = watch::channel(Vec::new());
         let (died_tx, _) = watch::channel(None);
@@ -62,6 +73,9 @@ impl LocalRuntime {
             starting: Vec::new(),
             frontend: None,
             loadgens: Vec::new(),
+            workers: Vec::new(),
+            redis: None,
+            redis_bin,
             balancer: None,
             resource_page: None,
             prometheus: None,
@@ -211,8 +225,11 @@ impl LocalRuntime {
         let i = u16::try_from(self.backends.len()).unwrap_or(u16::MAX);
         let instance = format!("{}-{i}", self.scenario.backend.name);
         let port = self.plan.backend(i);
-        let args =
+        let mut args =
             components::backend_args(&self.scenario, &format!("127.0.0.1:{port}"), &instance);
+        if let Some(url) = self.redis_url() {
+            args.extend(components::backend_pipeline_args(&url));
+        }
         let kind = ComponentKind::Backend;
         let config = parse::<demo_backend::Opts>("demo-backend", args)
             .and_then(|o| o.into_config().map_err(|e| e.to_string()))

@@ -1,0 +1,225 @@
+//! The pipeline's share of each sampling round: orders produced (the backends'
+//! `app_orders_total{outcome="enqueued"}`), consumed, acknowledged and failed (the workers'
+//! counters), the end-to-end histogram, all differenced per instance as every other count,
+//! and the queue and memory as the Redis target last read them.
+
+use std::collections::HashMap;
+
+use common::exposition::{self, Sample};
+use common::names::{self, label, order_outcome};
+use serde::{Deserialize, Serialize};
+
+use super::probe::Reading;
+use crate::runtime::{ComponentKind, Scrape};
+use crate::sample::{add_delta, add_delta_vec};
+
+/// Run-wide pipeline figures at one sampling round: counts cumulative since the run began,
+/// the queue and memory as they are now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PipelinePoint {
+    pub produced: f64,
+    pub consumed: f64,
+    pub acknowledged: f64,
+    pub worker_errors: f64,
+    /// Cumulative counts of [`names::PIPELINE_LATENCY_BUCKETS`] plus `+Inf`.
+    pub end_to_end: Vec<f64>,
+    /// What Redis said this round; `None` when it could not be read (a gap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisFigures>,
+}
+
+/// The Redis reading of a point.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RedisFigures {
+    pub queued: f64,
+    pub pending: f64,
+    pub lag: f64,
+    pub aggregated: f64,
+    pub memory_bytes: f64,
+}
+
+impl From<Reading> for RedisFigures {
+    fn from(r: Reading) -> Self {
+        Self {
+            queued: r.queued as f64,
+            pending: r.pending as f64,
+            lag: r.lag as f64,
+            aggregated: r.aggregated as f64,
+            memory_bytes: r.used_memory as f64,
+        }
+    }
+}
+
+/// One backend's or worker's counts, before differencing.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Counts {
+    produced: f64,
+    consumed: f64,
+    acknowledged: f64,
+    errors: f64,
+    end_to_end: Vec<f64>,
+}
+
+fn counts(samples: &[Sample]) -> Counts {
+    let mut c = Counts {
+        end_to_end: vec![0.0; names::PIPELINE_LATENCY_BUCKETS.len() + 1],
+        ..Counts::default()
+    };
+    let bucket = format!("{}_bucket", names::WORKER_END_TO_END_SECONDS);
+    for s in samples {
+        let v = s.value;
+        match s.name.as_str() {
+            names::APP_ORDERS_TOTAL if s.label(label::OUTCOME) == Some(order_outcome::ENQUEUED) => {
+                c.produced += v;
+            }
+            names::WORKER_MESSAGES_CONSUMED_TOTAL => c.consumed += v,
+            names::WORKER_MESSAGES_ACKNOWLEDGED_TOTAL => c.acknowledged += v,
+            names::WORKER_ERRORS_TOTAL => c.errors += v,
+            name if name == bucket => {
+                if let Some(i) = s.bucket_slot(names::PIPELINE_LATENCY_BUCKETS) {
+                    c.end_to_end[i] += v;
+                }
+            }
+            _ => {}
+        }
+    }
+    c
+}
+
+/// Accumulates the pipeline's part of sampling rounds; silent until a worker or Redis
+/// target shows up (a movie-night run has none).
+#[derive(Debug, Default)]
+pub struct PipelineAccumulator {
+    last: HashMap<String, Counts>,
+    point: PipelinePoint,
+    active: bool,
+}
+
+impl PipelineAccumulator {
+    /// Takes in one target of a round; returns the gap to report for a worker or Redis
+    /// target that could not be read (the backends' gaps are reported by the main sampler).
+    pub fn observe(&mut self, scrape: &Scrape) -> Option<String> {
+        let kind = scrape.component;
+        if matches!(kind, ComponentKind::Worker | ComponentKind::Redis) {
+            self.active = true;
+        }
+        let text = match (&scrape.result, kind) {
+            (Ok(text), _) => text,
+            (Err(e), ComponentKind::Worker | ComponentKind::Redis) => {
+                if kind == ComponentKind::Redis {
+                    self.point.redis = None;
+                }
+                return Some(format!("{}: {e}", scrape.instance));
+            }
+            (Err(_), _) => return None,
+        };
+        match kind {
+            ComponentKind::Redis => {
+                self.point.redis = Reading::from_page(text).map(RedisFigures::from);
+                None
+            }
+            ComponentKind::Backend | ComponentKind::Worker => {
+                let Ok(samples) = exposition::parse(text) else {
+                    return (kind == ComponentKind::Worker)
+                        .then(|| format!("{}: not Prometheus text", scrape.instance));
+                };
+                self.add(&scrape.instance, counts(&samples));
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn add(&mut self, instance: &str, now: Counts) {
+        let before = self.last.get(instance).cloned().unwrap_or_default();
+        let p = &mut self.point;
+        add_delta(&mut p.produced, now.produced, before.produced);
+        add_delta(&mut p.consumed, now.consumed, before.consumed);
+        add_delta(&mut p.acknowledged, now.acknowledged, before.acknowledged);
+        add_delta(&mut p.worker_errors, now.errors, before.errors);
+        add_delta_vec(&mut p.end_to_end, &now.end_to_end, &before.end_to_end);
+        self.last.insert(instance.to_owned(), now);
+    }
+
+    /// The figures of the round so far; `None` for a run without the pipeline.
+    pub fn point(&self) -> Option<PipelinePoint> {
+        self.active.then(|| self.point.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scrape(kind: ComponentKind, instance: &str, page: Result<String, String>) -> Scrape {
+        Scrape {
+            component: kind,
+            instance: instance.into(),
+            plan: None,
+            result: page,
+        }
+    }
+
+    fn worker_page(acked: u32) -> String {
+        format!(
+            "worker_messages_consumed_total {acked}\nworker_messages_acknowledged_total {acked}\nworker_errors_total{{kind=\"redis\"}} 1\nworker_end_to_end_seconds_bucket{{le=\"+Inf\"}} {acked}\n"
+        )
+    }
+
+    #[test]
+    fn counts_add_up_over_workers_and_survive_a_restart() {
+        let mut acc = PipelineAccumulator::default();
+        assert_eq!(acc.point(), None, "no pipeline target yet");
+        let backend =
+            "app_orders_total{outcome=\"enqueued\"} 30\napp_orders_total{outcome=\"rejected\"} 4\n";
+        acc.observe(&scrape(
+            ComponentKind::Backend,
+            "backend-0",
+            Ok(backend.into()),
+        ));
+        acc.observe(&scrape(
+            ComponentKind::Worker,
+            "worker-0",
+            Ok(worker_page(10)),
+        ));
+        acc.observe(&scrape(
+            ComponentKind::Worker,
+            "worker-1",
+            Ok(worker_page(12)),
+        ));
+        let p = acc.point().unwrap();
+        assert_eq!(
+            (p.produced, p.acknowledged, p.worker_errors),
+            (30.0, 22.0, 2.0)
+        );
+        assert_eq!(p.end_to_end.last(), Some(&22.0));
+        // worker-0 restarted: its 3 are new.
+        acc.observe(&scrape(
+            ComponentKind::Worker,
+            "worker-0",
+            Ok(worker_page(3)),
+        ));
+        assert_eq!(acc.point().unwrap().acknowledged, 25.0);
+    }
+
+    #[test]
+    fn redis_is_read_back_and_its_gap_named() {
+        let mut acc = PipelineAccumulator::default();
+        let reading = Reading {
+            queued: 4,
+            pending: 1,
+            lag: 3,
+            aggregated: 9,
+            used_memory: 1000,
+        };
+        acc.observe(&scrape(ComponentKind::Redis, "redis", Ok(reading.page())));
+        assert_eq!(acc.point().unwrap().redis, Some(reading.into()));
+        let gap = acc.observe(&scrape(
+            ComponentKind::Redis,
+            "redis",
+            Err("refused".into()),
+        ));
+        assert_eq!(gap.as_deref(), Some("redis: refused"));
+        assert_eq!(acc.point().unwrap().redis, None);
+    }
+}

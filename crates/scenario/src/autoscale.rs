@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 use common::HumanDuration;
 
 use super::builder::Builder;
+use super::check::Check;
 use super::error::{ConfigError, ErrorKind, Problem, Source};
+use super::keys::{Key, field, key};
+use super::value::Field;
 
 /// How the backend's replica count changes under load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -238,3 +241,77 @@ impl Builder {
         found
     }
 }
+
+/// The autoscaler's keys, documented after `load_scale_delay`.
+pub(crate) const KEYS: [Key; 10] = [
+    key!(
+        "scale_mode",
+        ScaleMode,
+        autoscale.mode,
+        Check::None,
+        "How the backend is scaled under load: manual (one scripted scale-up after load_pause), hpa (a HorizontalPodAutoscaler; locally the same algorithm) or keda (a KEDA ScaledObject)."
+    ),
+    key!(
+        "autoscale_min",
+        U32,
+        autoscale.min,
+        Check::AtLeast(1),
+        "hpa/keda: the fewest backend replicas the autoscaler keeps."
+    ),
+    key!(
+        "autoscale_max",
+        U32,
+        autoscale.max,
+        Check::AtLeast(1),
+        "hpa/keda: the most backend replicas the autoscaler may start."
+    ),
+    key!(
+        "autoscale_metric",
+        Metric,
+        autoscale.metric,
+        Check::None,
+        "hpa/keda: what the autoscaler scales on: rps_per_replica, utilization (busy workers, %), p95_latency (keda) or cpu (% of the CPU request; locally % of one core)."
+    ),
+    key!(
+        "autoscale_target",
+        F64,
+        autoscale.target,
+        Check::Target,
+        "hpa/keda: the metric's target per replica: requests per second, percent, or milliseconds for p95_latency."
+    ),
+    key!(
+        "autoscale_sync_period",
+        Duration,
+        autoscale.sync_period,
+        Check::NonZero,
+        "hpa/keda: how often the autoscaler decides (the HPA's sync period, KEDA's pollingInterval)."
+    ),
+    key!(
+        "scale_up_stabilization",
+        Duration,
+        autoscale.scale_up_stabilization,
+        Check::None,
+        "hpa/keda: scale-up window; the lowest recommendation within it is used."
+    ),
+    key!(
+        "scale_down_stabilization",
+        Duration,
+        autoscale.scale_down_stabilization,
+        Check::None,
+        "hpa/keda: scale-down window; the highest recommendation within it is used."
+    ),
+    key!(
+        "cooldown_pause",
+        Duration,
+        autoscale.cooldown_pause,
+        Check::None,
+        "hpa/keda: time watched after the load is removed, for the scale-down (ends early at autoscale_min)."
+    ),
+    key!(
+        "slo_p95",
+        OptDuration,
+        autoscale.slo_p95,
+        Check::None,
+        "hpa/keda: the p95 latency that counts as recovered in the report, or none for the p95 before the backend saturated."
+    ),
+];

@@ -5,8 +5,8 @@
 use std::sync::LazyLock;
 
 use super::check::Check;
-use super::pipeline;
 use super::value::Field;
+use super::{autoscale, pipeline};
 
 /// One configuration key.
 #[derive(Clone, Copy)]
@@ -63,14 +63,25 @@ pub(crate) const RAMP_KEYS: [&str; 5] = [
 ];
 
 /// Every key, in the order `config` prints them and `.env.example` documents them: the
-/// table below with `workload` after `actions`, then the workers' keys.
+/// table below with `workload` after `actions`, the autoscaler's keys after
+/// `load_scale_delay`, then the workers' keys.
 pub(crate) static KEYS: LazyLock<Vec<Key>> = LazyLock::new(|| {
-    let at = CORE
-        .iter()
-        .position(|k| k.name == "actions")
-        .map_or(0, |i| i + 1);
-    let mut keys = CORE.to_vec();
-    keys.insert(at, pipeline::WORKLOAD_KEY);
+    let after = |name: &str| {
+        CORE.iter()
+            .position(|k| k.name == name)
+            .map_or(CORE.len(), |i| i + 1)
+    };
+    let (workload_at, autoscale_at) = (after("actions"), after("load_scale_delay"));
+    let mut keys = CORE[..autoscale_at].to_vec();
+    keys.extend(autoscale::KEYS);
+    keys.extend_from_slice(&CORE[autoscale_at..]);
+    let workload_at = workload_at
+        + if workload_at > autoscale_at {
+            autoscale::KEYS.len()
+        } else {
+            0
+        };
+    keys.insert(workload_at, pipeline::WORKLOAD_KEY);
     keys.extend(pipeline::KEYS);
     keys
 });
@@ -222,76 +233,6 @@ static CORE: &[Key] = &[
         load_scale_delay,
         Check::None,
         "Time under load after the scale-up, before the load generator is deleted."
-    ),
-    key!(
-        "scale_mode",
-        ScaleMode,
-        autoscale.mode,
-        Check::None,
-        "How the backend is scaled under load: manual (one scripted scale-up after load_pause), hpa (a HorizontalPodAutoscaler; locally the same algorithm) or keda (a KEDA ScaledObject)."
-    ),
-    key!(
-        "autoscale_min",
-        U32,
-        autoscale.min,
-        Check::AtLeast(1),
-        "hpa/keda: the fewest backend replicas the autoscaler keeps."
-    ),
-    key!(
-        "autoscale_max",
-        U32,
-        autoscale.max,
-        Check::AtLeast(1),
-        "hpa/keda: the most backend replicas the autoscaler may start."
-    ),
-    key!(
-        "autoscale_metric",
-        Metric,
-        autoscale.metric,
-        Check::None,
-        "hpa/keda: what the autoscaler scales on: rps_per_replica, utilization (busy workers, %), p95_latency (keda) or cpu (% of the CPU request; locally % of one core)."
-    ),
-    key!(
-        "autoscale_target",
-        F64,
-        autoscale.target,
-        Check::Target,
-        "hpa/keda: the metric's target per replica: requests per second, percent, or milliseconds for p95_latency."
-    ),
-    key!(
-        "autoscale_sync_period",
-        Duration,
-        autoscale.sync_period,
-        Check::NonZero,
-        "hpa/keda: how often the autoscaler decides (the HPA's sync period, KEDA's pollingInterval)."
-    ),
-    key!(
-        "scale_up_stabilization",
-        Duration,
-        autoscale.scale_up_stabilization,
-        Check::None,
-        "hpa/keda: scale-up window; the lowest recommendation within it is used."
-    ),
-    key!(
-        "scale_down_stabilization",
-        Duration,
-        autoscale.scale_down_stabilization,
-        Check::None,
-        "hpa/keda: scale-down window; the highest recommendation within it is used."
-    ),
-    key!(
-        "cooldown_pause",
-        Duration,
-        autoscale.cooldown_pause,
-        Check::None,
-        "hpa/keda: time watched after the load is removed, for the scale-down (ends early at autoscale_min)."
-    ),
-    key!(
-        "slo_p95",
-        OptDuration,
-        autoscale.slo_p95,
-        Check::None,
-        "hpa/keda: the p95 latency that counts as recovered in the report, or none for the p95 before the backend saturated."
     ),
     key!(
         "load_base_rps",

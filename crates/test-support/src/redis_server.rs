@@ -28,10 +28,20 @@ impl RedisServer {
     /// `redis-server` is not on PATH, and with its log when it does not come up.
     pub fn start() -> Self {
         let port = free_port();
-        let dir = tempfile::Builder::new()
-            .prefix("redis-test-")
-            .tempdir()
-            .expect("create a temporary directory for redis-server");
+        // An fsync per write on a disk busy with a CI build can stall Redis for seconds; on
+        // tmpfs it is free, and a SIGKILLed server still finds every write it acknowledged.
+        let shm = Path::new("/dev/shm");
+        let builder = {
+            let mut b = tempfile::Builder::new();
+            b.prefix("redis-test-");
+            b
+        };
+        let dir = if shm.is_dir() {
+            builder.tempdir_in(shm).or_else(|_| builder.tempdir())
+        } else {
+            builder.tempdir()
+        }
+        .expect("create a temporary directory for redis-server");
         let mut server = Self {
             port,
             dir,

@@ -9,6 +9,7 @@ pub mod grafana;
 pub mod hpa;
 pub mod keda;
 pub mod loadgen;
+pub mod pipeline;
 pub mod pod;
 pub mod prepull;
 pub mod prometheus;
@@ -121,8 +122,9 @@ pub struct Plan {
     pub namespace: Namespace,
     /// The pre-pull DaemonSet, when the scenario asks for it (removed after its phase).
     pub prepull: Option<DaemonSet>,
-    /// Backend, frontend, Prometheus (with its cluster-scoped cAdvisor RBAC) and Grafana when
-    /// asked for, in apply order (what an object refers to first).
+    /// Backend, frontend, Prometheus (with its cluster-scoped cAdvisor RBAC), Grafana when
+    /// asked for, and the pipeline's Redis and workers, in apply order (what an object refers
+    /// to first).
     pub stack: Vec<Object>,
     /// The load generator's Service and its Deployments (one per shard) or its Job.
     pub loadgen: Vec<Object>,
@@ -145,11 +147,19 @@ pub fn plan(s: &Scenario) -> Result<Plan> {
     let mut stack = prometheus::rbac(s);
     stack.extend(cadvisor::rbac(s));
     stack.push(Object::ConfigMap(prometheus::config_map(s)?));
+    let pipeline = pipeline::enabled(s);
+    if pipeline {
+        // Before the backends and workers: they connect to it as they start.
+        stack.extend(pipeline::redis(s)?);
+    }
     stack.extend(backend::services(s));
     stack.push(Object::Deployment(backend::deployment(
         s,
         s.backend.replicas,
     )?));
+    if pipeline {
+        stack.push(Object::Deployment(pipeline::worker_deployment(s)?));
+    }
     stack.extend(hpa::hpa(s).map(Object::HorizontalPodAutoscaler));
     stack.extend(keda::scaled_object(s).map(Object::ScaledObject));
     stack.extend(frontend::rbac(s));

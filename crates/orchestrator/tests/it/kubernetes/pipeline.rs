@@ -6,13 +6,12 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Container, PodSpec, Service};
 use orchestrator::kube::build::pipeline::{REDIS_PORT, REDIS_USER, WORKER_COMMAND};
-use orchestrator::kube::{KubeRuntime, render_manifests};
-use orchestrator::report::Outcome;
+use orchestrator::kube::render_manifests;
 use orchestrator::timeline;
 use scenario::{ConfigInputs, Platform, Scenario};
 
 use super::fake::{Behaviour, FakeApi};
-use super::run::{NS, bounded, options, quick, runtime};
+use super::run::{NS, completed_run, quick};
 
 /// A pipeline scenario as `--runtime kube --set workload=pipeline` resolves it.
 fn pipeline_on_kube(extra: &[&str]) -> Scenario {
@@ -176,7 +175,8 @@ fn a_worker_named_like_redis_is_refused_naming_the_key() {
     assert!(e.contains("worker_name"), "{e}");
 }
 
-fn pipeline_runtime(fake: &FakeApi) -> (KubeRuntime, Scenario) {
+/// A pipeline scenario with [`quick`]'s pauses, timeout and uuid.
+fn quick_pipeline() -> Scenario {
     let mut s = pipeline_on_kube(&[]);
     let q = quick();
     s.baseline_pause = q.baseline_pause;
@@ -184,27 +184,15 @@ fn pipeline_runtime(fake: &FakeApi) -> (KubeRuntime, Scenario) {
     s.load_scale_delay = q.load_scale_delay;
     s.ready_timeout = q.ready_timeout;
     s.uuid = q.uuid;
-    (runtime(fake, s.clone()), s)
+    s
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_pipeline_run_deploys_redis_first_samples_the_workers_and_cleans_up() {
     let fake = FakeApi::start(Behaviour::default());
     let runs = tempfile::tempdir().unwrap();
-    let (mut rt, s) = pipeline_runtime(&fake);
-    rt.set_run_dir(runs.path().join(&s.uuid));
-    let result = bounded(timeline::run(
-        rt,
-        options(s.clone(), runs.path(), false),
-        std::future::pending(),
-    ))
-    .await;
-    assert_eq!(
-        result.report.outcome,
-        Outcome::Completed,
-        "{:?}",
-        result.report.failures
-    );
+    let s = quick_pipeline();
+    let result = completed_run(&fake, &s, runs.path()).await;
     let writes = fake.writes();
     let at = |w: String| {
         writes

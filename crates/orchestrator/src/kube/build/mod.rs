@@ -109,11 +109,40 @@ impl Object {
 
     /// The manifest as YAML, `apiVersion` and `kind` included.
     pub fn to_yaml(&self) -> Result<String> {
-        with_object!(self, o => serde_norway::to_string(o)).map_err(|e| super::error::Error::Yaml {
-            what: self.describe(),
-            message: e.to_string(),
-        })
+        with_object!(self, o => serde_norway::to_string(o))
+            .map(|y| quote_yaml11_booleans(&y))
+            .map_err(|e| super::error::Error::Yaml {
+                what: self.describe(),
+                message: e.to_string(),
+            })
     }
+}
+
+/// Words YAML 1.2 (serde_norway) writes as plain strings but YAML 1.1 reads as booleans.
+const YAML11_BOOLEANS: [&str; 16] = [
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+    "OFF",
+];
+
+/// Quotes the plain scalar values YAML 1.1 would read as booleans: kubectl's parser is YAML
+/// 1.1, so Redis' `--appendonly no` would otherwise reach the API server as `false`.
+fn quote_yaml11_booleans(yaml: &str) -> String {
+    let mut out = String::with_capacity(yaml.len() + 8);
+    for line in yaml.lines() {
+        let value_at = line.rfind(": ").map(|i| i + 2).or_else(|| {
+            line.trim_start()
+                .starts_with("- ")
+                .then(|| line.find("- ").unwrap_or(0) + 2)
+        });
+        match value_at {
+            Some(i) if YAML11_BOOLEANS.contains(&&line[i..]) => {
+                out.push_str(&format!("{}'{}'", &line[..i], &line[i..]));
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Every object of a run, grouped by when the run applies them.
@@ -250,5 +279,19 @@ pub fn service(
             ..ServiceSpec::default()
         }),
         status: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote_yaml11_booleans;
+
+    #[test]
+    fn values_yaml_1_1_reads_as_booleans_are_quoted_and_nothing_else() {
+        let yaml = "args:\n- --appendonly\n- no\n- nothing\nx: on\ny: 'no'\nno: 1\n";
+        assert_eq!(
+            quote_yaml11_booleans(yaml),
+            "args:\n- --appendonly\n- 'no'\n- nothing\nx: 'on'\ny: 'no'\nno: 1\n"
+        );
     }
 }

@@ -105,6 +105,14 @@ fn rendered_pipeline_manifests_read_back_with_redis_restricted_and_wired() {
     assert_eq!(volume.name, mount.name);
     assert!(volume.empty_dir.is_some(), "{volume:?}");
 
+    // kubectl reads YAML 1.1, where a plain `no` is `false`.
+    let files = render_manifests(&s).unwrap();
+    let (_, yaml) = files
+        .iter()
+        .find(|(f, _)| f.ends_with("-deployment-redis.yaml"))
+        .unwrap();
+    assert!(yaml.contains("- --appendonly\n        - 'no'\n"), "{yaml}");
+
     let services: Vec<(String, Service)> = read_back(&s, "service");
     let svc = services
         .iter()

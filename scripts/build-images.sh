@@ -3,7 +3,7 @@
 # binaries on the host, for the host's architecture (x86_64 or aarch64: kind's nodes run
 # as the host does), they are staged into target/docker-context, and each image copies its
 # binary onto `scratch`. Needs no base image and no registry.
-#   kind.local/demo-app-backend:latest       demo-backend
+#   kind.local/demo-app-backend:latest       demo-backend (and /demo-worker)
 #   kind.local/demo-app-frontend:latest      demo-frontend
 #   kind.local/demo-app-load:latest          loadgen
 #   kind.local/demo-app-orchestrator:latest  orchestrator
@@ -23,6 +23,11 @@ declare -A IMAGES=(
   [demo-frontend]=kind.local/demo-app-frontend:latest
   [loadgen]=kind.local/demo-app-load:latest
   [orchestrator]=kind.local/demo-app-orchestrator:latest
+)
+# Binaries an image carries beside its own (built by the same package): the backend's image
+# runs the pipeline's workers too.
+declare -A EXTRAS=(
+  [demo-backend]=demo-worker
 )
 
 command -v docker >/dev/null 2>&1 ||
@@ -45,6 +50,13 @@ for binary in "${!IMAGES[@]}"; do
   [ -x "${src}" ] || die "${src} was not built"
   # Stripped, the binaries keep each image well under the 15 MB budget.
   strip -o "${CONTEXT}/${binary}" "${src}" 2>/dev/null || cp "${src}" "${CONTEXT}/${binary}"
+  # The image's other binaries (docker/Dockerfile copies the directory, empty or not).
+  rm -rf "${CONTEXT}/${binary}.d" && mkdir -p "${CONTEXT}/${binary}.d"
+  for extra in ${EXTRAS[${binary}]:-}; do
+    src="target/${TARGET}/release/${extra}"
+    [ -x "${src}" ] || die "${src} was not built"
+    strip -o "${CONTEXT}/${binary}.d/${extra}" "${src}" 2>/dev/null || cp "${src}" "${CONTEXT}/${binary}.d/${extra}"
+  done
 done
 
 section "images"

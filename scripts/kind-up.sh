@@ -50,10 +50,12 @@ readonly IMAGES=(
   kind.local/demo-app-load:latest
   kind.local/demo-app-orchestrator:latest
 )
-# Keep equal to the prometheus_image and pause_image defaults (crates/scenario/src/keys.rs).
+# Keep equal to the prometheus_image and pause_image defaults (crates/scenario/src/keys.rs)
+# and redis_image's (crates/scenario/src/pipeline.rs, the pipeline workload).
 readonly PUBLIC_IMAGES=(
   prom/prometheus:v2.54.0
   registry.k8s.io/pause:3.10
+  redis:7.2-alpine
 )
 
 section "prerequisites"

@@ -44,10 +44,11 @@ impl Workload {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Pipeline {
     pub workload: Workload,
-    /// The workers: `worker_name`, `worker_replicas` (the image is the backend's binary's
-    /// sibling; used once the kube runtime runs the pipeline).
+    /// The workers: `worker_name`, `worker_replicas` (on a cluster they run the backend's
+    /// image, where the demo-worker binary sits beside the backend's).
     pub worker: ComponentSpec,
-    /// The queue and store: no keys yet (the local run starts `redis-server` from PATH).
+    /// The queue and store: `redis_image` on a cluster (the local run starts `redis-server`
+    /// from PATH).
     pub redis: ComponentSpec,
     /// CPU time burnt per message (the worker's `--work-cpu`).
     pub work_cpu: HumanDuration,
@@ -71,7 +72,7 @@ impl Default for Pipeline {
             redis: ComponentSpec {
                 name: "redis".to_owned(),
                 replicas: 1,
-                image: "redis:7.4-alpine".to_owned(),
+                image: "redis:7.2-alpine".to_owned(),
             },
             work_cpu: HumanDuration::from_millis(1),
             work_memory: 64 * 1024,
@@ -84,16 +85,17 @@ impl Default for Pipeline {
 pub const PIPELINE_ACTIONS: &str = "place_order";
 
 /// The keys only the pipeline reads.
-pub(crate) const WORKER_KEYS: [&str; 5] = [
+pub(crate) const WORKER_KEYS: [&str; 6] = [
     "worker_name",
     "worker_replicas",
     "worker_work_cpu",
     "worker_work_memory",
     "worker_batch",
+    "redis_image",
 ];
 
 /// The workers' keys, documented after the others.
-pub(crate) const KEYS: [Key; 5] = [
+pub(crate) const KEYS: [Key; 6] = [
     key!(
         "worker_name",
         Text,
@@ -129,6 +131,13 @@ pub(crate) const KEYS: [Key; 5] = [
         Check::Between(1, 1000),
         "pipeline: orders a worker reads from the stream at once (its --batch)."
     ),
+    key!(
+        "redis_image",
+        Text,
+        pipeline.redis.image,
+        Check::Image,
+        "pipeline: Redis container image (kube runtime; locally redis-server from PATH)."
+    ),
 ];
 
 /// The `workload` key, listed with the load keys.
@@ -137,7 +146,7 @@ pub(crate) const WORKLOAD_KEY: Key = key!(
     Workload,
     pipeline.workload,
     Check::None,
-    "What the load sends: movie-night (ticketing interactions) or pipeline (orders through a Redis stream to workers; local runtime)."
+    "What the load sends: movie-night (ticketing interactions) or pipeline (orders through a Redis stream to workers)."
 );
 
 impl Builder {
@@ -205,15 +214,6 @@ impl Builder {
                     "load_mode",
                     "async",
                     self.source("load_mode"),
-                ));
-            }
-            if self.platform == Some(super::Platform::Kube) {
-                found.push(conflict(
-                    "the kube runtime cannot deploy the pipeline's Redis and workers yet".into(),
-                    "run it with --runtime local",
-                    "workload",
-                    "pipeline",
-                    self.source("workload"),
                 ));
             }
             return found;

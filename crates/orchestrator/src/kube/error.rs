@@ -184,6 +184,8 @@ impl Error {
             "frontend" => ComponentKind::Frontend,
             "loadgen" => ComponentKind::Loadgen,
             "prometheus" => ComponentKind::Prometheus,
+            "worker" => ComponentKind::Worker,
+            "redis" => ComponentKind::Redis,
             _ => ComponentKind::Backend,
         }
     }

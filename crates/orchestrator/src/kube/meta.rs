@@ -25,12 +25,16 @@ impl Job {
     pub const FRONTEND: Job = Job::Component(ComponentKind::Frontend);
     pub const LOADGEN: Job = Job::Component(ComponentKind::Loadgen);
     pub const PROMETHEUS: Job = Job::Component(ComponentKind::Prometheus);
+    pub const WORKER: Job = Job::Component(ComponentKind::Worker);
+    pub const REDIS: Job = Job::Component(ComponentKind::Redis);
 
-    pub const ALL: [Job; 6] = [
+    pub const ALL: [Job; 8] = [
         Job::BACKEND,
         Job::FRONTEND,
         Job::LOADGEN,
         Job::PROMETHEUS,
+        Job::WORKER,
+        Job::REDIS,
         Job::Prepull,
         Job::Grafana,
     ];
@@ -118,6 +122,8 @@ fn image_of(s: &Scenario, job: Job) -> &str {
         Job::PROMETHEUS => &s.prometheus.image,
         Job::Prepull => &s.pause_image,
         Job::Grafana => &s.grafana.image,
+        // The workers run the demo-worker binary of the backend's image.
+        Job::WORKER => &s.backend.image,
         Job::Component(c) => &c.spec(s).image,
     }
 }
@@ -277,12 +283,17 @@ pub fn validate(s: &Scenario) -> Result<()> {
     if s.grafana.enabled {
         names.push(&grafana);
     }
+    if s.pipeline.workload == scenario::Workload::Pipeline {
+        check_service_name("worker_name", &s.pipeline.worker.name, 63)?;
+        names.extend([&s.pipeline.worker.name, &s.pipeline.redis.name]);
+    }
     names.sort();
     if names.windows(2).any(|w| w[0] == w[1]) {
         return Err(Error::Invalid {
-            key: "backend.name/frontend.name/loadgen.name/prometheus.name",
+            key: "backend.name/frontend.name/loadgen.name/prometheus.name/worker_name",
             reason: format!(
-                "two components have the same name (with grafana = true, \"{GRAFANA_NAME}\" is taken); their objects would overwrite each other"
+                "two components have the same name (with grafana = true, \"{GRAFANA_NAME}\" is taken; with the pipeline, \"{}\" is Redis'); their objects would overwrite each other",
+                s.pipeline.redis.name
             ),
         });
     }
@@ -304,6 +315,7 @@ pub fn validate(s: &Scenario) -> Result<()> {
         ("prometheus.image", &s.prometheus.image),
         ("pause_image", &s.pause_image),
         ("grafana_image", &s.grafana.image),
+        ("redis_image", &s.pipeline.redis.image),
     ] {
         if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
             return Err(Error::Invalid {

@@ -48,7 +48,15 @@ fn cells(p: &PipelinePhase) -> [String; 11] {
 /// The loss check's line: `passed` or `FAILED` with its numbers.
 pub fn loss_line(p: &PipelineReport) -> String {
     p.loss.as_ref().map_or_else(
-        || "not checked: Redis could not be read at the end".to_owned(),
+        || {
+            p.notes
+                .first()
+                .and_then(|n| n.strip_prefix("no loss check: "))
+                .map_or_else(
+                    || "not checked: Redis could not be read at the end".to_owned(),
+                    |why| format!("not checked: {why}"),
+                )
+        },
         |l| l.detail.clone(),
     )
 }

@@ -69,7 +69,7 @@ pub struct LossCheck {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipelineReport {
     pub phases: Vec<PipelinePhase>,
-    /// `None` when Redis could not be read at the end (the reason is in `detail`).
+    /// `None` when Redis could not be read at the end (the reason is the first note).
     pub loss: Option<LossCheck>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -169,9 +169,7 @@ pub fn build(
     let loss = match end {
         Some(Ok(end)) => Some(loss_check(points, &end)),
         Some(Err(e)) => {
-            notes.push(format!(
-                "no loss check: Redis could not be read at the end ({e})"
-            ));
+            notes.push(format!("no loss check: {e}"));
             None
         }
         None => None,

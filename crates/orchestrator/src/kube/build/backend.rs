@@ -51,12 +51,17 @@ pub fn services(s: &Scenario) -> Vec<Object> {
 
 /// The backend Deployment with `replicas` pods (scaling re-applies it with a new count).
 pub fn deployment(s: &Scenario, replicas: u32) -> Result<Deployment> {
-    let args = components::backend_args(
+    let mut args = components::backend_args(
         s,
         &format!("0.0.0.0:{}", ports::BACKEND),
         // Expanded by the kubelet from the env below: each replica reports its pod name.
         "$(POD_NAME)",
     );
+    if super::pipeline::enabled(s) {
+        args.extend(components::backend_pipeline_args(
+            &super::pipeline::redis_url(s),
+        ));
+    }
     let mut c = pod::container(&s.backend.name, &s.backend.image, ports::BACKEND, args);
     c.env = Some(vec![pod::pod_name_env()]);
     c.resources = Some(pod::resources(("100m", "64Mi"), ("1", "256Mi")));

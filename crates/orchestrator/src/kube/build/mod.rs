@@ -9,6 +9,7 @@ pub mod grafana;
 pub mod hpa;
 pub mod keda;
 pub mod loadgen;
+pub mod pipeline;
 pub mod pod;
 pub mod prepull;
 pub mod prometheus;
@@ -108,11 +109,40 @@ impl Object {
 
     /// The manifest as YAML, `apiVersion` and `kind` included.
     pub fn to_yaml(&self) -> Result<String> {
-        with_object!(self, o => serde_norway::to_string(o)).map_err(|e| super::error::Error::Yaml {
-            what: self.describe(),
-            message: e.to_string(),
-        })
+        with_object!(self, o => serde_norway::to_string(o))
+            .map(|y| quote_yaml11_booleans(&y))
+            .map_err(|e| super::error::Error::Yaml {
+                what: self.describe(),
+                message: e.to_string(),
+            })
     }
+}
+
+/// Words YAML 1.2 (serde_norway) writes as plain strings but YAML 1.1 reads as booleans.
+const YAML11_BOOLEANS: [&str; 16] = [
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+    "OFF",
+];
+
+/// Quotes the plain scalar values YAML 1.1 would read as booleans: kubectl's parser is YAML
+/// 1.1, so Redis' `--appendonly no` would otherwise reach the API server as `false`.
+fn quote_yaml11_booleans(yaml: &str) -> String {
+    let mut out = String::with_capacity(yaml.len() + 8);
+    for line in yaml.lines() {
+        let value_at = line.rfind(": ").map(|i| i + 2).or_else(|| {
+            line.trim_start()
+                .starts_with("- ")
+                .then(|| line.find("- ").unwrap_or(0) + 2)
+        });
+        match value_at {
+            Some(i) if YAML11_BOOLEANS.contains(&&line[i..]) => {
+                out.push_str(&format!("{}'{}'", &line[..i], &line[i..]));
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Every object of a run, grouped by when the run applies them.
@@ -121,8 +151,9 @@ pub struct Plan {
     pub namespace: Namespace,
     /// The pre-pull DaemonSet, when the scenario asks for it (removed after its phase).
     pub prepull: Option<DaemonSet>,
-    /// Backend, frontend, Prometheus (with its cluster-scoped cAdvisor RBAC) and Grafana when
-    /// asked for, in apply order (what an object refers to first).
+    /// Backend, frontend, Prometheus (with its cluster-scoped cAdvisor RBAC), Grafana when
+    /// asked for, and the pipeline's Redis and workers, in apply order (what an object refers
+    /// to first).
     pub stack: Vec<Object>,
     /// The load generator's Service and its Deployments (one per shard) or its Job.
     pub loadgen: Vec<Object>,
@@ -145,11 +176,19 @@ pub fn plan(s: &Scenario) -> Result<Plan> {
     let mut stack = prometheus::rbac(s);
     stack.extend(cadvisor::rbac(s));
     stack.push(Object::ConfigMap(prometheus::config_map(s)?));
+    let pipeline = pipeline::enabled(s);
+    if pipeline {
+        // Before the backends and workers: they connect to it as they start.
+        stack.extend(pipeline::redis(s)?);
+    }
     stack.extend(backend::services(s));
     stack.push(Object::Deployment(backend::deployment(
         s,
         s.backend.replicas,
     )?));
+    if pipeline {
+        stack.push(Object::Deployment(pipeline::worker_deployment(s)?));
+    }
     stack.extend(hpa::hpa(s).map(Object::HorizontalPodAutoscaler));
     stack.extend(keda::scaled_object(s).map(Object::ScaledObject));
     stack.extend(frontend::rbac(s));
@@ -240,5 +279,19 @@ pub fn service(
             ..ServiceSpec::default()
         }),
         status: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote_yaml11_booleans;
+
+    #[test]
+    fn values_yaml_1_1_reads_as_booleans_are_quoted_and_nothing_else() {
+        let yaml = "args:\n- --appendonly\n- no\n- nothing\nx: on\ny: 'no'\nno: 1\n";
+        assert_eq!(
+            quote_yaml11_booleans(yaml),
+            "args:\n- --appendonly\n- 'no'\n- nothing\nx: 'on'\ny: 'no'\nno: 1\n"
+        );
     }
 }

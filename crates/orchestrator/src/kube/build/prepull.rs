@@ -13,15 +13,21 @@ use crate::kube::meta::{self, Job};
 /// Name of the DaemonSet.
 pub const NAME: &str = "prepull";
 
-/// Each distinct image of the stack with the init-container name that pulls it.
+/// Each distinct image of the stack with the init-container name that pulls it (Redis' too
+/// with the pipeline; the workers run the backend's image).
 pub fn images(s: &Scenario) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
+    let redis = &s.pipeline.redis;
+    let pipeline = super::pipeline::enabled(s).then_some((&redis.name, &redis.image));
     for (name, image) in [
         (&s.backend.name, &s.backend.image),
         (&s.frontend.name, &s.frontend.image),
         (&s.loadgen.name, &s.loadgen.image),
         (&s.prometheus.name, &s.prometheus.image),
-    ] {
+    ]
+    .into_iter()
+    .chain(pipeline)
+    {
         if !out.iter().any(|(_, i)| i == image) {
             out.push((format!("pull-{name}"), image.clone()));
         }

@@ -4,12 +4,31 @@
 use ::kube::Api;
 use k8s_openapi::api::apps::v1::Deployment;
 
+use super::super::build::pipeline;
 use super::super::error::{Error, Result};
 use super::super::events;
-use super::super::meta::Job;
+use super::super::meta::{self, Job};
 use super::super::pods;
 use super::super::wait::{self, WaitError};
 use super::KubeRuntime;
+
+/// The stack's Deployments the deploy phase waits for: Redis and the workers too with the
+/// pipeline (the backends answer orders 503 until Redis is reachable).
+pub(super) fn stack_targets(s: &scenario::Scenario) -> Vec<(Job, String)> {
+    let mut targets = vec![
+        (Job::BACKEND, s.backend.name.clone()),
+        (Job::FRONTEND, s.frontend.name.clone()),
+        (Job::PROMETHEUS, s.prometheus.name.clone()),
+    ];
+    if s.grafana.enabled {
+        targets.push((Job::Grafana, meta::GRAFANA_NAME.to_owned()));
+    }
+    if pipeline::enabled(s) {
+        targets.push((Job::REDIS, s.pipeline.redis.name.clone()));
+        targets.push((Job::WORKER, s.pipeline.worker.name.clone()));
+    }
+    targets
+}
 
 impl KubeRuntime {
     /// Waits until every named Deployment of `job` is ready, failing at once when one of

@@ -99,7 +99,7 @@ impl LocalRuntime {
         loop {
             let reading = match probe.read().await {
                 Ok(r) => r,
-                Err(e) => return Some(Err(e)),
+                Err(e) => return Some(Err(format!("Redis could not be read at the end ({e})"))),
             };
             let drained = reading.queued == 0;
             let waited = start.elapsed();

@@ -10,13 +10,11 @@ use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use orchestrator::kube::build::grafana::{self, Datasources, Providers};
 use orchestrator::kube::build::{Object, prometheus};
 use orchestrator::kube::render_manifests;
-use orchestrator::report::Outcome;
-use orchestrator::timeline;
 use scenario::Scenario;
 
 use super::fake::{Behaviour, FakeApi};
 use super::render::parse;
-use super::run::{NS, bounded, options, quick, runtime};
+use super::run::{NS, completed_run, quick};
 use super::with_grafana;
 
 /// Grafana's rendered objects, read back from their YAML.
@@ -209,20 +207,7 @@ async fn a_kube_run_with_grafana_deploys_it_and_cleanup_removes_everything() {
     let mut s = quick();
     s.grafana.enabled = true;
     s.prepull = false;
-    let mut rt = runtime(&fake, s.clone());
-    rt.set_run_dir(runs.path().join(&s.uuid));
-    let result = bounded(timeline::run(
-        rt,
-        options(s.clone(), runs.path(), false),
-        std::future::pending(),
-    ))
-    .await;
-    assert_eq!(
-        result.report.outcome,
-        Outcome::Completed,
-        "{:?}",
-        result.report.failures
-    );
+    let result = completed_run(&fake, &s, runs.path()).await;
     let writes = fake.writes();
     for path in [
         format!("/api/v1/namespaces/{NS}/configmaps/grafana-provisioning"),

@@ -12,6 +12,7 @@ mod fake;
 mod fidelity;
 mod frontend_rbac;
 mod grafana;
+mod pipeline;
 mod render;
 mod run;
 

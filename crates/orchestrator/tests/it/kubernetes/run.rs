@@ -555,15 +555,18 @@ pub(crate) fn options(s: Scenario, runs: &std::path::Path, keep: bool) -> RunOpt
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_whole_run_reports_pod_latency_and_cleanup_removes_the_namespace() {
-    let fake = FakeApi::start(Behaviour::default());
-    let runs = tempfile::tempdir().unwrap();
-    let mut rt = runtime(&fake, quick());
-    rt.set_run_dir(runs.path().join("demo-run-001"));
+/// A whole run of `s` against `fake` with `--cleanup`, its report under `runs`, checked to
+/// have completed.
+pub(crate) async fn completed_run(
+    fake: &FakeApi,
+    s: &Scenario,
+    runs: &std::path::Path,
+) -> timeline::RunResult {
+    let mut rt = runtime(fake, s.clone());
+    rt.set_run_dir(runs.join(&s.uuid));
     let result = bounded(timeline::run(
         rt,
-        options(quick(), runs.path(), false),
+        options(s.clone(), runs, false),
         std::future::pending(),
     ))
     .await;
@@ -573,6 +576,14 @@ async fn a_whole_run_reports_pod_latency_and_cleanup_removes_the_namespace() {
         "{:?}",
         result.report.failures
     );
+    result
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_whole_run_reports_pod_latency_and_cleanup_removes_the_namespace() {
+    let fake = FakeApi::start(Behaviour::default());
+    let runs = tempfile::tempdir().unwrap();
+    let result = completed_run(&fake, &quick(), runs.path()).await;
     assert_eq!(result.exit_code(), 0);
     let dir = runs.path().join("demo-run-001");
     let report = orchestrator::report::Report::read(&dir).unwrap();

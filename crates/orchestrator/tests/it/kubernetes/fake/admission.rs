@@ -387,6 +387,29 @@ pub(crate) fn pod_security(namespace: Option<&Value>, pod: &str, spec: &Value) -
             violations.push(format!("seccompProfile (pod or container \"{name}\" must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\")"));
         }
     }
+    // The volume types "restricted" allows; anything else (hostPath, ...) is refused.
+    const ALLOWED: [&str; 8] = [
+        "configMap",
+        "csi",
+        "downwardAPI",
+        "emptyDir",
+        "ephemeral",
+        "persistentVolumeClaim",
+        "projected",
+        "secret",
+    ];
+    for v in spec["volumes"].as_array().into_iter().flatten() {
+        let name = v["name"].as_str().unwrap_or_default();
+        let kinds = v.as_object().into_iter().flatten().map(|(k, _)| k.as_str());
+        if let Some(kind) = kinds
+            .filter(|k| *k != "name")
+            .find(|k| !ALLOWED.contains(k))
+        {
+            violations.push(format!(
+                "restricted volume types (volume \"{name}\" uses restricted volume type \"{kind}\")"
+            ));
+        }
+    }
     if spec["hostNetwork"].as_bool() == Some(true) {
         violations.push("host namespaces (hostNetwork=true)".into());
     }

@@ -36,6 +36,14 @@ fn refuse(code: u16, reason: &'static str, message: impl Into<String>) -> Respon
 }
 
 /// A page like the backend's, with the pod's name in a label so tests can tell them apart.
+/// A pipeline worker's page (the pod's job label says which page it serves): the
+/// consumer's counters the sampler reads.
+pub(crate) fn worker_page(pod: &str) -> String {
+    format!(
+        "# TYPE worker_messages_consumed_total counter\nworker_messages_consumed_total{{pod=\"{pod}\"}} 7\n# TYPE worker_messages_acknowledged_total counter\nworker_messages_acknowledged_total{{pod=\"{pod}\"}} 7\n"
+    )
+}
+
 pub(crate) fn metrics_page(pod: &str) -> String {
     format!(
         "# TYPE http_requests_total counter\nhttp_requests_total{{method=\"POST\",route=\"/api/tickets\",status=\"201\",pod=\"{pod}\"}} 7\n"
@@ -365,10 +373,15 @@ fn proxy(st: &State, t: &Target) -> Response<Body> {
     {
         return refused();
     }
+    let page = if p["metadata"]["labels"]["load-demo.io/job"] == "worker" {
+        worker_page(pod)
+    } else {
+        metrics_page(pod)
+    };
     Response::builder()
         .status(200)
         .header("content-type", "text/plain")
-        .body(Full::new(Bytes::from(metrics_page(pod))).boxed_unsync())
+        .body(Full::new(Bytes::from(page)).boxed_unsync())
         .unwrap_or_default()
 }
 

@@ -398,3 +398,25 @@ async fn faults_answer_429_with_retry_after_and_the_proxy_honours_port_and_phase
         "nothing listens there"
     );
 }
+
+#[test]
+fn restricted_admits_an_emptydir_and_refuses_a_host_path_as_the_real_one_does() {
+    let ns = json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}});
+    let spec = |volume: Value| {
+        json!({
+            "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "c", "securityContext": {
+                "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}}}],
+            "volumes": [volume],
+        })
+    };
+    let admit = |v| super::admission::pod_security(Some(&ns), "p", &spec(v));
+    assert_eq!(admit(json!({"name": "data", "emptyDir": {}})), None);
+    let refused = admit(json!({"name": "host", "hostPath": {"path": "/var"}})).unwrap();
+    assert!(
+        refused.contains(
+            "restricted volume types (volume \"host\" uses restricted volume type \"hostPath\")"
+        ),
+        "{refused}"
+    );
+}

@@ -24,7 +24,7 @@ trap 'rm -f "${log}"' EXIT
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast 2>&1 | tee "${log}"
   passed=$(sed -n 's/.* tests run: \([0-9]*\) passed.*/\1/p' "${log}" | tail -n1)
-  skipped=$(sed -n 's/.* passed, \([0-9]*\) skipped.*/\1/p' "${log}" | tail -n1)
+  skipped=$(sed -n 's/.* passed[^,]*, \([0-9]*\) skipped.*/\1/p' "${log}" | tail -n1)
   # nextest does not run doctests.
   cargo test --workspace --locked --doc 2>&1 | tee "${log}"
 else

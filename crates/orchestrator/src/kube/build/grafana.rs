@@ -268,15 +268,7 @@ pub fn deployment(s: &Scenario) -> Result<Deployment> {
             ..PodSpec::default()
         },
     );
-    if let Some(sc) = template
-        .spec
-        .as_mut()
-        .and_then(|p| p.security_context.as_mut())
-    {
-        sc.run_as_user = Some(RUN_AS_USER);
-        sc.run_as_group = Some(RUN_AS_USER);
-        sc.fs_group = Some(RUN_AS_USER);
-    }
+    pod::run_pod_as(&mut template, RUN_AS_USER);
     super::deployment(
         s,
         Job::Grafana,

@@ -125,16 +125,7 @@ fn redis_deployment(s: &Scenario) -> Result<Deployment> {
             ..PodSpec::default()
         },
     );
-    // The pod-level user too, so `fsGroup` makes /data writable by the image's own user.
-    if let Some(psc) = template
-        .spec
-        .as_mut()
-        .and_then(|p| p.security_context.as_mut())
-    {
-        psc.run_as_user = Some(REDIS_USER);
-        psc.run_as_group = Some(REDIS_USER);
-        psc.fs_group = Some(REDIS_USER);
-    }
+    pod::run_pod_as(&mut template, REDIS_USER);
     super::deployment(
         s,
         Job::REDIS,

@@ -168,3 +168,18 @@ pub fn template(
         spec: Some(spec),
     }
 }
+
+/// Runs `template`'s pod as an image's own non-root user: `fsGroup` then makes the
+/// emptyDir volumes writable by it (third-party images such as Grafana's and Redis' expect
+/// their uid, not ours).
+pub fn run_pod_as(template: &mut PodTemplateSpec, uid: i64) {
+    if let Some(sc) = template
+        .spec
+        .as_mut()
+        .and_then(|p| p.security_context.as_mut())
+    {
+        sc.run_as_user = Some(uid);
+        sc.run_as_group = Some(uid);
+        sc.fs_group = Some(uid);
+    }
+}

@@ -149,6 +149,7 @@ impl Builder {
         found.extend(self.plan_conflicts());
         found.extend(self.autoscale_conflicts());
         found.extend(self.pipeline_conflicts());
+        found.extend(self.capability_conflicts());
         let s = &self.scenario;
 
         let namespace = s.namespace();

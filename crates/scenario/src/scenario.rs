@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use common::HumanDuration;
 
 use super::autoscale::Autoscale;
+use super::capability::Capability;
 use super::entries::{AlertEntry, ThresholdEntry};
 use super::pipeline::Pipeline;
 use common::load::stages::stages_curve;
@@ -282,6 +283,9 @@ pub struct Scenario {
     /// `workload` and the pipeline's worker keys (flat, `worker_*`).
     #[serde(default)]
     pub pipeline: Pipeline,
+    /// `capability` and its keys (flat, `capability_*`).
+    #[serde(default)]
+    pub capability: Capability,
     pub backend_capacity: BackendCapacity,
     pub frontend_service_type: ServiceType,
     pub frontend_node_port: u16,
@@ -414,6 +418,7 @@ impl Default for Scenario {
                 think_time: None,
             },
             pipeline: Pipeline::default(),
+            capability: Capability::default(),
             backend_capacity: BackendCapacity {
                 workers: 4,
                 service_time: HumanDuration::from_millis(20),

@@ -147,6 +147,9 @@ pub struct Report {
     /// `workload = "pipeline"`: the orders' figures per phase and the loss check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<crate::pipeline::report::PipelineReport>,
+    /// `capability = true`: the capacity found, every rate offered and the rule that broke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<crate::capability::CapabilityReport>,
 }
 
 /// The point at or just before `t` (the first point when `t` precedes all).
@@ -382,6 +385,7 @@ impl Report {
             resources: None,
             autoscale: None,
             pipeline: None,
+            capability: None,
         }
     }
 
@@ -460,6 +464,7 @@ mod tests {
             gaps: Vec::new(),
             usage: Vec::new(),
             pipeline: None,
+            restarts: 0,
         }
     }
 

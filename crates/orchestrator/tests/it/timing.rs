@@ -5,6 +5,7 @@ mod autoscale;
 mod gate;
 mod pipeline;
 mod plans;
+mod redis_kill;
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -268,3 +268,90 @@ pub fn build(
         notes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::sample::{PipelinePoint, RedisFigures};
+    use crate::sample::Point;
+
+    fn point(t: f64, produced: f64, acknowledged: f64, redis: Option<(f64, f64)>) -> Point {
+        Point {
+            t,
+            totals: crate::sample::Totals::default(),
+            target_rps: 0.0,
+            backend_ready: 1,
+            backend_desired: 1,
+            jobs_pending: 0.0,
+            vus: 0.0,
+            gaps: Vec::new(),
+            usage: Vec::new(),
+            pipeline: Some(PipelinePoint {
+                produced,
+                acknowledged,
+                redis: redis.map(|(queued, aggregated)| RedisFigures {
+                    queued,
+                    aggregated,
+                    ..RedisFigures::default()
+                }),
+                ..PipelinePoint::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn an_unreachable_redis_gives_what_was_in_flight_not_a_loss_check() {
+        let points = [
+            point(1.0, 40.0, 30.0, Some((10.0, 30.0))),
+            point(2.0, 90.0, 60.0, Some((25.0, 65.0))),
+            // Redis gone: no reading, the components still count.
+            point(3.0, 120.0, 70.0, None),
+        ];
+        let phases = [Phase {
+            name: "load".into(),
+            start: 0.0,
+            end: 3.0,
+        }];
+        let end = Some(Err(Unread::Unreachable("refused".into())));
+        let p = build(&points, &phases, end).unwrap();
+        assert_eq!(p.loss, None);
+        let u = p.redis_unreachable.unwrap();
+        assert_eq!(
+            (u.produced, u.acknowledged, u.in_flight),
+            (120.0, 70.0, 50.0)
+        );
+        assert_eq!(
+            u.last_reading,
+            Some(LastReading {
+                t: 2.0,
+                queued: 25.0,
+                aggregated: 65.0
+            })
+        );
+        assert!(
+            u.detail.contains("50 in flight when Redis died")
+                && u.detail
+                    .contains("last read at 2.0 s: 25 queued, 65 aggregated"),
+            "{}",
+            u.detail
+        );
+        assert!(p.notes[0].contains("refused"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn a_gap_is_named_and_never_read_as_redis_dying() {
+        let points = [point(1.0, 40.0, 30.0, None)];
+        let p = build(
+            &points,
+            &[],
+            Some(Err(Unread::Gap("skipped on kube".into()))),
+        )
+        .unwrap();
+        assert_eq!((p.loss, p.redis_unreachable), (None, None));
+        assert_eq!(p.notes, ["no loss check: skipped on kube"]);
+        // Redis never read before it died: no last reading to give.
+        let u = in_flight(&points, "refused".into());
+        assert_eq!((u.in_flight, u.last_reading), (10.0, None));
+        assert!(!u.detail.contains("last read"), "{}", u.detail);
+    }
+}

@@ -18,7 +18,7 @@ fn mib(v: Option<f64>) -> String {
 const HEADER: [&str; 12] = [
     "phase",
     "produced/s",
-    "failed",
+    "failed orders",
     "consumed/s",
     "acked/s",
     "queue max",

@@ -7,6 +7,7 @@ mod gate;
 mod kubernetes;
 mod packaging;
 mod pipeline;
+mod probe;
 mod report;
 mod resources;
 mod scripted;

@@ -6,6 +6,8 @@ mod capability;
 mod gate;
 mod pipeline;
 mod plans;
+mod redis_kill;
+mod stalled_worker;
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -19,8 +19,8 @@ use crate::sample::Point;
 const TICK: Duration = Duration::from_secs(1);
 /// Rungs tried below the climb's first rate when even that one broke.
 const BELOW_START: u32 = 3;
-/// A queue this short counts as drained (orders in a worker's hands, not a backlog).
-const DRAINED_LAG: f64 = 1.0;
+/// A queue this short counts as drained.
+const DRAINED: f64 = 1.0;
 
 /// The climb's plan and what it has seen so far.
 #[derive(Debug)]
@@ -113,7 +113,12 @@ impl Climb {
         let mut rung = usize::MAX;
         loop {
             tokio::time::sleep(TICK).await;
-            let t = now();
+            let window = recent(points, start);
+            // The rung of the newest point, not of the clock: a break seen in a point is
+            // the rate that point measured, though the next rung may have begun since.
+            let Some(t) = window.last().map(|p| p.t) else {
+                continue;
+            };
             let k = ((t - start) / step).floor() as usize;
             if k != rung {
                 if let Some(a) = self.attempts.last_mut().filter(|a| a.end.is_none()) {
@@ -136,7 +141,6 @@ impl Climb {
                 });
             }
             let since = start + k as f64 * step;
-            let window = recent(points, start);
             if let Some(b) = rules::judge(&window, since, start, self.ladder[k], &self.bounds) {
                 say(&format!("  {} broke: {}", b.rule.as_str(), b.detail));
                 self.ended_by = Some((self.ladder[k], b.clone()));
@@ -204,11 +208,11 @@ impl Climb {
         }
         let until = now() + self.settle.as_secs_f64();
         while now() < until {
-            let lag = recent(points, now() - 2.0)
+            let backlog = recent(points, now() - 2.0)
                 .last()
                 .and_then(|p| p.pipeline.as_ref()?.redis)
-                .map(|r| r.lag);
-            if lag.is_some_and(|l| l <= DRAINED_LAG) {
+                .map(|r| r.queued);
+            if backlog.is_some_and(|l| l <= DRAINED) {
                 return;
             }
             tokio::time::sleep(TICK).await;

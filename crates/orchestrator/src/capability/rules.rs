@@ -191,15 +191,18 @@ pub fn lag_slack(rate: f64) -> f64 {
     (0.05 * rate).max(1.0)
 }
 
-/// The lag's least-squares slope (orders per second) over the last `window_s` seconds of
-/// `window`, when it covers that long, had a Redis reading at every point, and ended higher
-/// than it began (a lag draining after a spike is not growing).
+/// The backlog's least-squares slope (orders per second) over the last `window_s` seconds
+/// of `window`, when it covers that long, had a Redis reading at every point, and ended
+/// higher than it began (a backlog draining after a spike is not growing). The backlog is
+/// every order not yet acknowledged (the stream's length: acknowledged orders leave it), so
+/// orders a worker holds count as well as those not yet delivered; Redis' own `lag` of the
+/// group cannot always be read (it is unknown once entries were deleted).
 pub fn lag_growth(window: &[&Point], window_s: f64) -> Option<f64> {
     let end = window.last()?.t;
     let recent: Vec<(f64, f64)> = window
         .iter()
         .filter(|p| p.t >= end - window_s - 1e-9)
-        .map(|p| Some((p.t, p.pipeline.as_ref()?.redis?.lag)))
+        .map(|p| Some((p.t, p.pipeline.as_ref()?.redis?.queued)))
         .collect::<Option<_>>()?;
     let (t0, lag0) = *recent.first()?;
     let lag1 = recent.last()?.1;

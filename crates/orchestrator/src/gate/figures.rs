@@ -146,14 +146,36 @@ mod tests {
     #[test]
     fn every_figure_of_the_catalog_is_read() {
         let r = crate::gate::fixture::report_with(0.2, 0.01);
-        for f in FIGURES
-            .iter()
-            .filter(|f| !REACTION_FIGURES.contains(&f.name))
-        {
+        for f in FIGURES.iter().filter(|f| {
+            !REACTION_FIGURES.contains(&f.name) && !CAPACITY_FIGURES.contains(&f.name)
+        }) {
             let phase = if f.run_only { RUN } else { "recovery" };
             let v = lookup(&r, phase, f);
             assert!(v.is_ok(), "{phase}.{}: {v:?}", f.name);
         }
+    }
+
+    #[test]
+    fn capacity_figures_need_the_capability_mode_and_read_its_section() {
+        let mut r = crate::gate::fixture::report_with(0.2, 0.01);
+        let e = lookup(&r, RUN, figure("capacity_rps")).unwrap_err();
+        assert!(e.contains("capability = true"), "{e}");
+        let capacity = |c: Option<f64>, iterations: u32| crate::capability::CapabilityReport {
+            capacity_rps: c,
+            iterations,
+            total_rps: c.map(|c| c * f64::from(iterations)),
+            at_ceiling: false,
+            ended_by: None,
+            carried: None,
+            settle_s: 10.0,
+            attempts: Vec::new(),
+        };
+        r.capability = Some(capacity(Some(42.5), 3));
+        assert_eq!(lookup(&r, RUN, figure("capacity_rps")), Ok(42.5));
+        assert_eq!(lookup(&r, RUN, figure("total_capacity_rps")), Ok(127.5));
+        r.capability = Some(capacity(None, 1));
+        let e = lookup(&r, RUN, figure("capacity_rps")).unwrap_err();
+        assert!(e.contains("before a rate settled"), "{e}");
     }
 
     fn figure(name: &str) -> &'static Figure {

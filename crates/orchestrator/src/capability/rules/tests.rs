@@ -45,6 +45,7 @@ fn point(t: f64, lag: f64, sent: f64, errors: f64, answered: f64, e2e_s: f64) ->
             acknowledged: answered,
             end_to_end,
             redis: Some(RedisFigures {
+                queued: lag,
                 lag,
                 ..RedisFigures::default()
             }),

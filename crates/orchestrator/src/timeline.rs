@@ -385,6 +385,11 @@ pub async fn run_gated<R: Runtime>(
         crate::autoscale::report::AutoscaleReport::build(s, &phases, &report.points, driver.syncs)
     });
     report.pipeline = crate::pipeline::report::build(&report.points, &phases, pipeline_end);
+    report.iterations =
+        crate::iterations::report::build(s.iterations.count, &report.phases, &report.points);
+    if let Some(i) = report.iterations.as_mut() {
+        i.pod_startup = crate::iterations::report::PodStartup::from_seconds(rt.pod_startup().await);
+    }
     // Before the teardown: the alerts need the run's Prometheus.
     let prometheus = rt.prometheus_url();
     report.gate = Box::pin(gate.evaluate(
@@ -473,6 +478,9 @@ pub fn summary(r: &Report) -> String {
             "({}: under a second, too short for figures of their own; see report.json)\n",
             names.join(", ")
         ));
+    }
+    if let Some(i) = &r.iterations {
+        out.push_str(&crate::iterations::render::summary(i));
     }
     if let Some(p) = &r.pipeline {
         out.push_str(&format!(

@@ -282,6 +282,9 @@ pub struct Scenario {
     /// `workload` and the pipeline's worker keys (flat, `worker_*`).
     #[serde(default)]
     pub pipeline: Pipeline,
+    /// `iterations` and the API server's rate (`kube_qps`, `kube_burst`).
+    #[serde(default)]
+    pub iterations: super::iterations::Iterations,
     pub backend_capacity: BackendCapacity,
     pub frontend_service_type: ServiceType,
     pub frontend_node_port: u16,
@@ -309,9 +312,13 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// The run's namespace: `<namespace_prefix>-<uuid>`.
+    /// The run's namespace: `<namespace_prefix>-<uuid>`, and `-<i>` after it for copy `i`
+    /// of several (`iterations`).
     pub fn namespace(&self) -> String {
-        format!("{}-{}", self.namespace_prefix, self.uuid)
+        match self.iterations.index {
+            Some(i) => format!("{}-{}-{i}", self.namespace_prefix, self.uuid),
+            None => format!("{}-{}", self.namespace_prefix, self.uuid),
+        }
     }
 
     /// The plans that run at once: the `[[load]]` entries, or one plan named [`MAIN_PLAN`]
@@ -414,6 +421,7 @@ impl Default for Scenario {
                 think_time: None,
             },
             pipeline: Pipeline::default(),
+            iterations: super::iterations::Iterations::default(),
             backend_capacity: BackendCapacity {
                 workers: 4,
                 service_time: HumanDuration::from_millis(20),

@@ -69,6 +69,9 @@ pub struct LocalRuntime {
     /// `scale_mode` hpa/keda: the HPA algorithm and what it has seen of the replicas.
     autoscaler: Autoscaler,
     observer: Observer,
+    /// `i<k>/` for copy `k` of several (`iterations`), empty for a single stack: its
+    /// threads' names, so the copies sharing this process are measured apart.
+    tag_prefix: String,
 }
 
 fn component_err(
@@ -184,10 +187,11 @@ impl Runtime for LocalRuntime {
         let listener = bind(port, &instance).await?;
         let stop = CancellationToken::new();
         let shutdown = stop.clone().cancelled_owned();
+        let tag = self.tag(kind.as_str());
         let running = self.spawn(
             kind,
             &instance,
-            kind.as_str(),
+            &tag,
             listener,
             PortPlan::addr(port),
             stop,
@@ -227,7 +231,7 @@ impl Runtime for LocalRuntime {
             let stop = CancellationToken::new();
             let shutdown = stop.clone().cancelled_owned();
             // Its lanes' threads are named `<tag>/lane<n>` and counted with it.
-            let tag = format!("{kind}-{i}");
+            let tag = self.tag(&format!("{kind}-{i}"));
             let running = self.spawn(
                 kind,
                 &instance,

@@ -3,6 +3,7 @@
 
 mod autoscale;
 mod gate;
+mod iterations;
 mod pipeline;
 mod plans;
 

@@ -64,6 +64,11 @@ impl LocalRuntime {
         let (replica_urls_tx, _) = watch::channel(Vec::new());
         let (died_tx, _) = watch::channel(None);
         Ok(Self {
+            tag_prefix: scenario
+                .iterations
+                .index
+                .map(|k| format!("i{k}/"))
+                .unwrap_or_default(),
             autoscaler: Autoscaler::new(crate::autoscale::spec(&scenario)),
             observer: Observer::new(),
             scenario,
@@ -89,6 +94,11 @@ impl LocalRuntime {
                 .build()
                 .unwrap_or_default(),
         })
+    }
+
+    /// The name of `tag`'s threads: prefixed with the copy when there are several.
+    pub(super) fn tag(&self, tag: &str) -> String {
+        format!("{}{tag}", self.tag_prefix)
     }
 
     /// Runs the component `make` builds on `listener` as `instance`, on a runtime of its
@@ -237,7 +247,7 @@ impl LocalRuntime {
         let listener = bind(port, &instance).await?;
         let stop = CancellationToken::new();
         let shutdown = stop.clone().cancelled_owned();
-        let tag = format!("{kind}-{i}");
+        let tag = self.tag(&format!("{kind}-{i}"));
         let running = self.spawn(
             kind,
             &instance,

@@ -1,0 +1,96 @@
+//! `iterations = 2` end to end on the local runtime with the real redis-server: two copies
+//! of the pipeline stack on consecutive port blocks, driven together; each served traffic,
+//! and the report's row per copy adds up to the run's total exactly.
+
+use std::process::Command;
+
+use orchestrator::local::ports::BLOCK;
+use orchestrator::report::Report;
+
+const PIPELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/pipeline.toml");
+const BASE: u16 = 24500;
+
+#[test]
+fn two_copies_each_serve_and_their_rows_add_up_to_the_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .args(["run", "--scenario", PIPELINE, "--uuid", "iter-e2e"])
+        .args(["--port-base", &BASE.to_string(), "--runs-dir"])
+        .arg(dir.path())
+        .args(["--set", "iterations=2"])
+        .args(["--set", "load_pause=3s", "--set", "load_scale_delay=2s"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let r = Report::read(&dir.path().join("iter-e2e")).unwrap();
+    let it = r.iterations.as_ref().expect("an iterations section");
+    assert_eq!(it.count, 2);
+    assert_eq!(
+        it.rows.iter().map(|x| x.iteration).collect::<Vec<_>>(),
+        [Some(1), Some(2)]
+    );
+    for row in &it.rows {
+        assert!(row.sent > 50.0, "each copy sent: {row:#?}");
+        assert!(row.sent_rps > 0.0 && row.p95.is_some(), "{row:#?}");
+        assert!(row.acknowledged.is_some_and(|a| a > 50.0), "{row:#?}");
+    }
+    let sum = |f: fn(&orchestrator::iterations::report::IterationRow) -> f64| {
+        it.rows.iter().map(f).sum::<f64>()
+    };
+    assert_eq!(sum(|x| x.sent), it.total.sent, "{it:#?}");
+    assert_eq!(sum(|x| x.errors), it.total.errors, "{it:#?}");
+    assert_eq!(
+        sum(|x| x.produced.unwrap_or(0.0)),
+        it.total.produced.unwrap(),
+        "{it:#?}"
+    );
+    assert_eq!(
+        sum(|x| x.acknowledged.unwrap_or(0.0)),
+        it.total.acknowledged.unwrap(),
+        "{it:#?}"
+    );
+    // The total is the run's own count, not a second bookkeeping.
+    let last = r.points.last().unwrap();
+    assert_eq!(it.total.sent, last.totals.sent);
+    // Both copies' Redis count in the loss check, and nothing is lost.
+    let loss = r.pipeline.as_ref().unwrap().loss.as_ref().unwrap();
+    assert_eq!(loss.produced, it.total.produced.unwrap(), "{loss:#?}");
+    assert_eq!(loss.produced, loss.acknowledged + loss.queued, "{loss:#?}");
+    // Each copy on its own block, its own instances in the resources.
+    let url = |name: &str| {
+        r.endpoints
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| e.url.clone())
+            .unwrap_or_else(|| panic!("endpoint {name} in {:#?}", r.endpoints))
+    };
+    assert_eq!(
+        url("i1: frontend (web UI)"),
+        format!("http://127.0.0.1:{BASE}/")
+    );
+    assert_eq!(
+        url("i2: frontend (web UI)"),
+        format!("http://127.0.0.1:{}/", BASE + BLOCK)
+    );
+    let res = serde_json::to_string(r.resources.as_ref().unwrap()).unwrap();
+    for instance in ["i1/backend-0", "i2/backend-0", "i1/worker-1", "i2/worker-1"] {
+        assert!(res.contains(instance), "{instance} in {res}");
+    }
+    // report.md and the terminal have the rows.
+    let md = std::fs::read_to_string(dir.path().join("iter-e2e/report.md")).unwrap();
+    assert!(md.contains("## Iterations"), "{md}");
+    assert!(md.contains("| total |"), "{md}");
+    assert!(
+        stdout.contains("iteration ") && stdout.contains("\ntotal "),
+        "{stdout}"
+    );
+    // Everything stopped: both blocks are free again.
+    for port in [BASE, BASE + 1, BASE + BLOCK, BASE + BLOCK + 1] {
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "port {port} still taken"
+        );
+    }
+}

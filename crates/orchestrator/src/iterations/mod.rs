@@ -35,6 +35,8 @@ pub fn of_instance(instance: &str) -> Option<u32> {
 
 /// Each copy's scenario: the scenario itself for one copy; for several, copy `k` (1-based)
 /// knows its number (its namespace ends in `-<k>`, its local threads start `i<k>/`).
+/// NodePorts are cluster-wide, so only copy 1 takes the scenario's (and its Grafana); the
+/// others' frontend and Prometheus are ClusterIP Services, reached by port-forward.
 pub fn copies(s: &scenario::Scenario) -> Vec<scenario::Scenario> {
     let n = s.iterations.count.max(1);
     if n == 1 {
@@ -44,6 +46,10 @@ pub fn copies(s: &scenario::Scenario) -> Vec<scenario::Scenario> {
         .map(|k| {
             let mut copy = s.clone();
             copy.iterations.index = Some(k);
+            if k > 1 {
+                copy.frontend_service_type = scenario::ServiceType::ClusterIP;
+                copy.grafana.enabled = false;
+            }
             copy
         })
         .collect()

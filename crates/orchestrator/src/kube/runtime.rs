@@ -86,21 +86,45 @@ impl KubeRuntime {
     /// A runtime on the cluster of `context` (default: the kubeconfig's current context),
     /// after checking that its API server answers.
     pub async fn connect(context: Option<&str>, scenario: &Scenario, reuse: bool) -> Result<Self> {
+        let (client, options) = Self::client_for(context, None, reuse).await?;
+        Self::new(client, scenario.clone(), options)
+    }
+
+    /// One runtime per scenario (the copies of `iterations`), sharing one client whose
+    /// requests keep to the first scenario's `kube_qps` and `kube_burst` all together.
+    pub async fn connect_copies(
+        context: Option<&str>,
+        copies: Vec<Scenario>,
+        reuse: bool,
+    ) -> Result<Vec<Self>> {
+        let limit = copies.first().map(|s| {
+            super::ratelimit::RateLimitLayer::new(s.iterations.kube_qps, s.iterations.kube_burst)
+        });
+        let (client, options) = Self::client_for(context, limit, reuse).await?;
+        copies
+            .into_iter()
+            .map(|s| Self::new(client.clone(), s, options.clone()))
+            .collect()
+    }
+
+    /// A client of `context` (answering), and the options that go with its cluster.
+    async fn client_for(
+        context: Option<&str>,
+        limit: Option<super::ratelimit::RateLimitLayer>,
+        reuse: bool,
+    ) -> Result<(Client, KubeOptions)> {
         let config = connect::config(context).await?;
         let host = config.cluster_url.host().unwrap_or_default().to_owned();
-        let client = connect::client(context).await?;
+        let client = connect::client_limited(context, limit).await?;
         // kind (and most local clusters) map NodePorts onto the host's loopback.
         let local = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]" | "::1");
-        Self::new(
-            client,
-            scenario.clone(),
-            KubeOptions {
-                reuse,
-                run_dir: None,
-                node_host: local.then(|| "localhost".to_owned()),
-                movable_node_ports: Vec::new(),
-            },
-        )
+        let options = KubeOptions {
+            reuse,
+            run_dir: None,
+            node_host: local.then(|| "localhost".to_owned()),
+            movable_node_ports: Vec::new(),
+        };
+        Ok((client, options))
     }
 
     /// A runtime on `client`'s cluster. Builds (and so validates) every object up front.
@@ -485,6 +509,18 @@ impl Runtime for KubeRuntime {
     fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static {
         let view = self.view.clone();
         async move { RuntimeError::from(pods::problem_error(view.failed().await)) }
+    }
+
+    async fn pod_startup(&mut self) -> Vec<f64> {
+        self.view
+            .times()
+            .iter()
+            .filter_map(|t| {
+                let ready = t.conditions.get("Ready")?;
+                let ms = ready.as_millisecond() - t.created.as_millisecond();
+                Some(ms.max(0) as f64 / 1000.0)
+            })
+            .collect()
     }
 
     async fn teardown(&mut self, keep: bool) -> crate::runtime::Result<()> {

@@ -12,6 +12,7 @@ mod fake;
 mod fidelity;
 mod frontend_rbac;
 mod grafana;
+mod iterations;
 mod pipeline;
 mod render;
 mod run;

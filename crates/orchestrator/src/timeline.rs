@@ -388,7 +388,8 @@ pub async fn run_gated<R: Runtime>(
     report.iterations =
         crate::iterations::report::build(s.iterations.count, &report.phases, &report.points);
     if let Some(i) = report.iterations.as_mut() {
-        i.pod_startup = crate::iterations::report::PodStartup::from_seconds(rt.pod_startup().await);
+        i.pod_startup =
+            crate::iterations::report::PodStartup::from_seconds(rt.name(), rt.pod_startup().await);
     }
     // Before the teardown: the alerts need the run's Prometheus.
     let prometheus = rt.prometheus_url();

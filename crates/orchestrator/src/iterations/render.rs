@@ -14,11 +14,11 @@ fn count(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"))
 }
 
-/// `pods N: p50 …, p95 …, max … s`.
+/// `12 pods (created → ready): p50 …, p95 …, max … s`.
 pub fn startup_line(s: &PodStartup) -> String {
     format!(
-        "{} pods, ready after p50 {:.2} s, p95 {:.2} s, max {:.2} s",
-        s.pods, s.p50, s.p95, s.max
+        "{} {}: p50 {:.2} s, p95 {:.2} s, max {:.2} s",
+        s.pods, s.of, s.p50, s.p95, s.max
     )
 }
 
@@ -63,7 +63,7 @@ pub fn markdown(r: &IterationsReport) -> String {
     if let Some(s) = &r.pod_startup {
         let _ = writeln!(
             out,
-            "\nPod startup (created → ready), every copy: {}.",
+            "\nStartup latency over every copy: {}.",
             startup_line(s)
         );
     }
@@ -99,7 +99,7 @@ pub fn summary(r: &IterationsReport) -> String {
         out.push('\n');
     }
     if let Some(s) = &r.pod_startup {
-        out.push_str(&format!("pod startup: {}\n", startup_line(s)));
+        out.push_str(&format!("startup latency: {}\n", startup_line(s)));
     }
     out
 }

@@ -44,9 +44,12 @@ pub struct IterationRow {
     pub acknowledged: Option<f64>,
 }
 
-/// Pod startup latency (ready − created), seconds, over every pod of every copy.
+/// Pod startup latency (ready − created), seconds, over every pod of every copy; locally,
+/// every component's from its spawn to its readiness.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PodStartup {
+    /// What was measured: `pods (created → ready)` or `components (spawned → ready)`.
+    pub of: String,
     pub pods: u32,
     pub p50: f64,
     pub p95: f64,
@@ -54,8 +57,8 @@ pub struct PodStartup {
 }
 
 impl PodStartup {
-    /// Nearest-rank quantiles of `seconds`; `None` without a pod.
-    pub fn from_seconds(mut seconds: Vec<f64>) -> Option<Self> {
+    /// Nearest-rank quantiles of `seconds` on runtime `runtime`; `None` without a pod.
+    pub fn from_seconds(runtime: &str, mut seconds: Vec<f64>) -> Option<Self> {
         seconds.retain(|s| s.is_finite());
         if seconds.is_empty() {
             return None;
@@ -65,7 +68,13 @@ impl PodStartup {
             let i = ((q * seconds.len() as f64).ceil() as usize).clamp(1, seconds.len());
             round6(seconds[i - 1])
         };
+        let of = if runtime == "local" {
+            "components (spawned → ready)"
+        } else {
+            "pods (created → ready)"
+        };
         Some(Self {
+            of: of.to_owned(),
             pods: u32::try_from(seconds.len()).unwrap_or(u32::MAX),
             p50: rank(0.50),
             p95: rank(0.95),
@@ -149,8 +158,8 @@ mod tests {
 
     #[test]
     fn startup_quantiles_are_nearest_rank() {
-        let s = PodStartup::from_seconds((1..=20).map(f64::from).collect()).unwrap();
+        let s = PodStartup::from_seconds("kube", (1..=20).map(f64::from).collect()).unwrap();
         assert_eq!((s.pods, s.p50, s.p95, s.max), (20, 10.0, 19.0, 20.0));
-        assert_eq!(PodStartup::from_seconds(Vec::new()), None);
+        assert_eq!(PodStartup::from_seconds("kube", Vec::new()), None);
     }
 }

@@ -39,6 +39,8 @@ struct Running {
     addr: SocketAddr,
     stop: CancellationToken,
     task: JoinHandle<()>,
+    /// When it was spawned: its startup latency runs from here to its readiness.
+    spawned: Instant,
     /// Dropped after the task: whatever still runs on it stops then.
     _runtime: ComponentRuntime,
 }
@@ -69,6 +71,9 @@ pub struct LocalRuntime {
     /// `scale_mode` hpa/keda: the HPA algorithm and what it has seen of the replicas.
     autoscaler: Autoscaler,
     observer: Observer,
+    /// Seconds from spawn to ready of every component started (the report's startup
+    /// latency, as a cluster's pods' from creation to ready).
+    startup: Vec<f64>,
     /// `i<k>/` for copy `k` of several (`iterations`), empty for a single stack: its
     /// threads' names, so the copies sharing this process are measured apart.
     tag_prefix: String,
@@ -254,7 +259,9 @@ impl Runtime for LocalRuntime {
             });
         }
         for (k, t) in targets.iter().enumerate() {
-            self.wait_ready(&self.starting[first + k], &t.url).await?;
+            let r = &self.starting[first + k];
+            self.wait_ready(r, &t.url).await?;
+            self.startup.push(r.spawned.elapsed().as_secs_f64());
         }
         self.loadgens.extend(self.starting.drain(first..));
         for t in targets {
@@ -386,6 +393,10 @@ impl Runtime for LocalRuntime {
         drain: bool,
     ) -> Option<std::result::Result<crate::pipeline::report::End, String>> {
         self.pipeline_end_state(drain).await
+    }
+
+    async fn pod_startup(&mut self) -> Vec<f64> {
+        self.startup.clone()
     }
 
     async fn teardown(&mut self, _keep: bool) -> Result<()> {

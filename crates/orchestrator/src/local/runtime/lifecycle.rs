@@ -64,6 +64,7 @@ impl LocalRuntime {
         let (replica_urls_tx, _) = watch::channel(Vec::new());
         let (died_tx, _) = watch::channel(None);
         Ok(Self {
+            startup: Vec::new(),
             tag_prefix: scenario
                 .iterations
                 .index
@@ -163,6 +164,7 @@ impl LocalRuntime {
             addr,
             stop,
             task,
+            spawned: Instant::now(),
             _runtime: runtime,
         })
     }
@@ -211,9 +213,12 @@ impl LocalRuntime {
             None => Err(RuntimeError::Other("unreachable: empty start list".into())),
         };
         result?;
-        self.starting
+        let running = self
+            .starting
             .pop()
-            .ok_or_else(|| RuntimeError::Other("unreachable: empty start list".into()))
+            .ok_or_else(|| RuntimeError::Other("unreachable: empty start list".into()))?;
+        self.startup.push(running.spawned.elapsed().as_secs_f64());
+        Ok(running)
     }
 
     pub(super) fn publish_backends(&self) {

@@ -211,7 +211,7 @@ async fn two_copies_run_against_the_api_server_and_destroy_removes_both() {
     );
     assert_eq!(r.points.iter().map(|p| p.backend_ready).max(), Some(4));
     let md = std::fs::read_to_string(runs.path().join("demo-run-001/report.md")).unwrap();
-    assert!(md.contains("Pod startup (created → ready)"), "{md}");
+    assert!(md.contains("pods (created → ready): p50"), "{md}");
     assert!(fake.object(&format!("/api/v1/namespaces/{NS1}")).is_some());
 
     let out = tokio::time::timeout(

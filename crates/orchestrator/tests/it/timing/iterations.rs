@@ -78,6 +78,13 @@ fn two_copies_each_serve_and_their_rows_add_up_to_the_total() {
     for instance in ["i1/backend-0", "i2/backend-0", "i1/worker-1", "i2/worker-1"] {
         assert!(res.contains(instance), "{instance} in {res}");
     }
+    // Locally the startup latency is each component's, spawn to ready: per copy a frontend,
+    // a loadgen, two workers and the backends of the scale-up.
+    let startup = it.pod_startup.as_ref().expect("a startup latency");
+    assert_eq!(startup.of, "components (spawned → ready)");
+    assert!(startup.pods >= 2 * 6, "{startup:?}");
+    assert!(startup.p50 > 0.0 && startup.p50 <= startup.p95 && startup.p95 <= startup.max);
+    assert!(startup.max < 30.0, "{startup:?}");
     // report.md and the terminal have the rows.
     let md = std::fs::read_to_string(dir.path().join("iter-e2e/report.md")).unwrap();
     assert!(md.contains("## Iterations"), "{md}");

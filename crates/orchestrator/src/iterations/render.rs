@@ -22,6 +22,66 @@ pub fn startup_line(s: &PodStartup) -> String {
     )
 }
 
+/// A row's cells, as every rendering shows them.
+fn cells(row: &IterationRow, pipeline: bool) -> Vec<String> {
+    let mut c = vec![
+        label(row),
+        format!("{:.0}", row.sent),
+        format!("{:.1}", row.sent_rps),
+        format!("{:.0}", row.errors),
+        ms(row.p95),
+    ];
+    if pipeline {
+        c.extend([count(row.produced), count(row.acknowledged)]);
+    }
+    c
+}
+
+const HEADER: [&str; 7] = [
+    "iteration",
+    "sent",
+    "sent/s",
+    "errors",
+    "p95 ms",
+    "produced",
+    "acknowledged",
+];
+
+/// The report.html section: the table, and the startup latency under it.
+pub fn html(r: &IterationsReport) -> String {
+    use crate::report::html::esc;
+    let pipeline = r.total.produced.is_some();
+    let width = if pipeline { 7 } else { 5 };
+    let row = |cells: &[String], tag: &str| {
+        let inner: String = cells
+            .iter()
+            .map(|c| format!("<{tag}>{}</{tag}>", esc(c)))
+            .collect();
+        format!("<tr>{inner}</tr>")
+    };
+    let head = row(&HEADER.map(str::to_owned)[..width], "th");
+    let rows: String = r
+        .rows
+        .iter()
+        .chain(std::iter::once(&r.total))
+        .map(|x| row(&cells(x, pipeline), "td"))
+        .collect();
+    let startup = r
+        .pod_startup
+        .as_ref()
+        .map(|s| {
+            format!(
+                "<p>Startup latency over every copy: {}.</p>",
+                esc(&startup_line(s))
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<h2>Iterations</h2><p>{} copies of the stack, driven together.</p><table id=\"iterations\">{head}{rows}</table>{startup}",
+        r.count
+    )
+}
+
 /// The report.md section.
 pub fn markdown(r: &IterationsReport) -> String {
     let mut out = String::new();
@@ -41,24 +101,7 @@ pub fn markdown(r: &IterationsReport) -> String {
         "| iteration | sent | sent/s | errors | p95 ms |{extra_head}\n|---|---:|---:|---:|---:|{extra_rule}"
     );
     for row in r.rows.iter().chain(std::iter::once(&r.total)) {
-        let _ = write!(
-            out,
-            "| {} | {:.0} | {:.1} | {:.0} | {} |",
-            label(row),
-            row.sent,
-            row.sent_rps,
-            row.errors,
-            ms(row.p95)
-        );
-        if pipeline {
-            let _ = write!(
-                out,
-                " {} | {} |",
-                count(row.produced),
-                count(row.acknowledged)
-            );
-        }
-        out.push('\n');
+        let _ = writeln!(out, "| {} |", cells(row, pipeline).join(" | "));
     }
     if let Some(s) = &r.pod_startup {
         let _ = writeln!(

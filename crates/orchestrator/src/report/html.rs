@@ -183,6 +183,9 @@ pub fn render(r: &Report) -> String {
     if let Some(p) = &r.pipeline {
         body.push_str(&crate::pipeline::render::html(r, p));
     }
+    if let Some(i) = &r.iterations {
+        body.push_str(&crate::iterations::render::html(i));
+    }
     let md = super::markdown::render(r);
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Load run {uuid}</title>\

@@ -89,6 +89,11 @@ fn two_copies_each_serve_and_their_rows_add_up_to_the_total() {
     let md = std::fs::read_to_string(dir.path().join("iter-e2e/report.md")).unwrap();
     assert!(md.contains("## Iterations"), "{md}");
     assert!(md.contains("| total |"), "{md}");
+    let html = std::fs::read_to_string(dir.path().join("iter-e2e/report.html")).unwrap();
+    assert!(
+        html.contains("<table id=\"iterations\">"),
+        "no iterations table in report.html"
+    );
     assert!(
         stdout.contains("iteration ") && stdout.contains("\ntotal "),
         "{stdout}"

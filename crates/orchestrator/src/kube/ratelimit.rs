@@ -5,6 +5,7 @@
 //!
 //! A request takes a token, or reserves the next one and waits for it, so waiting requests
 //! go in the order they came (golang.org/x/time/rate's `Reserve`, which client-go uses).
+//! The wait is in `poll_ready`: the request is handed on only once its token is due.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -80,38 +81,67 @@ impl<S> Layer<S> for RateLimitLayer {
         RateLimit {
             inner,
             limit: self.clone(),
+            sleep: None,
+            granted: false,
         }
     }
 }
 
-/// The service [`RateLimitLayer`] makes.
-#[derive(Debug, Clone)]
+/// The service [`RateLimitLayer`] makes: not ready until its request may go, so the request
+/// reaches the service below only then (however eagerly that one sends), and requests queued
+/// in front of it (the kube client's buffer) wait their turn in order.
+#[derive(Debug)]
 pub struct RateLimit<S> {
     inner: S,
     limit: RateLimitLayer,
+    /// The wait for the token this service reserved.
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// A token is ours for the next call.
+    granted: bool,
+}
+
+impl<S: Clone> Clone for RateLimit<S> {
+    /// A clone reserves its own tokens, from the same bucket.
+    fn clone(&self) -> Self {
+        self.limit.layer(self.inner.clone())
+    }
 }
 
 impl<S, Req> Service<Req> for RateLimit<S>
 where
     S: Service<Req>,
-    S::Future: Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+    type Future = S::Future;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        if !self.granted {
+            if self.sleep.is_none() {
+                let wait = self
+                    .limit
+                    .bucket
+                    .lock()
+                    .map(|mut b| b.reserve(Instant::now()))
+                    .unwrap_or_default();
+                if !wait.is_zero() {
+                    self.sleep = Some(Box::pin(tokio::time::sleep(wait)));
+                }
+            }
+            if let Some(sleep) = self.sleep.as_mut() {
+                if sleep.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.sleep = None;
+            }
+            self.granted = true;
+        }
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Req) -> Self::Future {
-        // The inner future sends when first polled: after the token is ours.
-        let sent = self.inner.call(req);
-        let limit = self.limit.clone();
-        Box::pin(async move {
-            limit.acquire().await;
-            sent.await
-        })
+    fn call(&mut self, req: Req) -> S::Future {
+        self.granted = false;
+        self.inner.call(req)
     }
 }
 
@@ -126,12 +156,10 @@ mod tests {
     async fn sent_over_time(qps: f64, burst: u32, n: u32, at: &[f64]) -> Vec<u32> {
         let sent = Arc::new(AtomicU32::new(0));
         let counter = sent.clone();
+        // Counted when called, not when its future runs: the limit must hold the call.
         let svc = RateLimitLayer::new(qps, burst).layer(tower::service_fn(move |_: ()| {
-            let counter = counter.clone();
-            async move {
-                counter.fetch_add(1, Ordering::SeqCst);
-                Ok::<_, std::convert::Infallible>(())
-            }
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Ok::<_, std::convert::Infallible>(()))
         }));
         let start = Instant::now();
         for _ in 0..n {

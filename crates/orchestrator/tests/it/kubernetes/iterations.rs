@@ -1,7 +1,8 @@
 //! `iterations = 2` on the kube runtime: every copy's manifests (Redis included) read back
 //! into their types, in namespaces `<prefix>-<uuid>-1` and `-2`, labelled with their copy;
 //! a whole run of both copies against the fake API server, and `destroy --uuid` removing
-//! both namespaces.
+//! both namespaces; the client-side rate limit (`kube_qps`, `kube_burst`) as the API server
+//! sees it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,8 +10,10 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Service};
 use orchestrator::iterations::{self, Iterations};
-use orchestrator::kube::render_manifests;
+use orchestrator::kube::ratelimit::RateLimitLayer;
+use orchestrator::kube::{KubeOptions, KubeRuntime, render_manifests};
 use orchestrator::report::Outcome;
+use orchestrator::runtime::Runtime;
 use orchestrator::timeline;
 use scenario::{ConfigInputs, Platform, Scenario};
 
@@ -229,4 +232,51 @@ async fn two_copies_run_against_the_api_server_and_destroy_removes_both() {
         );
         assert!(fake.object(&format!("/api/v1/namespaces/{ns}")).is_none());
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_api_server_sees_a_burst_then_at_most_qps_requests_a_second() {
+    let fake = FakeApi::start(Behaviour::default());
+    let (qps, burst) = (40.0, 10_u32);
+    let client = fake.client_with(&RateLimitLayer::new(qps, burst));
+    let mut s = quick();
+    s.iterations.count = 2;
+    s.ready_timeout = common::HumanDuration::from_secs(60);
+    let copies = iterations::copies(&s)
+        .into_iter()
+        .map(|c| {
+            let options = KubeOptions {
+                node_host: Some("localhost".into()),
+                ..KubeOptions::default()
+            };
+            KubeRuntime::new(client.clone(), c, options).expect("the scenario builds")
+        })
+        .collect();
+    let mut rt = Iterations::new(copies).unwrap();
+    let start = tokio::time::Instant::now();
+    let deploy = tokio::spawn(async move {
+        let result = rt.deploy().await;
+        (rt, result)
+    });
+    let mut seen = Vec::new();
+    while !deploy.is_finished() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        seen.push((start.elapsed().as_secs_f64(), fake.calls().len()));
+    }
+    let (mut rt, result) = bounded(deploy).await.unwrap();
+    result.expect("both copies deploy under the limit");
+    for (t, n) in &seen {
+        let allowed = f64::from(burst) + qps * t;
+        assert!(
+            *n as f64 <= allowed,
+            "{n} requests after {t} s, at most {allowed}"
+        );
+    }
+    // The limit did hold the deploy back: more requests than a burst, spread over time.
+    let total = fake.calls().len();
+    assert!(total > 3 * burst as usize, "{total}");
+    let needed = (total - burst as usize) as f64 / qps;
+    let (last_t, _) = seen.last().copied().unwrap();
+    assert!(last_t >= needed - 0.05, "{total} requests in {last_t} s");
+    bounded(rt.teardown(false)).await.unwrap();
 }

@@ -14,11 +14,16 @@ fn count(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"))
 }
 
-/// `12 pods (created → ready): p50 …, p95 …, max … s`.
+/// `12 pods (created → ready): p50 … ms, p95 … ms, max … ms`.
 pub fn startup_line(s: &PodStartup) -> String {
+    let ms = |v: f64| format!("{:.1} ms", v * 1000.0);
     format!(
-        "{} {}: p50 {:.2} s, p95 {:.2} s, max {:.2} s",
-        s.pods, s.of, s.p50, s.p95, s.max
+        "{} {}: p50 {}, p95 {}, max {}",
+        s.pods,
+        s.of,
+        ms(s.p50),
+        ms(s.p95),
+        ms(s.max)
     )
 }
 

@@ -66,6 +66,7 @@ pub fn rows(a: &Report, b: &Report) -> Vec<Row> {
     }
     out.extend(crate::autoscale::render::compare_rows(a, b));
     out.extend(crate::resources::compare::rows(a, b));
+    out.extend(crate::capability::render::compare_rows(a, b));
     out
 }
 

@@ -5,6 +5,7 @@
 //! (scenario → component flags), then the local runtime in [`local`].
 
 pub mod autoscale;
+pub mod capability;
 pub mod cli;
 pub mod commands;
 pub mod compare;

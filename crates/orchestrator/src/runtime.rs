@@ -183,6 +183,11 @@ pub trait Runtime: Send {
 
     fn stop_load(&mut self) -> impl Future<Output = Result<()>> + Send;
 
+    /// Capability mode: the load the next [`Runtime::start_load`] starts (the climb, then
+    /// each settle window), in place of the scenario's flat load keys (the scenario has no
+    /// `[[load]]` plans then, so the generator keeps its name and its scrape target).
+    fn set_load(&mut self, load: scenario::LoadSpec) -> Result<()>;
+
     /// How long [`Runtime::stop_load`] may take when a failed run stops the load: what its
     /// objects need to go (on a cluster, the pods' grace period and more).
     fn stop_timeout(&self) -> std::time::Duration {

@@ -96,6 +96,13 @@ pub struct Point {
     /// `workload = "pipeline"`: orders produced, consumed and acknowledged, the queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<crate::pipeline::sample::PipelinePoint>,
+    /// Backend replicas seen restarting since the run began (their counters went back).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarts: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What one instance's page says, before differencing.
@@ -212,6 +219,7 @@ pub struct Accumulator {
     last: HashMap<String, InstanceReading>,
     totals: Totals,
     pipeline: crate::pipeline::sample::PipelineAccumulator,
+    restarts: u32,
 }
 
 impl Accumulator {
@@ -225,6 +233,7 @@ impl Accumulator {
                 ..Default::default()
             },
             pipeline: Default::default(),
+            restarts: 0,
         }
     }
 
@@ -267,6 +276,9 @@ impl Accumulator {
             jobs_pending += reading.jobs_pending;
             vus += reading.vus;
             let before = self.last.get(&scrape.instance).cloned().unwrap_or_default();
+            if scrape.component == ComponentKind::Backend && reading.served < before.served {
+                self.restarts += 1;
+            }
             let t_ = &mut self.totals;
             // The run's load figures add up as one plan's do.
             let mut load = PlanTotals {
@@ -312,6 +324,7 @@ impl Accumulator {
             gaps,
             usage,
             pipeline: self.pipeline.point(),
+            restarts: self.restarts,
         }
     }
 }

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use scenario::Scenario;
 use tokio_util::sync::CancellationToken;
 
+use crate::capability::{CapabilityReport, Climb};
 use crate::gate::Gate;
 use crate::report::{Outcome, Phase, Report};
 use crate::runtime::{MetricsSource, Runtime, RuntimeError};
@@ -25,6 +26,8 @@ pub mod phase {
     pub const UNLOAD: &str = "unload";
     /// `scale_mode` hpa/keda: after the unload, the scale-down watched.
     pub const COOLDOWN: &str = "cooldown";
+    /// `capability = true`: the climb and the step-back, in place of load to unload.
+    pub const CAPABILITY: &str = "capability";
 }
 
 /// What a run needs besides its runtime.
@@ -208,6 +211,7 @@ pub async fn run_gated<R: Runtime>(
     let mut current = phase::DEPLOY;
     let auto = s.autoscale.mode.is_auto();
     let mut driver = crate::autoscale::drive::Driver::new(s, clock.t0, rt.autoscale_poll());
+    let mut climb = s.capability.enabled.then(|| Climb::new(s));
     let say = |msg: &str| clock.say(msg);
 
     macro_rules! step {
@@ -260,6 +264,24 @@ pub async fn run_gated<R: Runtime>(
             pause(phase::BASELINE, s.baseline_pause.get(), opts.progress).await;
             Ok(())
         })?;
+        if let Some(climb) = climb.as_mut() {
+            let c = &s.capability;
+            clock.say(&format!(
+                "▶ {}: {} to {} rps (×{} every {}) until a rule breaks, then settle {}",
+                phase::CAPABILITY,
+                c.start_rps,
+                c.max_rps,
+                c.step_factor,
+                c.step,
+                c.settle
+            ));
+            let now = || clock.now();
+            step!(
+                phase::CAPABILITY,
+                Box::pin(climb.run(&mut rt, &points, &now, &say))
+            )?;
+            return Ok(());
+        }
         if s.enable_load {
             clock.say(&format!(
                 "▶ {}: {}, for {}",
@@ -343,7 +365,7 @@ pub async fn run_gated<R: Runtime>(
                     }
                 }
             };
-            if s.enable_load {
+            if s.enable_load || s.capability.enabled {
                 let bound = rt.stop_timeout();
                 match tokio::time::timeout(bound, rt.stop_load()).await {
                     Ok(Ok(())) => {}
@@ -391,6 +413,14 @@ pub async fn run_gated<R: Runtime>(
         i.pod_startup =
             crate::iterations::report::PodStartup::from_seconds(rt.name(), rt.pod_startup().await);
     }
+    report.capability = climb.as_ref().map(|c| {
+        CapabilityReport::build(
+            c,
+            &report.points,
+            s.iterations.count,
+            s.capability.settle.get().as_secs_f64(),
+        )
+    });
     // Before the teardown: the alerts need the run's Prometheus.
     let prometheus = rt.prometheus_url();
     report.gate = Box::pin(gate.evaluate(
@@ -487,6 +517,12 @@ pub fn summary(r: &Report) -> String {
         out.push_str(&format!(
             "pipeline loss check: {}\n",
             crate::pipeline::render::loss_line(p)
+        ));
+    }
+    if let Some(c) = &r.capability {
+        out.push_str(&format!(
+            "capacity: {}\n",
+            crate::capability::render::headline(c)
         ));
     }
     out

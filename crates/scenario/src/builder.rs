@@ -150,6 +150,7 @@ impl Builder {
         found.extend(self.autoscale_conflicts());
         found.extend(self.pipeline_conflicts());
         found.extend(self.iterations_conflicts());
+        found.extend(self.capability_conflicts());
         let s = &self.scenario;
 
         // The last of several copies has the longest name (`-<iterations>` at its end).

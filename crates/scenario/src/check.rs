@@ -33,6 +33,10 @@ pub(crate) enum Check {
     Target,
     /// A growth factor: at least 1 (1 keeps the rate constant).
     Factor,
+    /// A climb's growth factor: above 1, or it would never climb.
+    Climb,
+    /// A share from 0 to 1 (an error rate).
+    Fraction,
     /// A NodePort in Kubernetes' default range.
     NodePort,
     /// A duration above 0.
@@ -107,6 +111,16 @@ impl Check {
                 ErrorKind::OutOfRange,
                 "the ramp factor must be at least 1 (a factor below 1 would shrink the load)",
                 "set 1 for a constant rate, or more (such as 1.35 or 5) to ramp up",
+            )),
+            (Check::Climb, Typed::Float(x)) if *x <= 1.0 => Err(Problem::new(
+                ErrorKind::OutOfRange,
+                "the capability climb's factor must be above 1, or the rate would never rise",
+                "set a factor such as 1.5 (each step 50 % above the last)",
+            )),
+            (Check::Fraction, Typed::Float(x)) if !(0.0..=1.0).contains(x) => Err(Problem::new(
+                ErrorKind::OutOfRange,
+                "a share must lie from 0 to 1",
+                "write it as a fraction, such as 0.01 for 1 %",
             )),
             (Check::NodePort, Typed::Int(n)) if !NODE_PORTS.contains(n) => Err(Problem::new(
                 ErrorKind::OutOfRange,

@@ -5,8 +5,16 @@
 use common::threshold::{Catalog, NameError, Unit};
 
 /// The phases of the timeline, in order, as the report names them; then `run`.
-pub const PHASES: [&str; 8] = [
-    "deploy", "baseline", "load", "scale_up", "recovery", "unload", "cooldown", RUN,
+pub const PHASES: [&str; 9] = [
+    "deploy",
+    "baseline",
+    "load",
+    "scale_up",
+    "recovery",
+    "unload",
+    "cooldown",
+    "capability",
+    RUN,
 ];
 
 /// The whole run, from the start of the deploy to the end of the last phase.
@@ -58,7 +66,7 @@ pub const REACTION_FIGURES: [&str; 4] = [
 ];
 
 /// Every figure, in the order reports list them.
-pub const FIGURES: [Figure; 22] = [
+pub const FIGURES: [Figure; 24] = [
     figure("p50", Unit::Duration, Better::Lower),
     figure("p95", Unit::Duration, Better::Lower),
     figure("p99", Unit::Duration, Better::Lower),
@@ -81,7 +89,23 @@ pub const FIGURES: [Figure; 22] = [
     run_time(REACTION_FIGURES[1]),
     run_time(REACTION_FIGURES[2]),
     run_time(REACTION_FIGURES[3]),
+    capacity(CAPACITY_FIGURES[0]),
+    capacity(CAPACITY_FIGURES[1]),
 ];
+
+/// The capability mode's capacity (`capability = true`), per iteration and in total, as
+/// report.json's `capability` names them: a CI gate can hold a cluster to "carries 200 rps".
+pub const CAPACITY_FIGURES: [&str; 2] = ["capacity_rps", "total_capacity_rps"];
+
+/// A rate only the whole run has (the capability mode's capacity), higher being better.
+const fn capacity(name: &'static str) -> Figure {
+    Figure {
+        name,
+        unit: Unit::Number,
+        better: Better::Higher,
+        run_only: true,
+    }
+}
 
 /// The figure `name` stands for: its own name, or k6's spellings `p(95)` and `med`.
 pub fn canonical(name: &str) -> Option<&'static Figure> {
@@ -186,7 +210,11 @@ mod tests {
     #[test]
     fn unknown_names_list_the_known_ones() {
         let e = parse_threshold("recover.p95<1s").unwrap_err();
-        assert!(e.problem.contains("recovery, unload, cooldown, run"), "{e}");
+        assert!(
+            e.problem
+                .contains("recovery, unload, cooldown, capability, run"),
+            "{e}"
+        );
         let e = parse_threshold("recovery.p90<1s").unwrap_err();
         assert_eq!(e.column, 10);
         assert!(e.problem.contains("p50, p95, p99"), "{e}");
@@ -194,6 +222,8 @@ mod tests {
         assert!(e.problem.contains("run.time_to_ready"), "{e}");
         let e = parse_threshold("load.load_to_scale_up<20s").unwrap_err();
         assert!(e.problem.contains("run.load_to_scale_up"), "{e}");
+        let e = parse_threshold("capability.capacity_rps>10").unwrap_err();
+        assert!(e.problem.contains("run.capacity_rps"), "{e}");
         let e = parse_threshold("p95<1s").unwrap_err();
         assert!(e.problem.contains("no phase"), "{e}");
         let e = parse_threshold("scale.time_to_ready<60s").unwrap_err();

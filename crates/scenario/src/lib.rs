@@ -31,6 +31,7 @@
 
 mod autoscale;
 mod builder;
+mod capability;
 mod check;
 mod dotenv;
 mod entries;
@@ -49,6 +50,7 @@ mod shape;
 mod value;
 
 pub use autoscale::{Autoscale, AutoscaleMetric, Platform, ScaleMode};
+pub use capability::Capability;
 pub use entries::{AlertEntry, Severity, ThresholdEntry};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Source};
 pub use iterations::Iterations;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use common::HumanDuration;
 
 use super::autoscale::Autoscale;
+use super::capability::Capability;
 use super::entries::{AlertEntry, ThresholdEntry};
 use super::pipeline::Pipeline;
 use common::load::stages::stages_curve;
@@ -285,6 +286,9 @@ pub struct Scenario {
     /// `iterations` and the API server's rate (`kube_qps`, `kube_burst`).
     #[serde(default)]
     pub iterations: super::iterations::Iterations,
+    /// `capability` and its keys (flat, `capability_*`).
+    #[serde(default)]
+    pub capability: Capability,
     pub backend_capacity: BackendCapacity,
     pub frontend_service_type: ServiceType,
     pub frontend_node_port: u16,
@@ -422,6 +426,7 @@ impl Default for Scenario {
             },
             pipeline: Pipeline::default(),
             iterations: super::iterations::Iterations::default(),
+            capability: Capability::default(),
             backend_capacity: BackendCapacity {
                 workers: 4,
                 service_time: HumanDuration::from_millis(20),

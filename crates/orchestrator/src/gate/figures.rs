@@ -4,7 +4,7 @@
 //! that says which, so that a check on it fails instead of passing on a zero.
 
 use common::threshold::Unit;
-use scenario::figures::{Figure, REACTION_FIGURES, RUN};
+use scenario::figures::{CAPACITY_FIGURES, Figure, REACTION_FIGURES, RUN};
 
 use crate::report::{Phase, PhaseStats, Report, phase_stats};
 
@@ -67,8 +67,31 @@ pub fn value(r: &Report, stats: &PhaseStats, figure: &Figure) -> Result<f64, Str
         name if REACTION_FIGURES.contains(&name) => reaction(r, name)?
             .map(|s| s * 1000.0)
             .ok_or_else(|| never(never_reacted(name))),
+        name if CAPACITY_FIGURES.contains(&name) => capacity(r, name),
         other => Err(format!("`{other}` is not a figure this orchestrator reads")),
     }
+}
+
+/// The capability mode's capacity, requests per second.
+fn capacity(r: &Report, name: &str) -> Result<f64, String> {
+    let c = r.capability.as_ref().ok_or_else(|| {
+        format!(
+            "`run.{name}` needs the capability mode, and run `{}` did not climb: set \
+             `capability = true` in the scenario",
+            r.uuid
+        )
+    })?;
+    let v = if name == CAPACITY_FIGURES[0] {
+        c.capacity_rps
+    } else {
+        c.total_rps
+    };
+    v.ok_or_else(|| {
+        format!(
+            "`run.{name}` was never measured in run `{}` (it ended before a rate settled)",
+            r.uuid
+        )
+    })
 }
 
 /// A reaction figure of the run's autoscaler, seconds; `None` when it never happened.

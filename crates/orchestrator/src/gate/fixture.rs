@@ -60,6 +60,7 @@ pub(crate) fn report_with(latency: f64, error_rate: f64) -> Report {
                 gaps: Vec::new(),
                 usage: Vec::new(),
                 pipeline: None,
+                restarts: 0,
             }
         })
         .collect();

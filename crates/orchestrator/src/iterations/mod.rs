@@ -153,6 +153,16 @@ impl<R: Runtime> Runtime for Iterations<R> {
         self.first_err(results).map(drop)
     }
 
+    /// Capability mode: every copy is offered the same rate (the climb's rates are per copy).
+    fn set_load(&mut self, load: scenario::LoadSpec) -> Result<()> {
+        let results = self
+            .copies
+            .iter_mut()
+            .map(|c| c.set_load(load.clone()))
+            .collect();
+        self.first_err(results).map(drop)
+    }
+
     fn stop_timeout(&self) -> Duration {
         self.copies
             .iter()

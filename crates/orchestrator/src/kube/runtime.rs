@@ -404,6 +404,12 @@ impl Runtime for KubeRuntime {
         self.scale_inner(replicas).await.map_err(RuntimeError::from)
     }
 
+    fn set_load(&mut self, load: scenario::LoadSpec) -> crate::runtime::Result<()> {
+        self.scenario.load = load;
+        self.plan.loadgen = build::loadgen::objects(&self.scenario).map_err(RuntimeError::from)?;
+        Ok(())
+    }
+
     async fn stop_load(&mut self) -> crate::runtime::Result<()> {
         self.stop_load_inner().await.map_err(RuntimeError::from)
     }

@@ -320,6 +320,11 @@ impl Runtime for LocalRuntime {
         })
     }
 
+    fn set_load(&mut self, load: scenario::LoadSpec) -> Result<()> {
+        self.scenario.load = load;
+        Ok(())
+    }
+
     async fn stop_load(&mut self) -> Result<()> {
         // One last scrape happens after the run: keep the loadgens' final counters by
         // leaving their targets until they are gone (a refused scrape is a named gap).

@@ -186,6 +186,9 @@ pub fn render(r: &Report) -> String {
     if let Some(i) = &r.iterations {
         body.push_str(&crate::iterations::render::html(i));
     }
+    if let Some(c) = &r.capability {
+        body.push_str(&crate::capability::render::html(r, c));
+    }
     let md = super::markdown::render(r);
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Load run {uuid}</title>\

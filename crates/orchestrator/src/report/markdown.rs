@@ -92,6 +92,9 @@ pub fn render(r: &Report) -> String {
     if let Some(i) = &r.iterations {
         out.push_str(&crate::iterations::render::markdown(i));
     }
+    if let Some(c) = &r.capability {
+        out.push_str(&crate::capability::render::markdown(c));
+    }
     if let Some(g) = &r.gate {
         out.push_str(&crate::gate::render::markdown(g));
     }

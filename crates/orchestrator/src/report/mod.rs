@@ -150,6 +150,9 @@ pub struct Report {
     /// `iterations` > 1: a row per copy of the stack and their total.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iterations: Option<crate::iterations::report::IterationsReport>,
+    /// `capability = true`: the capacity found, every rate offered and the rule that broke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capability: Option<crate::capability::CapabilityReport>,
 }
 
 /// The point at or just before `t` (the first point when `t` precedes all).
@@ -386,6 +389,7 @@ impl Report {
             autoscale: None,
             pipeline: None,
             iterations: None,
+            capability: None,
         }
     }
 
@@ -464,6 +468,7 @@ mod tests {
             gaps: Vec::new(),
             usage: Vec::new(),
             pipeline: None,
+            restarts: 0,
         }
     }
 

@@ -258,6 +258,7 @@ mod tests {
             gaps: Vec::new(),
             usage,
             pipeline: None,
+            restarts: 0,
         }
     }
 

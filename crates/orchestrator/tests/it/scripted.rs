@@ -152,6 +152,10 @@ impl Runtime for Scripted {
             notes: vec!["scripted".into()],
         })
     }
+    fn set_load(&mut self, _load: scenario::LoadSpec) -> orchestrator::runtime::Result<()> {
+        self.log("set_load");
+        Ok(())
+    }
     async fn start_load(&mut self) -> orchestrator::runtime::Result<()> {
         self.log("start_load");
         let mut st = self.shared.0.lock().unwrap();

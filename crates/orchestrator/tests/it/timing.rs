@@ -2,6 +2,7 @@
 //! Runs alone under nextest (module name `timing`).
 
 mod autoscale;
+mod capability;
 mod gate;
 mod iterations;
 mod pipeline;

@@ -43,6 +43,10 @@ impl Runtime for ReadBack {
         self.inner.stop_load().await
     }
 
+    fn set_load(&mut self, load: scenario::LoadSpec) -> Result<()> {
+        self.inner.set_load(load)
+    }
+
     fn endpoints(&self) -> Vec<Endpoint> {
         self.inner.endpoints()
     }

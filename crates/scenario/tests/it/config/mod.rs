@@ -3,6 +3,7 @@
 
 mod aliases;
 mod autoscale;
+mod capability;
 mod entries;
 mod layering;
 mod plans;

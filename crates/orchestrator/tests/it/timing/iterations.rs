@@ -106,3 +106,51 @@ fn two_copies_each_serve_and_their_rows_add_up_to_the_total() {
         );
     }
 }
+
+const CAPABILITY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../scenarios/capability.toml"
+);
+
+/// Two copies climbing together: each is offered the climb's rate, each one's slow worker
+/// bounds the capacity per copy, and the stack's is twice that.
+#[test]
+fn two_copies_climb_together_and_the_capacity_counts_both() {
+    const WORK_MS: f64 = 20.0;
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .args(["run", "--scenario", CAPABILITY, "--uuid", "iter-cap"])
+        .args(["--port-base", "24900", "--runs-dir"])
+        .arg(dir.path())
+        .args(["--set", "iterations=2", "--set", "worker_replicas=1"])
+        .args(["--set", &format!("worker_work_cpu={WORK_MS}ms")])
+        .args(["--set", "capability_start_rps=10"])
+        .args(["--set", "capability_step_factor=2"])
+        .args(["--set", "capability_step=3s"])
+        .args(["--set", "capability_max_rps=160"])
+        .args(["--set", "capability_settle=4s"])
+        .args(["--set", "capability_lag_window=2s"])
+        .args(["--set", "capability_p95=60s"])
+        .args(["--set", "baseline_pause=1s"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let r = Report::read(&dir.path().join("iter-cap")).unwrap();
+    let c = r.capability.as_ref().expect("a capability section");
+    assert_eq!(c.iterations, 2, "{c:#?}");
+    let capacity = c.capacity_rps.expect("a capacity");
+    assert!(
+        capacity > 0.0 && capacity <= 1000.0 / WORK_MS,
+        "{capacity} per copy: {c:#?}"
+    );
+    assert_eq!(c.total_rps, Some(2.0 * capacity), "{c:#?}");
+    // Both copies were driven: each sent, and their rows add up to the run's total.
+    let it = r.iterations.as_ref().expect("an iterations section");
+    assert!(it.rows.iter().all(|x| x.sent > 0.0), "{it:#?}");
+    assert_eq!(it.rows.iter().map(|x| x.sent).sum::<f64>(), it.total.sent);
+    let loss = r.pipeline.as_ref().and_then(|p| p.loss.as_ref()).unwrap();
+    assert!(loss.passed, "{loss:#?}");
+    assert!(stdout.contains("in total (2 iterations)"), "{stdout}");
+}

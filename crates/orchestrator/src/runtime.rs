@@ -261,7 +261,9 @@ pub trait Runtime: Send {
     fn pipeline_end(
         &mut self,
         drain: bool,
-    ) -> impl Future<Output = Option<Result<crate::pipeline::report::End, String>>> + Send {
+    ) -> impl Future<
+        Output = Option<Result<crate::pipeline::report::End, crate::pipeline::report::Unread>>,
+    > + Send {
         let _ = drain;
         async { None }
     }

@@ -463,8 +463,11 @@ impl Runtime for KubeRuntime {
     async fn pipeline_end(
         &mut self,
         _drain: bool,
-    ) -> Option<std::result::Result<crate::pipeline::report::End, String>> {
-        build::pipeline::enabled(&self.scenario).then(|| Err(PIPELINE_LOSS_GAP.to_owned()))
+    ) -> Option<std::result::Result<crate::pipeline::report::End, crate::pipeline::report::Unread>>
+    {
+        use crate::pipeline::report::Unread;
+        build::pipeline::enabled(&self.scenario)
+            .then(|| Err(Unread::Gap(PIPELINE_LOSS_GAP.to_owned())))
     }
 
     fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static {

@@ -58,6 +58,8 @@ pub struct LocalRuntime {
     /// The pipeline's consumers, and its `redis-server` (found on PATH at creation).
     workers: Vec<Running>,
     redis: Option<crate::pipeline::redis::RedisProcess>,
+    /// Stops watching Redis for its death when dropped.
+    redis_watch: Option<tokio_util::sync::DropGuard>,
     redis_bin: Option<PathBuf>,
     balancer: Option<(CancellationToken, JoinHandle<()>)>,
     /// The per-replica CPU and memory page Prometheus scrapes.
@@ -396,7 +398,8 @@ impl Runtime for LocalRuntime {
     async fn pipeline_end(
         &mut self,
         drain: bool,
-    ) -> Option<std::result::Result<crate::pipeline::report::End, String>> {
+    ) -> Option<std::result::Result<crate::pipeline::report::End, crate::pipeline::report::Unread>>
+    {
         self.pipeline_end_state(drain).await
     }
 

@@ -9,10 +9,12 @@
 //! Each reading becomes a small Prometheus page ([`Reading::page`]), the `redis` target of
 //! the sampling round, so it travels through the same seam as every component's /metrics.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::exposition;
 use common::names;
+use redis::aio::MultiplexedConnection;
 
 /// Longest a reading may take: a sampling round must fit in its second.
 const TIMEOUT: Duration = Duration::from_millis(800);
@@ -71,75 +73,124 @@ impl Reading {
     }
 }
 
-/// Reads the pipeline's Redis; cheap to clone.
+/// Reads the pipeline's Redis over one connection, kept between readings and made again
+/// after any failure (a connection per reading would cost a handshake every second, and a
+/// broken one must not be reused); cheap to clone, clones share the connection.
 #[derive(Debug, Clone)]
 pub struct Probe {
     client: redis::Client,
+    connection: Arc<Mutex<Option<MultiplexedConnection>>>,
 }
 
 impl Probe {
     pub fn new(url: &str) -> redis::RedisResult<Self> {
         Ok(Self {
             client: redis::Client::open(url)?,
+            connection: Arc::default(),
         })
     }
 
-    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, String> {
-        self.client
+    /// The kept connection, or a new one (then kept); `true` when it is new.
+    async fn connection(&self) -> Result<(MultiplexedConnection, bool), String> {
+        if let Some(c) = self.connection.lock().ok().and_then(|c| c.clone()) {
+            return Ok((c, false));
+        }
+        let c = self
+            .client
             .get_multiplexed_async_connection()
             .await
-            .map_err(|e| format!("cannot reach Redis: {e}"))
+            .map_err(|e| format!("cannot reach Redis: {e}"))?;
+        if let Ok(mut kept) = self.connection.lock() {
+            *kept = Some(c.clone());
+        }
+        Ok((c, true))
+    }
+
+    /// Drops the kept connection: after a failure its state is unknown.
+    fn forget(&self) {
+        if let Ok(mut kept) = self.connection.lock() {
+            *kept = None;
+        }
+    }
+
+    /// Runs `f` on the kept connection, within [`TIMEOUT`] in all. A kept connection that
+    /// fails may only be stale (Redis restarted, the server closed it idle): one new
+    /// connection is tried before the reading counts as failed.
+    async fn on_connection<T, F>(&self, f: impl Fn(MultiplexedConnection) -> F) -> Result<T, String>
+    where
+        F: Future<Output = Result<T, String>>,
+    {
+        let attempt = async {
+            let (c, fresh) = self.connection().await?;
+            match f(c).await {
+                Err(_) if !fresh => {
+                    self.forget();
+                    let (c, _) = self.connection().await?;
+                    f(c).await
+                }
+                other => other,
+            }
+        };
+        let result = bounded(attempt).await;
+        if result.is_err() {
+            self.forget();
+        }
+        result
     }
 
     pub async fn ping(&self) -> Result<(), String> {
-        let ping = async {
-            let mut c = self.connection().await?;
+        self.on_connection(|mut c| async move {
             redis::cmd("PING")
                 .query_async::<String>(&mut c)
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string())
-        };
-        bounded(ping).await
+        })
+        .await
     }
 
     /// The queue, the aggregates and the memory now.
     pub async fn read(&self) -> Result<Reading, String> {
-        bounded(self.read_unbounded()).await
+        self.on_connection(read_on).await
     }
+}
 
-    async fn read_unbounded(&self) -> Result<Reading, String> {
-        let mut c = self.connection().await?;
-        let mut atomic = redis::pipe();
-        atomic
-            .atomic()
-            .cmd("XLEN")
-            .arg(demo_backend::STREAM)
-            .cmd("HVALS")
-            .arg(demo_backend::COUNT_BY_REGION)
-            .cmd("INFO")
-            .arg("memory");
-        let (queued, counts, info): (u64, Vec<u64>, String) = atomic
-            .query_async(&mut c)
-            .await
-            .map_err(|e| format!("reading the queue: {e}"))?;
-        let groups: redis::RedisResult<redis::streams::StreamInfoGroupsReply> = redis::cmd("XINFO")
-            .arg("GROUPS")
-            .arg(demo_backend::STREAM)
-            .query_async(&mut c)
-            .await;
+async fn read_on(mut c: MultiplexedConnection) -> Result<Reading, String> {
+    let mut atomic = redis::pipe();
+    atomic
+        .atomic()
+        .cmd("XLEN")
+        .arg(demo_backend::STREAM)
+        .cmd("HVALS")
+        .arg(demo_backend::COUNT_BY_REGION)
+        .cmd("INFO")
+        .arg("memory");
+    let (queued, counts, info): (u64, Vec<u64>, String) = atomic
+        .query_async(&mut c)
+        .await
+        .map_err(|e| format!("reading the queue: {e}"))?;
+    let groups: redis::RedisResult<redis::streams::StreamInfoGroupsReply> = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(demo_backend::STREAM)
+        .query_async(&mut c)
+        .await;
+    let groups = match groups {
+        Ok(g) => Some(g),
+        // The connection, not the stream, failed: the reading is lost with it.
+        Err(e) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => {
+            return Err(format!("reading the consumer group: {e}"));
+        }
         // No stream yet (nothing produced, no worker made the group): nothing pending.
-        let group = groups
-            .ok()
-            .and_then(|g| g.groups.into_iter().find(|g| g.name == demo_backend::GROUP));
-        Ok(Reading {
-            queued,
-            pending: group.as_ref().map_or(0, |g| g.pending as u64),
-            lag: group.and_then(|g| g.lag).map_or(queued, |l| l as u64),
-            aggregated: counts.iter().sum(),
-            used_memory: used_memory(&info).unwrap_or(0),
-        })
-    }
+        Err(_) => None,
+    };
+    let group = groups.and_then(|g| g.groups.into_iter().find(|g| g.name == demo_backend::GROUP));
+    Ok(Reading {
+        queued,
+        pending: group.as_ref().map_or(0, |g| g.pending as u64),
+        lag: group.and_then(|g| g.lag).map_or(queued, |l| l as u64),
+        aggregated: counts.iter().sum(),
+        used_memory: used_memory(&info).unwrap_or(0),
+    })
 }
 
 async fn bounded<T>(f: impl Future<Output = Result<T, String>>) -> Result<T, String> {

@@ -10,6 +10,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::probe::Probe;
 
@@ -21,11 +24,17 @@ pub fn find() -> Result<PathBuf, String> {
     crate::local::on_path("redis-server").ok_or_else(|| MISSING.to_owned())
 }
 
-/// A running `redis-server`; killed on drop as well as by [`RedisProcess::stop`].
+/// A running `redis-server`; killed on drop as well as by [`RedisProcess::stop`]. A task
+/// owns the child and waits on it, so an exit nobody asked for is seen at once
+/// ([`RedisProcess::exited`]).
 #[derive(Debug)]
 pub struct RedisProcess {
-    child: Child,
     pub addr: SocketAddr,
+    pid: Option<u32>,
+    log: PathBuf,
+    kill: CancellationToken,
+    exited: watch::Receiver<Option<String>>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl RedisProcess {
@@ -50,14 +59,25 @@ impl RedisProcess {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-        let mut me = Self { child, addr };
+        let pid = child.id();
+        let kill = CancellationToken::new();
+        let (exited_tx, exited) = watch::channel(None);
+        let task = tokio::spawn(own(child, kill.clone(), exited_tx));
+        let mut me = Self {
+            addr,
+            pid,
+            log,
+            kill,
+            exited,
+            task: Some(task),
+        };
         let probe = Probe::new(&me.url()).map_err(|e| e.to_string())?;
         let start = Instant::now();
         loop {
-            if let Ok(Some(status)) = me.child.try_wait() {
+            if let Some(status) = me.exited() {
                 return Err(format!(
                     "redis-server exited at start ({status}); see {}",
-                    log.display()
+                    me.log.display()
                 ));
             }
             if probe.ping().await.is_ok() {
@@ -67,7 +87,7 @@ impl RedisProcess {
                 me.stop().await;
                 return Err(format!(
                     "redis-server did not answer on {addr} within {timeout:?}; see {}",
-                    log.display()
+                    me.log.display()
                 ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -79,14 +99,53 @@ impl RedisProcess {
         format!("redis://{}", self.addr)
     }
 
-    /// The child's process id, while it runs.
+    /// The child's process id.
     pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+        self.pid
+    }
+
+    /// Its log file, for the messages that send the user to it.
+    pub fn log(&self) -> &Path {
+        &self.log
+    }
+
+    /// How the process ended (`exit status: 1`, `signal: 9 (SIGKILL)`), once it has.
+    pub fn exited(&self) -> Option<String> {
+        self.exited.borrow().clone()
+    }
+
+    /// A receiver of [`RedisProcess::exited`], for a watcher that outlives this borrow.
+    pub fn exit_watch(&self) -> watch::Receiver<Option<String>> {
+        self.exited.clone()
     }
 
     pub async fn stop(&mut self) {
-        let _ = self.child.kill().await;
+        self.kill.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
     }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        // The owning task kills the child; were that task gone with its runtime, the child's
+        // kill_on_drop has done it.
+        self.kill.cancel();
+    }
+}
+
+/// Owns the child until it exits or `kill` fires, and publishes how it ended.
+async fn own(mut child: Child, kill: CancellationToken, exited: watch::Sender<Option<String>>) {
+    let status = tokio::select! {
+        status = child.wait() => status,
+        () = kill.cancelled() => {
+            let _ = child.kill().await;
+            child.wait().await
+        }
+    };
+    let status = status.map_or_else(|e| format!("cannot wait for it: {e}"), |s| s.to_string());
+    exited.send_replace(Some(status));
 }
 
 /// A port that was free a moment ago: redis-server binds by number, it cannot take over a
@@ -113,8 +172,10 @@ mod tests {
             .unwrap();
         let probe = Probe::new(&redis.url()).unwrap();
         assert!(probe.ping().await.is_ok());
+        assert_eq!(redis.exited(), None);
         redis.stop().await;
         assert!(probe.ping().await.is_err());
+        assert!(redis.exited().is_some());
         assert!(dir.path().join("redis.log").exists());
     }
 }

@@ -15,9 +15,10 @@ fn mib(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{:.1}", v / 1_048_576.0))
 }
 
-const HEADER: [&str; 11] = [
+const HEADER: [&str; 12] = [
     "phase",
     "produced/s",
+    "failed orders",
     "consumed/s",
     "acked/s",
     "queue max",
@@ -29,10 +30,11 @@ const HEADER: [&str; 11] = [
     "Redis MiB",
 ];
 
-fn cells(p: &PipelinePhase) -> [String; 11] {
+fn cells(p: &PipelinePhase) -> [String; 12] {
     [
         p.name.clone(),
         format!("{:.1}", p.produced_per_s),
+        format!("{:.0}", p.orders_failed),
         format!("{:.1}", p.consumed_per_s),
         format!("{:.1}", p.acknowledged_per_s),
         count(p.queue_max),
@@ -45,8 +47,12 @@ fn cells(p: &PipelinePhase) -> [String; 11] {
     ]
 }
 
-/// The loss check's line: `passed` or `FAILED` with its numbers.
+/// The loss check's line: `passed` or `FAILED` with its numbers, or what was in flight when
+/// Redis could not be read at the end.
 pub fn loss_line(p: &PipelineReport) -> String {
+    if let Some(u) = &p.redis_unreachable {
+        return u.detail.clone();
+    }
     p.loss.as_ref().map_or_else(
         || {
             p.notes

@@ -1,7 +1,8 @@
 //! The pipeline section of the report: per phase, orders produced, consumed and
 //! acknowledged per second, the queue and the consumer lag (most, and at the end), the
 //! end-to-end p50/p95 and Redis' memory; then the loss check: every order produced is
-//! acknowledged or still queued.
+//! acknowledged or still queued. When Redis could not be read at the end (it died), the
+//! check cannot balance: the components' own counts say what was in flight instead.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,10 @@ pub struct PipelinePhase {
     pub consumed_per_s: f64,
     pub acknowledged_per_s: f64,
     pub worker_errors: f64,
+    /// Orders the backends could not enqueue because Redis failed or did not answer (503,
+    /// `app_orders_total` outcomes `redis_error` and `redis_timeout`).
+    #[serde(default)]
+    pub orders_failed: f64,
     /// Queue length (entries in the stream) and consumer lag: the most seen, and at the
     /// phase's end; `None` when Redis was never read during the phase.
     pub queue_max: Option<f64>,
@@ -65,12 +70,54 @@ pub struct LossCheck {
     pub detail: String,
 }
 
+/// Why the runtime has no reading of Redis at the end.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Unread {
+    /// The runtime has no way to read it (kube): a named gap, not a fault.
+    Gap(String),
+    /// It was read during the run and no longer answers: it died or hung.
+    Unreachable(String),
+}
+
+/// The accounting of a run whose Redis could not be read at the end: produced =
+/// acknowledged + still queued cannot be checked without Redis, so the components' own
+/// counts say how many orders were enqueued and never acknowledged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InFlight {
+    /// Why Redis could not be read.
+    pub reason: String,
+    /// Orders the backends enqueued, as they count them.
+    pub produced: f64,
+    /// Orders the workers acknowledged, as they count them.
+    pub acknowledged: f64,
+    /// produced − acknowledged: in the queue, or in a worker's hands, when Redis died.
+    pub in_flight: f64,
+    /// Redis' last reading during the run, if it was ever read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reading: Option<LastReading>,
+    /// The accounting in words, with its numbers.
+    pub detail: String,
+}
+
+/// What Redis held when it was last read.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LastReading {
+    /// Seconds since the run began.
+    pub t: f64,
+    pub queued: f64,
+    pub aggregated: f64,
+}
+
 /// The report's `pipeline` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PipelineReport {
     pub phases: Vec<PipelinePhase>,
-    /// `None` when Redis could not be read at the end (the reason is the first note).
+    /// `None` when Redis could not be read at the end (then `redis_unreachable`, or the
+    /// reason is the first note).
     pub loss: Option<LossCheck>,
+    /// Redis could not be read at the end: what was in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_unreachable: Option<InFlight>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
@@ -102,6 +149,7 @@ pub fn phase(points: &[Point], phase: &Phase) -> PipelinePhase {
     out.consumed_per_s = rate(a.consumed, b.consumed);
     out.acknowledged_per_s = rate(a.acknowledged, b.acknowledged);
     out.worker_errors = round6((b.worker_errors - a.worker_errors).max(0.0));
+    out.orders_failed = round6((b.orders_failed - a.orders_failed).max(0.0));
     let window = diff(&b.end_to_end, &a.end_to_end);
     let q = |q| quantile(names::PIPELINE_LATENCY_BUCKETS, &window, q).map(round6);
     (out.end_to_end_p50, out.end_to_end_p95) = (q(0.5), q(0.95));
@@ -157,19 +205,58 @@ pub fn loss_check(points: &[Point], end: &End) -> LossCheck {
     }
 }
 
+/// What the components counted, for a run whose Redis did not answer at the end.
+pub fn in_flight(points: &[Point], reason: String) -> InFlight {
+    let last = points.iter().rev().find_map(|p| p.pipeline.as_ref());
+    let produced = last.map_or(0.0, |p| p.produced);
+    let acknowledged = last.map_or(0.0, |p| p.acknowledged);
+    let in_flight = produced - acknowledged;
+    let last_reading = points.iter().rev().find_map(|p| {
+        let r = p.pipeline.as_ref()?.redis?;
+        Some(LastReading {
+            t: p.t,
+            queued: r.queued,
+            aggregated: r.aggregated,
+        })
+    });
+    let mut detail = format!(
+        "not checked: Redis unreachable at the end; produced {produced} (the backends' count), acknowledged {acknowledged} (the workers' count): {in_flight} in flight when Redis died"
+    );
+    if let Some(r) = &last_reading {
+        detail.push_str(&format!(
+            "; Redis last read at {:.1} s: {} queued, {} aggregated",
+            r.t, r.queued, r.aggregated
+        ));
+    }
+    InFlight {
+        reason,
+        produced,
+        acknowledged,
+        in_flight,
+        last_reading,
+        detail,
+    }
+}
+
 /// The section, for a run whose points carry the pipeline; `end` is Redis at the end, or
 /// why it could not be read.
 pub fn build(
     points: &[Point],
     phases: &[Phase],
-    end: Option<Result<End, String>>,
+    end: Option<Result<End, Unread>>,
 ) -> Option<PipelineReport> {
     points.iter().find(|p| p.pipeline.is_some())?;
     let mut notes = Vec::new();
+    let mut redis_unreachable = None;
     let loss = match end {
         Some(Ok(end)) => Some(loss_check(points, &end)),
-        Some(Err(e)) => {
+        Some(Err(Unread::Gap(e))) => {
             notes.push(format!("no loss check: {e}"));
+            None
+        }
+        Some(Err(Unread::Unreachable(e))) => {
+            notes.push(format!("Redis unreachable at the end: {e}"));
+            redis_unreachable = Some(in_flight(points, e));
             None
         }
         None => None,
@@ -177,6 +264,95 @@ pub fn build(
     Some(PipelineReport {
         phases: phases.iter().map(|p| phase(points, p)).collect(),
         loss,
+        redis_unreachable,
         notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::sample::{PipelinePoint, RedisFigures};
+    use crate::sample::Point;
+
+    fn point(t: f64, produced: f64, acknowledged: f64, redis: Option<(f64, f64)>) -> Point {
+        Point {
+            t,
+            totals: crate::sample::Totals::default(),
+            target_rps: 0.0,
+            backend_ready: 1,
+            backend_desired: 1,
+            jobs_pending: 0.0,
+            vus: 0.0,
+            gaps: Vec::new(),
+            usage: Vec::new(),
+            pipeline: Some(PipelinePoint {
+                produced,
+                acknowledged,
+                redis: redis.map(|(queued, aggregated)| RedisFigures {
+                    queued,
+                    aggregated,
+                    ..RedisFigures::default()
+                }),
+                ..PipelinePoint::default()
+            }),
+            restarts: 0,
+        }
+    }
+
+    #[test]
+    fn an_unreachable_redis_gives_what_was_in_flight_not_a_loss_check() {
+        let points = [
+            point(1.0, 40.0, 30.0, Some((10.0, 30.0))),
+            point(2.0, 90.0, 60.0, Some((25.0, 65.0))),
+            // Redis gone: no reading, the components still count.
+            point(3.0, 120.0, 70.0, None),
+        ];
+        let phases = [Phase {
+            name: "load".into(),
+            start: 0.0,
+            end: 3.0,
+        }];
+        let end = Some(Err(Unread::Unreachable("refused".into())));
+        let p = build(&points, &phases, end).unwrap();
+        assert_eq!(p.loss, None);
+        let u = p.redis_unreachable.unwrap();
+        assert_eq!(
+            (u.produced, u.acknowledged, u.in_flight),
+            (120.0, 70.0, 50.0)
+        );
+        assert_eq!(
+            u.last_reading,
+            Some(LastReading {
+                t: 2.0,
+                queued: 25.0,
+                aggregated: 65.0
+            })
+        );
+        assert!(
+            u.detail.contains("50 in flight when Redis died")
+                && u.detail
+                    .contains("last read at 2.0 s: 25 queued, 65 aggregated"),
+            "{}",
+            u.detail
+        );
+        assert!(p.notes[0].contains("refused"), "{:?}", p.notes);
+    }
+
+    #[test]
+    fn a_gap_is_named_and_never_read_as_redis_dying() {
+        let points = [point(1.0, 40.0, 30.0, None)];
+        let p = build(
+            &points,
+            &[],
+            Some(Err(Unread::Gap("skipped on kube".into()))),
+        )
+        .unwrap();
+        assert_eq!((p.loss, p.redis_unreachable), (None, None));
+        assert_eq!(p.notes, ["no loss check: skipped on kube"]);
+        // Redis never read before it died: no last reading to give.
+        let u = in_flight(&points, "refused".into());
+        assert_eq!((u.in_flight, u.last_reading), (10.0, None));
+        assert!(!u.detail.contains("last read"), "{}", u.detail);
+    }
 }

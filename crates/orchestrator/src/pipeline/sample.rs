@@ -1,5 +1,5 @@
 //! The pipeline's share of each sampling round: orders produced (the backends'
-//! `app_orders_total{outcome="enqueued"}`), consumed, acknowledged and failed (the workers'
+//! `app_orders_total{outcome="enqueued"}`) and failed for Redis' sake, consumed, acknowledged and failed (the workers'
 //! counters), the end-to-end histogram, all differenced per instance as every other count,
 //! and the queue and memory as the Redis target last read them.
 
@@ -18,6 +18,9 @@ use crate::sample::{add_delta, add_delta_vec};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PipelinePoint {
     pub produced: f64,
+    /// Orders the backends answered 503 because Redis failed or did not answer.
+    #[serde(default)]
+    pub orders_failed: f64,
     pub consumed: f64,
     pub acknowledged: f64,
     pub worker_errors: f64,
@@ -66,6 +69,7 @@ impl From<Reading> for RedisFigures {
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Counts {
     produced: f64,
+    orders_failed: f64,
     consumed: f64,
     acknowledged: f64,
     errors: f64,
@@ -81,9 +85,13 @@ fn counts(samples: &[Sample]) -> Counts {
     for s in samples {
         let v = s.value;
         match s.name.as_str() {
-            names::APP_ORDERS_TOTAL if s.label(label::OUTCOME) == Some(order_outcome::ENQUEUED) => {
-                c.produced += v;
-            }
+            names::APP_ORDERS_TOTAL => match s.label(label::OUTCOME) {
+                Some(order_outcome::ENQUEUED) => c.produced += v,
+                Some(order_outcome::REDIS_ERROR | order_outcome::REDIS_TIMEOUT) => {
+                    c.orders_failed += v;
+                }
+                _ => {}
+            },
             names::WORKER_MESSAGES_CONSUMED_TOTAL => c.consumed += v,
             names::WORKER_MESSAGES_ACKNOWLEDGED_TOTAL => c.acknowledged += v,
             names::WORKER_ERRORS_TOTAL => c.errors += v,
@@ -178,6 +186,11 @@ impl PipelineAccumulator {
         }
         let p = &mut self.point;
         add_delta(&mut p.produced, now.produced, before.produced);
+        add_delta(
+            &mut p.orders_failed,
+            now.orders_failed,
+            before.orders_failed,
+        );
         add_delta(&mut p.consumed, now.consumed, before.consumed);
         add_delta(&mut p.acknowledged, now.acknowledged, before.acknowledged);
         add_delta(&mut p.worker_errors, now.errors, before.errors);
@@ -214,8 +227,7 @@ mod tests {
     fn counts_add_up_over_workers_and_survive_a_restart() {
         let mut acc = PipelineAccumulator::default();
         assert_eq!(acc.point(), None, "no pipeline target yet");
-        let backend =
-            "app_orders_total{outcome=\"enqueued\"} 30\napp_orders_total{outcome=\"rejected\"} 4\n";
+        let backend = "app_orders_total{outcome=\"enqueued\"} 30\napp_orders_total{outcome=\"rejected\"} 4\napp_orders_total{outcome=\"redis_error\"} 5\napp_orders_total{outcome=\"redis_timeout\"} 2\n";
         acc.observe(&scrape(
             ComponentKind::Backend,
             "backend-0",
@@ -233,8 +245,8 @@ mod tests {
         ));
         let p = acc.point().unwrap();
         assert_eq!(
-            (p.produced, p.acknowledged, p.worker_errors),
-            (30.0, 22.0, 2.0)
+            (p.produced, p.orders_failed, p.acknowledged, p.worker_errors),
+            (30.0, 7.0, 22.0, 2.0)
         );
         assert_eq!(p.end_to_end.last(), Some(&22.0));
         // worker-0 restarted: its 3 are new.

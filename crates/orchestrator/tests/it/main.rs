@@ -8,6 +8,7 @@ mod iterations;
 mod kubernetes;
 mod packaging;
 mod pipeline;
+mod probe;
 mod report;
 mod resources;
 mod scripted;

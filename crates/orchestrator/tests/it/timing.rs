@@ -7,6 +7,8 @@ mod gate;
 mod iterations;
 mod pipeline;
 mod plans;
+mod redis_kill;
+mod stalled_worker;
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -81,6 +81,7 @@ impl LocalRuntime {
             loadgens: Vec::new(),
             workers: Vec::new(),
             redis: None,
+            redis_watch: None,
             redis_bin,
             balancer: None,
             resource_page: None,

@@ -1,6 +1,7 @@
 //! The pipeline workload on the local runtime: `redis-server` started first (the backends
 //! need its URL), the workers in-process like every component (a runtime of their own each,
-//! threads named `worker-<i>`), Redis read once a second by the sampler and at the end, and
+//! threads named `worker-<i>`), Redis read once a second by the sampler and at the end,
+//! watched so that its death fails the run like any component's (`pipeline/watch.rs`), and
 //! both stopped with the stack.
 
 use std::time::{Duration, Instant};
@@ -13,7 +14,8 @@ use super::{LocalRuntime, component_err, parse};
 use crate::components;
 use crate::pipeline::probe::Probe;
 use crate::pipeline::redis::RedisProcess;
-use crate::pipeline::report::End;
+use crate::pipeline::report::{End, Unread};
+use crate::pipeline::watch;
 use crate::runtime::{ComponentKind, Result};
 
 impl LocalRuntime {
@@ -37,13 +39,36 @@ impl LocalRuntime {
                 .watch_process(kind.as_str(), &name, pid);
         }
         let url = redis.url();
-        self.redis = Some(redis);
         let probe = Probe::new(&url).map_err(|e| component_err(kind, &name, e))?;
+        self.redis_watch = Some(self.watch_redis(&redis, &name)?.drop_guard());
+        self.redis = Some(redis);
         self.metrics.set_redis(probe);
         for i in 0..self.scenario.pipeline.worker.replicas {
             self.start_worker(i, &url).await?;
         }
         Ok(())
+    }
+
+    /// Reports Redis as died once it stops answering, until the token returned is cancelled
+    /// (the run stopping it is no death). Its own connection: a reading of the sampler
+    /// must not wait behind a ping, nor a ping behind a reading.
+    fn watch_redis(&self, redis: &RedisProcess, name: &str) -> Result<CancellationToken> {
+        let probe =
+            Probe::new(&redis.url()).map_err(|e| component_err(ComponentKind::Redis, name, e))?;
+        let dead = watch::dead(probe, redis.exit_watch(), redis.log().to_owned());
+        let stop = CancellationToken::new();
+        let (died, token, name) = (self.died_tx.clone(), stop.clone(), name.to_owned());
+        tokio::spawn(async move {
+            tokio::select! {
+                reason = dead => {
+                    if !token.is_cancelled() {
+                        died.send_replace(Some((ComponentKind::Redis, name, reason)));
+                    }
+                }
+                () = token.cancelled() => {}
+            }
+        });
+        Ok(stop)
     }
 
     /// The URL the backends send orders to, once Redis runs.
@@ -93,13 +118,13 @@ impl LocalRuntime {
 
     /// Waits (when `drain`) until the workers have emptied the queue or
     /// [`crate::pipeline::DRAIN_TIMEOUT`] has passed, then reads what Redis holds.
-    pub(super) async fn pipeline_end_state(&self, drain: bool) -> Option<Result<End, String>> {
+    pub(super) async fn pipeline_end_state(&self, drain: bool) -> Option<Result<End, Unread>> {
         let probe = self.metrics.redis_probe()?;
         let start = Instant::now();
         loop {
             let reading = match probe.read().await {
                 Ok(r) => r,
-                Err(e) => return Some(Err(format!("Redis could not be read at the end ({e})"))),
+                Err(e) => return Some(Err(Unread::Unreachable(e))),
             };
             let drained = reading.queued == 0;
             let waited = start.elapsed();
@@ -119,6 +144,7 @@ impl LocalRuntime {
 
     /// Stops the workers, then Redis (after the backends, which write to it).
     pub(super) async fn stop_pipeline(&mut self) {
+        self.redis_watch = None;
         while let Some(w) = self.workers.pop() {
             self.metrics.remove(&w.instance);
             Self::stop_running(w).await;

@@ -13,6 +13,11 @@ const CAPABILITY: &str = concat!(
     "/../../scenarios/capability.toml"
 );
 
+const REFERENCE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../results/local-2core.json"
+);
+
 /// One worker burning 20 ms of CPU per order acknowledges at most 50 orders/s.
 const WORK_MS: f64 = 20.0;
 

@@ -19,7 +19,7 @@ use futures::future::join_all;
 
 pub use metrics::IterationsMetrics;
 
-use crate::pipeline::report::End;
+use crate::pipeline::report::{End, Unread};
 use crate::runtime::{Deployed, Endpoint, Result, Runtime, RuntimeError};
 
 /// The instance `instance` of copy `k` (1-based) as the sampler sees it.
@@ -230,15 +230,24 @@ impl<R: Runtime> Runtime for Iterations<R> {
         self.copies[0].autoscale_poll()
     }
 
-    async fn pipeline_end(&mut self, drain: bool) -> Option<std::result::Result<End, String>> {
+    async fn pipeline_end(&mut self, drain: bool) -> Option<std::result::Result<End, Unread>> {
         let several = self.several();
         let ends = join_all(self.copies.iter_mut().map(|c| c.pipeline_end(drain))).await;
         let mut total: Option<End> = None;
+        let named = |k: u32, why: String| {
+            if several {
+                format!("iteration {k}: {why}")
+            } else {
+                why
+            }
+        };
         for (end, k) in ends.into_iter().zip(1..) {
             let end = match end? {
                 Ok(e) => e,
-                Err(e) if several => return Some(Err(format!("iteration {k}: {e}"))),
-                Err(e) => return Some(Err(e)),
+                Err(Unread::Gap(why)) => return Some(Err(Unread::Gap(named(k, why)))),
+                Err(Unread::Unreachable(why)) => {
+                    return Some(Err(Unread::Unreachable(named(k, why))));
+                }
             };
             total = Some(match total {
                 None => end,

@@ -5,6 +5,7 @@ mod autoscale;
 mod build;
 mod cadvisor;
 mod cadvisor_relabel;
+mod capability;
 mod cli;
 mod cluster;
 mod destroy;

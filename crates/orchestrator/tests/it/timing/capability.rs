@@ -104,4 +104,38 @@ fn a_worker_too_slow_for_the_climb_ends_it_by_the_lag_rule_at_its_rate() {
         md.contains("## Capability") && md.contains("consumer_lag"),
         "{md}"
     );
+    compare_with_the_reference(&dir.path().join("cap-e2e"), capacity);
+}
+
+/// `compare` against the reference result in `results/` reads it with today's schema and
+/// puts its capacity beside this run's.
+fn compare_with_the_reference(run: &std::path::Path, capacity: f64) {
+    let reference = Report::read(std::path::Path::new(REFERENCE)).expect("the reference reads");
+    let expected = reference
+        .capability
+        .as_ref()
+        .and_then(|c| c.capacity_rps)
+        .expect("the reference states a capacity");
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .args(["compare", REFERENCE])
+        .arg(run)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["phase"] == phase::CAPABILITY && r["metric"] == "capacity_rps")
+        .cloned()
+        .expect("a capacity row");
+    assert_eq!(row["a"].as_f64(), Some(expected), "{row}");
+    assert_eq!(row["b"].as_f64(), Some(capacity), "{row}");
+    let change = row["change"].as_f64().unwrap();
+    assert!(
+        (change - (capacity - expected) / expected).abs() < 1e-9,
+        "{row}"
+    );
 }

@@ -197,11 +197,27 @@ fn run(context: Option<String>, args: RunArgs) -> anyhow::Result<ExitCode> {
             block_on(kube_cli::run(scenario, run_args))
         }
         RuntimeKind::Local => {
-            let local = LocalRuntime::new(
-                scenario.clone(),
-                args.port_base,
-                args.runs_dir.join(&scenario.uuid),
-            )?;
+            let bases =
+                match crate::local::ports::copy_bases(args.port_base, scenario.iterations.count) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Ok(ExitCode::from(EXIT_CONFIG));
+                    }
+                };
+            let run_dir = args.runs_dir.join(&scenario.uuid);
+            let copies = crate::iterations::copies(&scenario)
+                .into_iter()
+                .zip(bases)
+                .map(|(copy, base)| {
+                    let dir = match copy.iterations.index {
+                        Some(k) => run_dir.join(format!("i{k}")),
+                        None => run_dir.clone(),
+                    };
+                    LocalRuntime::new(copy, base, dir)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let local = crate::iterations::Iterations::new(copies)?;
             let opts = RunOptions {
                 scenario,
                 config,

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod compare;
 pub mod components;
 pub mod gate;
+pub mod iterations;
 pub mod kube;
 pub mod local;
 pub mod pipeline;

@@ -268,6 +268,12 @@ pub trait Runtime: Send {
         async { None }
     }
 
+    /// Seconds from each pod's creation to its readiness, for every pod the runtime started
+    /// (the report's pod startup latency); empty where the runtime does not measure it.
+    fn pod_startup(&mut self) -> impl Future<Output = Vec<f64>> + Send {
+        async { Vec::new() }
+    }
+
     /// Removes what the runtime created, unless `keep`.
     fn teardown(&mut self, keep: bool) -> impl Future<Output = Result<()>> + Send;
 }

@@ -34,6 +34,10 @@ pub struct Totals {
     /// The load generators' figures by the plan they run (the sums are the fields above).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub plans: BTreeMap<String, PlanTotals>,
+    /// `iterations` > 1: the load generators' figures by the copy (1-based) they drive
+    /// (the sums are the fields above).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub iterations: BTreeMap<u32, PlanTotals>,
 }
 
 /// Run-wide cumulative totals of one load plan's generators, as [`Totals`].
@@ -49,7 +53,7 @@ pub struct PlanTotals {
 
 impl PlanTotals {
     /// Nothing counted yet, with room for every bucket.
-    fn zeroed() -> Self {
+    pub(crate) fn zeroed() -> Self {
         Self {
             lg_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
             job_latency: vec![0.0; names::LG_LATENCY_BUCKETS.len() + 1],
@@ -287,6 +291,12 @@ impl Accumulator {
             load.add(&reading, &before);
             (t_.sent, t_.lg_errors, t_.dropped) = (load.sent, load.lg_errors, load.dropped);
             (t_.lg_latency, t_.job_latency) = (load.lg_latency, load.job_latency);
+            if let Some(k) = crate::iterations::of_instance(&scrape.instance) {
+                t_.iterations
+                    .entry(k)
+                    .or_insert_with(PlanTotals::zeroed)
+                    .add(&reading, &before);
+            }
             if let Some(plan) = &scrape.plan {
                 t_.plans
                     .entry(plan.clone())

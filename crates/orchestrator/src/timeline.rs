@@ -407,11 +407,17 @@ pub async fn run_gated<R: Runtime>(
         crate::autoscale::report::AutoscaleReport::build(s, &phases, &report.points, driver.syncs)
     });
     report.pipeline = crate::pipeline::report::build(&report.points, &phases, pipeline_end);
+    report.iterations =
+        crate::iterations::report::build(s.iterations.count, &report.phases, &report.points);
+    if let Some(i) = report.iterations.as_mut() {
+        i.pod_startup =
+            crate::iterations::report::PodStartup::from_seconds(rt.name(), rt.pod_startup().await);
+    }
     report.capability = climb.as_ref().map(|c| {
         CapabilityReport::build(
             c,
             &report.points,
-            1,
+            s.iterations.count,
             s.capability.settle.get().as_secs_f64(),
         )
     });
@@ -503,6 +509,9 @@ pub fn summary(r: &Report) -> String {
             "({}: under a second, too short for figures of their own; see report.json)\n",
             names.join(", ")
         ));
+    }
+    if let Some(i) = &r.iterations {
+        out.push_str(&crate::iterations::render::summary(i));
     }
     if let Some(p) = &r.pipeline {
         out.push_str(&format!(

@@ -149,10 +149,15 @@ impl Builder {
         found.extend(self.plan_conflicts());
         found.extend(self.autoscale_conflicts());
         found.extend(self.pipeline_conflicts());
+        found.extend(self.iterations_conflicts());
         found.extend(self.capability_conflicts());
         let s = &self.scenario;
 
-        let namespace = s.namespace();
+        // The last of several copies has the longest name (`-<iterations>` at its end).
+        let namespace = match s.iterations.count {
+            n if n > 1 => format!("{}-{n}", s.namespace()),
+            _ => s.namespace(),
+        };
         if self.ok(&["namespace_prefix", "uuid"]) && namespace.len() > 63 {
             // Blame whichever of the two was set most specifically; both are named.
             let (key, value) = if self.source("uuid") != Source::Default {

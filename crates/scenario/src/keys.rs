@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use super::check::Check;
 use super::value::Field;
-use super::{autoscale, capability, pipeline};
+use super::{autoscale, capability, iterations, pipeline};
 
 /// One configuration key.
 #[derive(Clone, Copy)]
@@ -64,7 +64,8 @@ pub(crate) const RAMP_KEYS: [&str; 5] = [
 
 /// Every key, in the order `config` prints them and `.env.example` documents them: the
 /// table below with `workload` after `actions`, the autoscaler's keys after
-/// `load_scale_delay`, then the workers' keys, then the capability mode's.
+/// `load_scale_delay`, then the workers' keys, then the iterations', then the capability
+/// mode's.
 pub(crate) static KEYS: LazyLock<Vec<Key>> = LazyLock::new(|| {
     let after = |name: &str| {
         CORE.iter()
@@ -83,6 +84,7 @@ pub(crate) static KEYS: LazyLock<Vec<Key>> = LazyLock::new(|| {
         };
     keys.insert(workload_at, pipeline::WORKLOAD_KEY);
     keys.extend(pipeline::KEYS);
+    keys.extend(iterations::KEYS);
     keys.extend(capability::KEYS);
     keys
 });

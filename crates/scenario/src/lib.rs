@@ -38,6 +38,7 @@ mod entries;
 mod error;
 pub mod figures;
 mod file;
+mod iterations;
 mod keys;
 mod node_ports;
 mod pipeline;
@@ -52,6 +53,7 @@ pub use autoscale::{Autoscale, AutoscaleMetric, Platform, ScaleMode};
 pub use capability::Capability;
 pub use entries::{AlertEntry, Severity, ThresholdEntry};
 pub use error::{ConfigError, ConfigErrors, ErrorKind, Source};
+pub use iterations::Iterations;
 pub use pipeline::{PIPELINE_ACTIONS, Pipeline, Workload};
 pub use render::{
     Effective, OutputFormat, UnknownFormat, dotenv_example, scenario_from_toml, scenario_to_toml,

@@ -283,6 +283,9 @@ pub struct Scenario {
     /// `workload` and the pipeline's worker keys (flat, `worker_*`).
     #[serde(default)]
     pub pipeline: Pipeline,
+    /// `iterations` and the API server's rate (`kube_qps`, `kube_burst`).
+    #[serde(default)]
+    pub iterations: super::iterations::Iterations,
     /// `capability` and its keys (flat, `capability_*`).
     #[serde(default)]
     pub capability: Capability,
@@ -313,9 +316,13 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// The run's namespace: `<namespace_prefix>-<uuid>`.
+    /// The run's namespace: `<namespace_prefix>-<uuid>`, and `-<i>` after it for copy `i`
+    /// of several (`iterations`).
     pub fn namespace(&self) -> String {
-        format!("{}-{}", self.namespace_prefix, self.uuid)
+        match self.iterations.index {
+            Some(i) => format!("{}-{}-{i}", self.namespace_prefix, self.uuid),
+            None => format!("{}-{}", self.namespace_prefix, self.uuid),
+        }
     }
 
     /// The plans that run at once: the `[[load]]` entries, or one plan named [`MAIN_PLAN`]
@@ -418,6 +425,7 @@ impl Default for Scenario {
                 think_time: None,
             },
             pipeline: Pipeline::default(),
+            iterations: super::iterations::Iterations::default(),
             capability: Capability::default(),
             backend_capacity: BackendCapacity {
                 workers: 4,

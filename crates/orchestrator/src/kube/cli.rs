@@ -62,20 +62,40 @@ pub struct KubeRunArgs {
 /// `run --runtime kube`: the shared timeline on a [`KubeRuntime`]. Ctrl-C stops the load and
 /// leaves the cluster as `--cleanup` says.
 pub async fn run(scenario: Scenario, args: KubeRunArgs) -> ExitCode {
+    let copies = crate::iterations::copies(&scenario);
     // A scenario that cannot become objects is a configuration error, cluster or not.
-    if let Err(e) = build::plan(&scenario) {
-        return fail(&e);
+    for copy in &copies {
+        if let Err(e) = build::plan(copy) {
+            return fail(&e);
+        }
     }
-    let mut rt = match KubeRuntime::connect(args.context.as_deref(), &scenario, args.reuse).await {
-        Ok(rt) => rt,
-        Err(e) => return fail(&e),
-    };
-    rt.set_run_dir(args.runs_dir.join(&scenario.uuid));
+    let mut runtimes =
+        match KubeRuntime::connect_copies(args.context.as_deref(), copies, args.reuse).await {
+            Ok(rt) => rt,
+            Err(e) => return fail(&e),
+        };
+    let run_dir = args.runs_dir.join(&scenario.uuid);
     let defaults: Vec<&'static str> = super::node_ports::KEYS
         .into_iter()
         .filter(|key| args.config.sources.get(*key).is_none_or(|s| s == "default"))
         .collect();
-    rt.set_movable_node_ports(defaults);
+    let several = runtimes.len() > 1;
+    for (rt, k) in runtimes.iter_mut().zip(1..) {
+        // Several copies: each one's kube.json in its own directory of the run's.
+        rt.set_run_dir(if several {
+            run_dir.join(format!("i{k}"))
+        } else {
+            run_dir.clone()
+        });
+        rt.set_movable_node_ports(defaults.clone());
+    }
+    let rt = match crate::iterations::Iterations::new(runtimes) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let opts = RunOptions {
         scenario,
         config: args.config,

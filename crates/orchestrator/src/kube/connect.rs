@@ -66,11 +66,26 @@ pub async fn config(context: Option<&str>) -> Result<Config> {
 
 /// A client for `context`, after the API server answered.
 pub async fn client(context: Option<&str>) -> Result<Client> {
+    client_limited(context, None).await
+}
+
+/// [`client`], its requests bounded by `limit` when given (`kube_qps`, `kube_burst`).
+pub async fn client_limited(
+    context: Option<&str>,
+    limit: Option<super::ratelimit::RateLimitLayer>,
+) -> Result<Client> {
     let config = config(context).await?;
     let url = config.cluster_url.to_string();
-    let client = Client::try_from(config).map_err(|e| Error::NoCluster {
+    let cannot = |e: ::kube::Error| Error::NoCluster {
         reason: format!("cannot build a client for {url}: {}", chain(&e)),
-    })?;
+    };
+    let client = match limit {
+        None => Client::try_from(config).map_err(cannot)?,
+        Some(layer) => ::kube::client::ClientBuilder::try_from(config)
+            .map_err(cannot)?
+            .with_layer(&layer)
+            .build(),
+    };
     match tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await {
         Ok(Ok(_)) => Ok(client),
         Ok(Err(e)) => Err(Error::NoCluster {

@@ -50,7 +50,15 @@ pub async fn endpoints(client: &Client, s: &Scenario, host: Option<&str>) -> Vec
         },
         Endpoint {
             name: "prometheus".into(),
-            url: format!("http://{host}:{}", s.prometheus_node_port),
+            url: if crate::kube::meta::takes_node_ports(s) {
+                format!("http://{host}:{}", s.prometheus_node_port)
+            } else {
+                format!(
+                    "http://localhost:{port} (after `kubectl port-forward -n {ns} svc/{} {port}:{port}`)",
+                    s.prometheus.name,
+                    port = ports::PROMETHEUS,
+                )
+            },
         },
         Endpoint {
             name: "backend (in the cluster)".into(),

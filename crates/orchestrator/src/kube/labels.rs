@@ -12,6 +12,9 @@ pub const UUID: &str = "load-demo.io/uuid";
 /// The scenario job an object belongs to (backend, frontend, loadgen, prometheus, prepull).
 pub const JOB: &str = "load-demo.io/job";
 
+/// Which copy (1-based) of several (`iterations` > 1) an object belongs to.
+pub const ITERATION: &str = "load-demo.io/iteration";
+
 /// The load plan a load generator's objects and pods run (`main` without `[[load]]`).
 pub const PLAN: &str = "load-demo.io/plan";
 

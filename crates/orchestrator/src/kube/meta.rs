@@ -101,17 +101,33 @@ pub fn labels(s: &Scenario, job: Job) -> BTreeMap<String, String> {
     if let Some(v) = image_version(image_of(s, job)) {
         l.insert(labels::VERSION.to_owned(), v.to_owned());
     }
+    add_iteration(s, &mut l);
     l
+}
+
+/// Whether the scenario's Services take their NodePorts: a single stack's and copy 1's of
+/// several (NodePorts are cluster-wide; see [`crate::iterations::copies`]).
+pub fn takes_node_ports(s: &Scenario) -> bool {
+    s.iterations.index.is_none_or(|k| k == 1)
+}
+
+/// Copy `k` of several carries `load-demo.io/iteration: k` beside the run's labels.
+fn add_iteration(s: &Scenario, l: &mut BTreeMap<String, String>) {
+    if let Some(k) = s.iterations.index {
+        l.insert(labels::ITERATION.to_owned(), k.to_string());
+    }
 }
 
 /// Labels of the run without a job: what the namespace and `destroy` use.
 pub fn run_labels(s: &Scenario) -> BTreeMap<String, String> {
-    BTreeMap::from([
+    let mut l = BTreeMap::from([
         (labels::UUID.to_owned(), s.uuid.clone()),
         (labels::INSTANCE.to_owned(), s.namespace()),
         (labels::PART_OF.to_owned(), s.app_name.clone()),
         (labels::MANAGED_BY.to_owned(), labels::MANAGER.to_owned()),
-    ])
+    ]);
+    add_iteration(s, &mut l);
+    l
 }
 
 fn image_of(s: &Scenario, job: Job) -> &str {

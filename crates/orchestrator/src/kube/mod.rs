@@ -22,6 +22,7 @@ pub mod pods;
 pub mod preflight;
 pub mod prepull_phase;
 pub mod problems;
+pub mod ratelimit;
 pub mod render;
 pub mod runtime;
 pub mod usage;

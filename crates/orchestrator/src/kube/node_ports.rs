@@ -23,6 +23,9 @@ pub const KEYS: [&str; 3] = [
 /// The NodePorts the scenario asks for, with the scenario key of each.
 pub fn wanted(s: &Scenario) -> Vec<(&'static str, u16)> {
     let mut out = Vec::new();
+    if !super::meta::takes_node_ports(s) {
+        return out;
+    }
     if s.frontend_service_type == ServiceType::NodePort {
         out.push((KEYS[0], s.frontend_node_port));
     }

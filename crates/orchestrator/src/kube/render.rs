@@ -8,17 +8,26 @@ use scenario::Scenario;
 use super::build;
 use super::error::{Error, Result};
 
-/// `(file name, YAML)` for every object of `s`, in apply order.
+/// `(file name, YAML)` for every object of `s`, in apply order; with `iterations` > 1,
+/// every copy's, each file name starting `i<k>-` (so each copy's namespace still comes
+/// first in `kubectl apply -f DIR`'s order).
 pub fn render_manifests(s: &Scenario) -> Result<Vec<(String, String)>> {
-    build::plan(s)?
-        .all()
-        .iter()
-        .enumerate()
-        .map(|(i, o)| {
-            let file = format!("{i:02}-{}-{}.yaml", o.kind().to_ascii_lowercase(), o.name());
-            Ok((file, o.to_yaml()?))
-        })
-        .collect()
+    let mut files = Vec::new();
+    for copy in crate::iterations::copies(s) {
+        let prefix = copy
+            .iterations
+            .index
+            .map(|k| format!("i{k}-"))
+            .unwrap_or_default();
+        for (i, o) in build::plan(&copy)?.all().iter().enumerate() {
+            let kind = o.kind().to_ascii_lowercase();
+            files.push((
+                format!("{prefix}{i:02}-{kind}-{}.yaml", o.name()),
+                o.to_yaml()?,
+            ));
+        }
+    }
+    Ok(files)
 }
 
 /// Writes [`render_manifests`] into `out_dir` (created when missing) and returns the paths.

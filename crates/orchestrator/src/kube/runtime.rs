@@ -21,11 +21,10 @@ use super::meta::{self, Job};
 use super::metrics::KubeMetrics;
 use super::pods::{self, PodFeed, PodTracker, PodView};
 use super::wait::{self, WaitError};
-use super::{
-    autoscaler, connect, endpoints, events, measure, node_ports, preflight, prepull_phase,
-};
+use super::{autoscaler, endpoints, events, measure, node_ports, preflight, prepull_phase};
 use crate::runtime::{Deployed, Endpoint, Runtime, RuntimeError};
 
+mod clients;
 mod readiness;
 
 /// Why a pipeline run on a cluster has no loss check (the report's note).
@@ -83,26 +82,6 @@ impl std::fmt::Debug for KubeRuntime {
 }
 
 impl KubeRuntime {
-    /// A runtime on the cluster of `context` (default: the kubeconfig's current context),
-    /// after checking that its API server answers.
-    pub async fn connect(context: Option<&str>, scenario: &Scenario, reuse: bool) -> Result<Self> {
-        let config = connect::config(context).await?;
-        let host = config.cluster_url.host().unwrap_or_default().to_owned();
-        let client = connect::client(context).await?;
-        // kind (and most local clusters) map NodePorts onto the host's loopback.
-        let local = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]" | "::1");
-        Self::new(
-            client,
-            scenario.clone(),
-            KubeOptions {
-                reuse,
-                run_dir: None,
-                node_host: local.then(|| "localhost".to_owned()),
-                movable_node_ports: Vec::new(),
-            },
-        )
-    }
-
     /// A runtime on `client`'s cluster. Builds (and so validates) every object up front.
     pub fn new(client: Client, scenario: Scenario, options: KubeOptions) -> Result<Self> {
         let plan = build::plan(&scenario)?;
@@ -494,6 +473,18 @@ impl Runtime for KubeRuntime {
     fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static {
         let view = self.view.clone();
         async move { RuntimeError::from(pods::problem_error(view.failed().await)) }
+    }
+
+    async fn pod_startup(&mut self) -> Vec<f64> {
+        self.view
+            .times()
+            .iter()
+            .filter_map(|t| {
+                let ready = t.conditions.get("Ready")?;
+                let ms = ready.as_millisecond() - t.created.as_millisecond();
+                Some(ms.max(0) as f64 / 1000.0)
+            })
+            .collect()
     }
 
     async fn teardown(&mut self, keep: bool) -> crate::runtime::Result<()> {

@@ -11,6 +11,27 @@ pub const MAX_BACKEND_REPLICAS: u16 = 16;
 /// How many load plans (one load generator each) the plan reserves ports for.
 pub const MAX_LOAD_PLANS: u16 = 8;
 
+/// Ports one stack's plan spans: with `iterations`, copy `i` (0-based) starts `i` blocks
+/// above `--port-base`.
+pub const BLOCK: u16 = 4 + MAX_BACKEND_REPLICAS + MAX_LOAD_PLANS - 1;
+
+/// The port base of each of `count` copies of the stack from `base`, or why they do not fit
+/// below 65536 (naming both knobs).
+pub fn copy_bases(base: u16, count: u32) -> Result<Vec<u16>, String> {
+    let block = u32::from(BLOCK);
+    let last = u64::from(base) + u64::from(count) * u64::from(block) - 1;
+    if count == 0 || last > u64::from(u16::MAX) {
+        let most = (u32::from(u16::MAX) + 1 - u32::from(base)) / block;
+        return Err(format!(
+            "iterations = {count} with --port-base {base} needs the local ports {base}..={last}, above 65535 (each copy of the stack takes a block of {BLOCK}); lower --port-base (at most {}) or set iterations to at most {most}",
+            (u32::from(u16::MAX) + 1).saturating_sub(count.saturating_mul(block)),
+        ));
+    }
+    Ok((0..count)
+        .filter_map(|i| u16::try_from(u32::from(base) + i * block).ok())
+        .collect())
+}
+
 /// Which port each local listener uses: base+0 frontend, +1 backend balancer (the local
 /// "Service"), +2 the first load plan's loadgen metrics, +3 Prometheus, +4.. backend
 /// replicas, then the other load plans' loadgen metrics.
@@ -99,5 +120,21 @@ mod tests {
         assert_eq!(all.len(), n);
         assert_eq!(all.last().copied(), p.last());
         assert_eq!(PortPlan::new(u16::MAX - 3).last(), None);
+    }
+
+    #[test]
+    fn copies_take_consecutive_blocks_that_must_fit() {
+        let bases = copy_bases(20000, 3).unwrap();
+        assert_eq!(bases, [20000, 20000 + BLOCK, 20000 + 2 * BLOCK]);
+        // Blocks do not overlap: each ends below the next's start.
+        assert_eq!(PortPlan::new(bases[0]).last(), Some(bases[1] - 1));
+        assert_eq!(copy_bases(18080, 1).unwrap(), [18080]);
+        let top = u16::MAX - BLOCK + 1;
+        assert_eq!(copy_bases(top, 1).unwrap(), [top]);
+        let err = copy_bases(top, 2).unwrap_err();
+        assert!(
+            err.contains("iterations = 2") && err.contains("--port-base"),
+            "{err}"
+        );
     }
 }

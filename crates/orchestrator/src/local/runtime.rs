@@ -39,6 +39,8 @@ struct Running {
     addr: SocketAddr,
     stop: CancellationToken,
     task: JoinHandle<()>,
+    /// When it was spawned: its startup latency runs from here to its readiness.
+    spawned: Instant,
     /// Dropped after the task: whatever still runs on it stops then.
     _runtime: ComponentRuntime,
 }
@@ -71,6 +73,12 @@ pub struct LocalRuntime {
     /// `scale_mode` hpa/keda: the HPA algorithm and what it has seen of the replicas.
     autoscaler: Autoscaler,
     observer: Observer,
+    /// Seconds from spawn to ready of every component started (the report's startup
+    /// latency, as a cluster's pods' from creation to ready).
+    startup: Vec<f64>,
+    /// `i<k>/` for copy `k` of several (`iterations`), empty for a single stack: its
+    /// threads' names, so the copies sharing this process are measured apart.
+    tag_prefix: String,
 }
 
 fn component_err(
@@ -186,10 +194,11 @@ impl Runtime for LocalRuntime {
         let listener = bind(port, &instance).await?;
         let stop = CancellationToken::new();
         let shutdown = stop.clone().cancelled_owned();
+        let tag = self.tag(kind.as_str());
         let running = self.spawn(
             kind,
             &instance,
-            kind.as_str(),
+            &tag,
             listener,
             PortPlan::addr(port),
             stop,
@@ -229,7 +238,7 @@ impl Runtime for LocalRuntime {
             let stop = CancellationToken::new();
             let shutdown = stop.clone().cancelled_owned();
             // Its lanes' threads are named `<tag>/lane<n>` and counted with it.
-            let tag = format!("{kind}-{i}");
+            let tag = self.tag(&format!("{kind}-{i}"));
             let running = self.spawn(
                 kind,
                 &instance,
@@ -252,7 +261,9 @@ impl Runtime for LocalRuntime {
             });
         }
         for (k, t) in targets.iter().enumerate() {
-            self.wait_ready(&self.starting[first + k], &t.url).await?;
+            let r = &self.starting[first + k];
+            self.wait_ready(r, &t.url).await?;
+            self.startup.push(r.spawned.elapsed().as_secs_f64());
         }
         self.loadgens.extend(self.starting.drain(first..));
         for t in targets {
@@ -390,6 +401,10 @@ impl Runtime for LocalRuntime {
     ) -> Option<std::result::Result<crate::pipeline::report::End, crate::pipeline::report::Unread>>
     {
         self.pipeline_end_state(drain).await
+    }
+
+    async fn pod_startup(&mut self) -> Vec<f64> {
+        self.startup.clone()
     }
 
     async fn teardown(&mut self, _keep: bool) -> Result<()> {

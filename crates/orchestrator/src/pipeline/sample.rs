@@ -3,7 +3,7 @@
 //! counters), the end-to-end histogram, all differenced per instance as every other count,
 //! and the queue and memory as the Redis target last read them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use common::exposition::{self, Sample};
 use common::names::{self, label, order_outcome};
@@ -26,9 +26,21 @@ pub struct PipelinePoint {
     pub worker_errors: f64,
     /// Cumulative counts of [`names::PIPELINE_LATENCY_BUCKETS`] plus `+Inf`.
     pub end_to_end: Vec<f64>,
-    /// What Redis said this round; `None` when it could not be read (a gap).
+    /// What Redis said this round (every copy's Redis summed); `None` when one could not
+    /// be read (a gap).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisFigures>,
+    /// `iterations` > 1: the counts by copy (1-based); their sums are the fields above.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub iterations: BTreeMap<u32, IterationCounts>,
+}
+
+/// One copy's share of the pipeline's cumulative counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IterationCounts {
+    pub produced: f64,
+    pub consumed: f64,
+    pub acknowledged: f64,
 }
 
 /// The Redis reading of a point.
@@ -101,6 +113,8 @@ pub struct PipelineAccumulator {
     last: HashMap<String, Counts>,
     point: PipelinePoint,
     active: bool,
+    /// Each Redis target's last reading (one per copy); `None`: its last read failed.
+    redis: BTreeMap<String, Option<RedisFigures>>,
 }
 
 impl PipelineAccumulator {
@@ -115,7 +129,7 @@ impl PipelineAccumulator {
             (Ok(text), _) => text,
             (Err(e), ComponentKind::Worker | ComponentKind::Redis) => {
                 if kind == ComponentKind::Redis {
-                    self.point.redis = None;
+                    self.set_redis(&scrape.instance, None);
                 }
                 return Some(format!("{}: {e}", scrape.instance));
             }
@@ -123,7 +137,8 @@ impl PipelineAccumulator {
         };
         match kind {
             ComponentKind::Redis => {
-                self.point.redis = Reading::from_page(text).map(RedisFigures::from);
+                let figures = Reading::from_page(text).map(RedisFigures::from);
+                self.set_redis(&scrape.instance, figures);
                 None
             }
             ComponentKind::Backend | ComponentKind::Worker => {
@@ -138,8 +153,37 @@ impl PipelineAccumulator {
         }
     }
 
+    /// The point's Redis figures: every copy's summed, or none while one is a gap.
+    fn set_redis(&mut self, instance: &str, figures: Option<RedisFigures>) {
+        self.redis.insert(instance.to_owned(), figures);
+        let mut sum: Option<RedisFigures> = None;
+        for f in self.redis.values() {
+            let Some(f) = f else {
+                self.point.redis = None;
+                return;
+            };
+            sum = Some(match sum {
+                None => *f,
+                Some(s) => RedisFigures {
+                    queued: s.queued + f.queued,
+                    pending: s.pending + f.pending,
+                    lag: s.lag + f.lag,
+                    aggregated: s.aggregated + f.aggregated,
+                    memory_bytes: s.memory_bytes + f.memory_bytes,
+                },
+            });
+        }
+        self.point.redis = sum;
+    }
+
     fn add(&mut self, instance: &str, now: Counts) {
         let before = self.last.get(instance).cloned().unwrap_or_default();
+        if let Some(k) = crate::iterations::of_instance(instance) {
+            let i = self.point.iterations.entry(k).or_default();
+            add_delta(&mut i.produced, now.produced, before.produced);
+            add_delta(&mut i.consumed, now.consumed, before.consumed);
+            add_delta(&mut i.acknowledged, now.acknowledged, before.acknowledged);
+        }
         let p = &mut self.point;
         add_delta(&mut p.produced, now.produced, before.produced);
         add_delta(

@@ -183,6 +183,9 @@ pub fn render(r: &Report) -> String {
     if let Some(p) = &r.pipeline {
         body.push_str(&crate::pipeline::render::html(r, p));
     }
+    if let Some(i) = &r.iterations {
+        body.push_str(&crate::iterations::render::html(i));
+    }
     if let Some(c) = &r.capability {
         body.push_str(&crate::capability::render::html(r, c));
     }

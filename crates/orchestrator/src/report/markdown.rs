@@ -89,6 +89,9 @@ pub fn render(r: &Report) -> String {
     if let Some(p) = &r.pipeline {
         out.push_str(&crate::pipeline::render::markdown(p));
     }
+    if let Some(i) = &r.iterations {
+        out.push_str(&crate::iterations::render::markdown(i));
+    }
     if let Some(c) = &r.capability {
         out.push_str(&crate::capability::render::markdown(c));
     }

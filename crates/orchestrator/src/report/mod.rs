@@ -147,6 +147,9 @@ pub struct Report {
     /// `workload = "pipeline"`: the orders' figures per phase and the loss check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<crate::pipeline::report::PipelineReport>,
+    /// `iterations` > 1: a row per copy of the stack and their total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<crate::iterations::report::IterationsReport>,
     /// `capability = true`: the capacity found, every rate offered and the rule that broke.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capability: Option<crate::capability::CapabilityReport>,
@@ -385,6 +388,7 @@ impl Report {
             resources: None,
             autoscale: None,
             pipeline: None,
+            iterations: None,
             capability: None,
         }
     }

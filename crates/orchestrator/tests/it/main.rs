@@ -4,6 +4,7 @@
 mod cli;
 mod dashboard;
 mod gate;
+mod iterations;
 mod kubernetes;
 mod packaging;
 mod pipeline;

@@ -4,6 +4,7 @@
 mod autoscale;
 mod capability;
 mod gate;
+mod iterations;
 mod pipeline;
 mod plans;
 mod redis_kill;

@@ -228,7 +228,7 @@ pub fn service(s: &Scenario) -> Service {
         Job::PROMETHEUS,
         &s.prometheus.name,
         ports::PROMETHEUS,
-        Some(s.prometheus_node_port),
+        crate::kube::meta::takes_node_ports(s).then_some(s.prometheus_node_port),
         false,
     )
 }

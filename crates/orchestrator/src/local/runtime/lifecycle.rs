@@ -64,6 +64,12 @@ impl LocalRuntime {
         let (replica_urls_tx, _) = watch::channel(Vec::new());
         let (died_tx, _) = watch::channel(None);
         Ok(Self {
+            startup: Vec::new(),
+            tag_prefix: scenario
+                .iterations
+                .index
+                .map(|k| format!("i{k}/"))
+                .unwrap_or_default(),
             autoscaler: Autoscaler::new(crate::autoscale::spec(&scenario)),
             observer: Observer::new(),
             scenario,
@@ -90,6 +96,11 @@ impl LocalRuntime {
                 .build()
                 .unwrap_or_default(),
         })
+    }
+
+    /// The name of `tag`'s threads: prefixed with the copy when there are several.
+    pub(super) fn tag(&self, tag: &str) -> String {
+        format!("{}{tag}", self.tag_prefix)
     }
 
     /// Runs the component `make` builds on `listener` as `instance`, on a runtime of its
@@ -154,6 +165,7 @@ impl LocalRuntime {
             addr,
             stop,
             task,
+            spawned: Instant::now(),
             _runtime: runtime,
         })
     }
@@ -202,9 +214,12 @@ impl LocalRuntime {
             None => Err(RuntimeError::Other("unreachable: empty start list".into())),
         };
         result?;
-        self.starting
+        let running = self
+            .starting
             .pop()
-            .ok_or_else(|| RuntimeError::Other("unreachable: empty start list".into()))
+            .ok_or_else(|| RuntimeError::Other("unreachable: empty start list".into()))?;
+        self.startup.push(running.spawned.elapsed().as_secs_f64());
+        Ok(running)
     }
 
     pub(super) fn publish_backends(&self) {
@@ -238,7 +253,7 @@ impl LocalRuntime {
         let listener = bind(port, &instance).await?;
         let stop = CancellationToken::new();
         let shutdown = stop.clone().cancelled_owned();
-        let tag = format!("{kind}-{i}");
+        let tag = self.tag(&format!("{kind}-{i}"));
         let running = self.spawn(
             kind,
             &instance,

@@ -90,7 +90,7 @@ impl LocalRuntime {
             .map_err(|e| component_err(kind, &instance, format!("bad configuration: {e}")))?;
         let stop = CancellationToken::new();
         let shutdown = stop.clone().cancelled_owned();
-        let tag = format!("{kind}-{i}");
+        let tag = self.tag(&format!("{kind}-{i}"));
         let running = self.spawn(kind, &instance, &tag, listener, addr, stop, move |l| {
             demo_backend::worker::run(config, l, shutdown)
         })?;

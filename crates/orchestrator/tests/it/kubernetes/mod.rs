@@ -13,6 +13,7 @@ mod fake;
 mod fidelity;
 mod frontend_rbac;
 mod grafana;
+mod iterations;
 mod pipeline;
 mod render;
 mod run;

@@ -182,6 +182,8 @@ pub(crate) struct State {
 /// The fake and the client that talks to it.
 pub(crate) struct FakeApi {
     pub(crate) client: Client,
+    /// What `client` sends through, for clients with layers of their own.
+    svc: tower_test::mock::Mock<Request<kube::client::Body>, Response<Body>>,
     state: Arc<Mutex<State>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -263,10 +265,24 @@ impl FakeApi {
             }
         });
         Self {
-            client: Client::new(svc, "default"),
+            client: Client::new(svc.clone(), "default"),
+            svc,
             state,
             tasks: vec![server, control],
         }
+    }
+
+    /// A client of this fake whose requests go through `layer` first (as the orchestrator
+    /// puts its own on the client of a real cluster).
+    pub(crate) fn client_with<L>(&self, layer: &L) -> Client
+    where
+        L: tower::Layer<tower_test::mock::Mock<Request<kube::client::Body>, Response<Body>>>,
+        L::Service:
+            tower::Service<Request<kube::client::Body>, Response = Response<Body>> + Send + 'static,
+        <L::Service as tower::Service<Request<kube::client::Body>>>::Future: Send + 'static,
+        <L::Service as tower::Service<Request<kube::client::Body>>>::Error: Into<tower::BoxError>,
+    {
+        Client::new(layer.layer(self.svc.clone()), "default")
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {

@@ -52,6 +52,9 @@ pub struct Bounds {
     pub lag_window_s: f64,
     /// The pipeline's end-to-end latency and lag apply; otherwise the requests' latency.
     pub pipeline: bool,
+    /// Copies of the stack driven at the rate each (`iterations`): the backlog read is
+    /// every copy's, so its slack is of their sum.
+    pub copies: u32,
 }
 
 impl Bounds {
@@ -62,6 +65,7 @@ impl Bounds {
             error_rate: c.error_rate,
             lag_window_s: c.lag_window.get().as_secs_f64(),
             pipeline: s.pipeline.workload == scenario::Workload::Pipeline,
+            copies: s.iterations.count.max(1),
         }
     }
 }
@@ -95,16 +99,16 @@ pub fn judge(
     {
         return at(rule, detail);
     }
+    let slack = lag_slack(rate * f64::from(b.copies));
     if b.pipeline
         && let Some(growth) = lag_growth(&trend, b.lag_window_s)
-        && growth > lag_slack(rate)
+        && growth > slack
     {
         return at(
             Rule::ConsumerLag,
             format!(
-                "consumer lag grew {growth:.1} orders/s for {:.0} s (slack {:.1}) at {rate:.1} rps",
+                "the backlog grew {growth:.1} orders/s for {:.0} s (slack {slack:.1}) at {rate:.1} rps",
                 b.lag_window_s,
-                lag_slack(rate)
             ),
         );
     }

@@ -146,9 +146,10 @@ mod tests {
     #[test]
     fn every_figure_of_the_catalog_is_read() {
         let r = crate::gate::fixture::report_with(0.2, 0.01);
-        for f in FIGURES.iter().filter(|f| {
-            !REACTION_FIGURES.contains(&f.name) && !CAPACITY_FIGURES.contains(&f.name)
-        }) {
+        for f in FIGURES
+            .iter()
+            .filter(|f| !REACTION_FIGURES.contains(&f.name) && !CAPACITY_FIGURES.contains(&f.name))
+        {
             let phase = if f.run_only { RUN } else { "recovery" };
             let v = lookup(&r, phase, f);
             assert!(v.is_ok(), "{phase}.{}: {v:?}", f.name);

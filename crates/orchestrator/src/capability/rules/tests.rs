@@ -14,6 +14,7 @@ fn bounds() -> Bounds {
         error_rate: 0.01,
         lag_window_s: 3.0,
         pipeline: true,
+        copies: 1,
     }
 }
 
@@ -76,6 +77,19 @@ fn a_lag_growing_for_the_window_breaks_and_names_its_rate() {
     assert_eq!(b.rule, Rule::ConsumerLag);
     assert_eq!(b.t, 6.0);
     assert!(b.detail.contains("30.0 orders/s"), "{}", b.detail);
+}
+
+#[test]
+fn the_slack_of_several_copies_is_of_their_summed_backlog() {
+    // A summed backlog growing 30/s: over 5 % of one copy's 400, within 5 % of two copies'.
+    let points = series(400.0, 370.0, 6, &[]);
+    let b = judge(&points, 0.0, 0.0, 400.0, &bounds()).expect("30/s over a slack of 20");
+    assert_eq!(b.rule, Rule::ConsumerLag);
+    let two = Bounds {
+        copies: 2,
+        ..bounds()
+    };
+    assert_eq!(judge(&points, 0.0, 0.0, 400.0, &two), None);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 pub mod html;
 pub mod markdown;
+pub mod terminal;
 
 use common::names;
 use scenario::Scenario;

@@ -88,14 +88,7 @@ pub fn markdown(c: &CapabilityReport) -> String {
 
 /// The HTML section.
 pub fn html(_r: &Report, c: &CapabilityReport) -> String {
-    use crate::report::html::esc;
-    let row = |cells: &[String], tag: &str| {
-        let inner: String = cells
-            .iter()
-            .map(|c| format!("<{tag}>{}</{tag}>", esc(c)))
-            .collect();
-        format!("<tr>{inner}</tr>")
-    };
+    use crate::report::html::{esc, row};
     let head = row(&HEADER.map(str::to_owned), "th");
     let body: String = rows(c).iter().map(|r| row(r, "td")).collect();
     format!(

@@ -54,16 +54,9 @@ const HEADER: [&str; 7] = [
 
 /// The report.html section: the table, and the startup latency under it.
 pub fn html(r: &IterationsReport) -> String {
-    use crate::report::html::esc;
+    use crate::report::html::{esc, row};
     let pipeline = r.total.produced.is_some();
     let width = if pipeline { 7 } else { 5 };
-    let row = |cells: &[String], tag: &str| {
-        let inner: String = cells
-            .iter()
-            .map(|c| format!("<{tag}>{}</{tag}>", esc(c)))
-            .collect();
-        format!("<tr>{inner}</tr>")
-    };
     let head = row(&HEADER.map(str::to_owned)[..width], "th");
     let rows: String = r
         .rows

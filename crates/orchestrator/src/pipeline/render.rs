@@ -86,14 +86,7 @@ pub fn markdown(p: &PipelineReport) -> String {
 
 /// The HTML section: the table, the loss check, the queue chart.
 pub fn html(r: &Report, p: &PipelineReport) -> String {
-    use crate::report::html::{chart, esc};
-    let row = |cells: &[String], tag: &str| {
-        let inner: String = cells
-            .iter()
-            .map(|c| format!("<{tag}>{}</{tag}>", esc(c)))
-            .collect();
-        format!("<tr>{inner}</tr>")
-    };
+    use crate::report::html::{chart, esc, row};
     let head = row(&HEADER.map(str::to_owned), "th");
     let rows: String = p.phases.iter().map(|x| row(&cells(x), "td")).collect();
     let passed = p.loss.as_ref().is_some_and(|l| l.passed);

@@ -24,6 +24,15 @@ pub(crate) fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// A table row of escaped `cells`, each in `tag` (`th` or `td`).
+pub(crate) fn row(cells: &[String], tag: &str) -> String {
+    let inner: String = cells
+        .iter()
+        .map(|c| format!("<{tag}>{}</{tag}>", esc(c)))
+        .collect();
+    format!("<tr>{inner}</tr>")
+}
+
 /// One chart: a polyline per series (NaN values break nothing: they are skipped), phase bands.
 pub(crate) fn chart(
     id: &str,

@@ -15,43 +15,17 @@ use orchestrator::kube::{KubeOptions, KubeRuntime, render_manifests};
 use orchestrator::report::Outcome;
 use orchestrator::runtime::Runtime;
 use orchestrator::timeline;
-use scenario::{ConfigInputs, Platform, Scenario};
+use scenario::{ConfigInputs, Scenario};
 
 use super::fake::{Behaviour, FakeApi};
 use super::run::{bounded, options, quick, runtime};
+use super::{on_kube, read_back};
 
 const NS1: &str = "app-demo-demo-run-001-1";
 const NS2: &str = "app-demo-demo-run-001-2";
 
 fn two_copies(extra: &[&str]) -> Scenario {
-    let sets = ["iterations=2"]
-        .iter()
-        .chain(extra)
-        .map(|kv| (*kv).to_owned())
-        .collect();
-    let inputs = ConfigInputs {
-        sets,
-        platform: Some(Platform::Kube),
-        ..ConfigInputs::default()
-    };
-    match scenario::resolve(&inputs) {
-        Ok(r) => r.scenario,
-        Err(e) => panic!("iterations = 2 resolves, got:\n{e}"),
-    }
-}
-
-/// The rendered objects of one kind, read back from their YAML, with their file names.
-fn read_back<K: serde::de::DeserializeOwned>(s: &Scenario, kind: &str) -> Vec<(String, K)> {
-    render_manifests(s)
-        .unwrap()
-        .into_iter()
-        .filter(|(file, _)| file.contains(&format!("-{kind}-")))
-        .map(|(file, yaml)| {
-            let obj = serde_norway::from_str(&yaml)
-                .unwrap_or_else(|e| panic!("{file} reads back into its type: {e}"));
-            (file, obj)
-        })
-        .collect()
+    on_kube(&[&["iterations=2"], extra].concat())
 }
 
 fn labels(

@@ -72,3 +72,33 @@ pub(crate) fn templates(objects: &[Object]) -> Vec<(String, PodTemplateSpec)> {
         })
         .collect()
 }
+
+/// The scenario `--runtime kube --set ...` resolves to with these sets.
+pub(crate) fn on_kube(sets: &[&str]) -> Scenario {
+    let inputs = scenario::ConfigInputs {
+        sets: sets.iter().map(|kv| (*kv).to_owned()).collect(),
+        platform: Some(scenario::Platform::Kube),
+        ..scenario::ConfigInputs::default()
+    };
+    match scenario::resolve(&inputs) {
+        Ok(r) => r.scenario,
+        Err(e) => panic!("the kube runtime takes {sets:?}, got:\n{e}"),
+    }
+}
+
+/// The rendered objects of one kind, read back from their YAML, with their file names.
+pub(crate) fn read_back<K: serde::de::DeserializeOwned>(
+    s: &Scenario,
+    kind: &str,
+) -> Vec<(String, K)> {
+    orchestrator::kube::render_manifests(s)
+        .unwrap()
+        .into_iter()
+        .filter(|(file, _)| file.contains(&format!("-{kind}-")))
+        .map(|(file, yaml)| {
+            let obj = serde_norway::from_str(&yaml)
+                .unwrap_or_else(|e| panic!("{file} reads back into its type: {e}"));
+            (file, obj)
+        })
+        .collect()
+}

@@ -8,41 +8,15 @@ use k8s_openapi::api::core::v1::{Container, PodSpec, Service};
 use orchestrator::kube::build::pipeline::{REDIS_PORT, REDIS_USER, WORKER_COMMAND};
 use orchestrator::kube::render_manifests;
 use orchestrator::timeline;
-use scenario::{ConfigInputs, Platform, Scenario};
+use scenario::Scenario;
 
 use super::fake::{Behaviour, FakeApi};
+use super::read_back;
 use super::run::{NS, completed_run, quick};
 
 /// A pipeline scenario as `--runtime kube --set workload=pipeline` resolves it.
 fn pipeline_on_kube(extra: &[&str]) -> Scenario {
-    let sets = ["workload=pipeline", "worker_replicas=3"]
-        .iter()
-        .chain(extra)
-        .map(|kv| (*kv).to_owned())
-        .collect();
-    let inputs = ConfigInputs {
-        sets,
-        platform: Some(Platform::Kube),
-        ..ConfigInputs::default()
-    };
-    match scenario::resolve(&inputs) {
-        Ok(r) => r.scenario,
-        Err(e) => panic!("the kube runtime takes the pipeline, got:\n{e}"),
-    }
-}
-
-/// The rendered manifests of `s` of one kind, read back from their YAML, by name.
-fn read_back<K: serde::de::DeserializeOwned>(s: &Scenario, kind: &str) -> Vec<(String, K)> {
-    render_manifests(s)
-        .unwrap()
-        .into_iter()
-        .filter(|(file, _)| file.contains(&format!("-{kind}-")))
-        .map(|(file, yaml)| {
-            let obj = serde_norway::from_str(&yaml)
-                .unwrap_or_else(|e| panic!("{file} reads back into its type: {e}"));
-            (file, obj)
-        })
-        .collect()
+    super::on_kube(&[&["workload=pipeline", "worker_replicas=3"], extra].concat())
 }
 
 fn deployment<'a>(all: &'a [(String, Deployment)], name: &str) -> (usize, &'a Deployment) {

@@ -20,6 +20,32 @@ use orchestrator::timeline::phase;
 
 const CI: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/ci.toml");
 
+/// A run of `scenario` through the built binary with more flags `args` (`--set`,
+/// `--threshold`), checked to exit 0: its report and what it printed.
+fn completed_run(
+    scenario: &str,
+    uuid: &str,
+    port_base: u16,
+    runs: &Path,
+    args: &[&str],
+) -> (Report, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
+        .args(["run", "--scenario", scenario, "--uuid", uuid])
+        .args(["--port-base", &port_base.to_string(), "--runs-dir"])
+        .arg(runs)
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (Report::read(&runs.join(uuid)).unwrap(), stdout)
+}
+
 fn run_ci(runs: &Path, port_base: u16, uuid: &str) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_orchestrator"))
         .args([

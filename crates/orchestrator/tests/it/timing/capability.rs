@@ -19,37 +19,38 @@ const REFERENCE: &str = concat!(
 );
 
 /// One worker burning 20 ms of CPU per order acknowledges at most 50 orders/s.
-const WORK_MS: f64 = 20.0;
+pub(super) const WORK_MS: f64 = 20.0;
+
+/// One worker at [`WORK_MS`] under a climb from 10 to 160 orders/s in 3 s steps: the lag
+/// must end it (the end-to-end p95's bound is out of its way).
+pub(super) const SLOW_WORKER_CLIMB: &[&str] = &[
+    "--set",
+    "worker_replicas=1",
+    "--set",
+    "worker_work_cpu=20ms",
+    "--set",
+    "capability_start_rps=10",
+    "--set",
+    "capability_step_factor=2",
+    "--set",
+    "capability_step=3s",
+    "--set",
+    "capability_max_rps=160",
+    "--set",
+    "capability_settle=4s",
+    "--set",
+    "capability_lag_window=2s",
+    "--set",
+    "capability_p95=60s",
+    "--set",
+    "baseline_pause=1s",
+];
 
 #[test]
 fn a_worker_too_slow_for_the_climb_ends_it_by_the_lag_rule_at_its_rate() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
-        .args(["run", "--scenario", CAPABILITY, "--uuid", "cap-e2e"])
-        .args(["--port-base", "24300", "--runs-dir"])
-        .arg(dir.path())
-        .args(["--set", "worker_replicas=1"])
-        .args(["--set", &format!("worker_work_cpu={WORK_MS}ms")])
-        .args(["--set", "capability_start_rps=10"])
-        .args(["--set", "capability_step_factor=2"])
-        .args(["--set", "capability_step=3s"])
-        .args(["--set", "capability_max_rps=160"])
-        .args(["--set", "capability_settle=4s"])
-        .args(["--set", "capability_lag_window=2s"])
-        // The lag is the rule under test: the end-to-end p95 may not end the climb first.
-        .args(["--set", "capability_p95=60s"])
-        .args(["--set", "baseline_pause=1s"])
-        .args(["--threshold", "run.capacity_rps>=5"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r = Report::read(&dir.path().join("cap-e2e")).unwrap();
+    let args = [SLOW_WORKER_CLIMB, &["--threshold", "run.capacity_rps>=5"]].concat();
+    let (r, stdout) = super::completed_run(CAPABILITY, "cap-e2e", 24300, dir.path(), &args);
     assert!(r.phase(phase::CAPABILITY).is_some(), "{:#?}", r.phases);
     assert!(
         r.phase(phase::LOAD).is_none(),

@@ -2,10 +2,7 @@
 //! of the pipeline stack on consecutive port blocks, driven together; each served traffic,
 //! and the report's row per copy adds up to the run's total exactly.
 
-use std::process::Command;
-
 use orchestrator::local::ports::BLOCK;
-use orchestrator::report::Report;
 
 const PIPELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/pipeline.toml");
 const BASE: u16 = 24500;
@@ -13,18 +10,20 @@ const BASE: u16 = 24500;
 #[test]
 fn two_copies_each_serve_and_their_rows_add_up_to_the_total() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
-        .args(["run", "--scenario", PIPELINE, "--uuid", "iter-e2e"])
-        .args(["--port-base", &BASE.to_string(), "--runs-dir"])
-        .arg(dir.path())
-        .args(["--set", "iterations=2"])
-        .args(["--set", "load_pause=3s", "--set", "load_scale_delay=2s"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let r = Report::read(&dir.path().join("iter-e2e")).unwrap();
+    let (r, stdout) = super::completed_run(
+        PIPELINE,
+        "iter-e2e",
+        BASE,
+        dir.path(),
+        &[
+            "--set",
+            "iterations=2",
+            "--set",
+            "load_pause=3s",
+            "--set",
+            "load_scale_delay=2s",
+        ],
+    );
     let it = r.iterations.as_ref().expect("an iterations section");
     assert_eq!(it.count, 2);
     assert_eq!(
@@ -116,28 +115,14 @@ const CAPABILITY: &str = concat!(
 /// bounds the capacity per copy, and the stack's is twice that.
 #[test]
 fn two_copies_climb_together_and_the_capacity_counts_both() {
-    const WORK_MS: f64 = 20.0;
+    use super::capability::WORK_MS;
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
-        .args(["run", "--scenario", CAPABILITY, "--uuid", "iter-cap"])
-        .args(["--port-base", "24900", "--runs-dir"])
-        .arg(dir.path())
-        .args(["--set", "iterations=2", "--set", "worker_replicas=1"])
-        .args(["--set", &format!("worker_work_cpu={WORK_MS}ms")])
-        .args(["--set", "capability_start_rps=10"])
-        .args(["--set", "capability_step_factor=2"])
-        .args(["--set", "capability_step=3s"])
-        .args(["--set", "capability_max_rps=160"])
-        .args(["--set", "capability_settle=4s"])
-        .args(["--set", "capability_lag_window=2s"])
-        .args(["--set", "capability_p95=60s"])
-        .args(["--set", "baseline_pause=1s"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    let r = Report::read(&dir.path().join("iter-cap")).unwrap();
+    let args = [
+        super::capability::SLOW_WORKER_CLIMB,
+        &["--set", "iterations=2"],
+    ]
+    .concat();
+    let (r, stdout) = super::completed_run(CAPABILITY, "iter-cap", 24900, dir.path(), &args);
     let c = r.capability.as_ref().expect("a capability section");
     assert_eq!(c.iterations, 2, "{c:#?}");
     let capacity = c.capacity_rps.expect("a capacity");

@@ -2,8 +2,6 @@
 //! real redis-server: orders go through the backend and the stream to the workers, and the
 //! report's loss check accounts for every one of them.
 
-use std::process::Command;
-
 use orchestrator::report::Report;
 use orchestrator::timeline::phase;
 
@@ -12,22 +10,9 @@ const PIPELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/pip
 #[test]
 fn every_order_produced_is_acknowledged_or_still_queued() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
-        .args(["run", "--scenario", PIPELINE, "--uuid", "pipe-e2e"])
-        .args(["--port-base", "24100", "--runs-dir"])
-        .arg(dir.path())
-        // Short: the story, not its length, is under test.
-        .args(["--set", "load_pause=4s", "--set", "load_scale_delay=3s"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r = Report::read(&dir.path().join("pipe-e2e")).unwrap();
+    // Short: the story, not its length, is under test.
+    let short = ["--set", "load_pause=4s", "--set", "load_scale_delay=3s"];
+    let (r, stdout) = super::completed_run(PIPELINE, "pipe-e2e", 24100, dir.path(), &short);
     let p = r.pipeline.as_ref().expect("a pipeline section");
     let loss = p.loss.as_ref().expect("a loss check");
     assert!(loss.passed, "{loss:#?}");

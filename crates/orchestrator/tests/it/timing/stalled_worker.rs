@@ -3,10 +3,7 @@
 //! queue and the consumer lag grow in every reading, the queue does not drain at the end, and
 //! the loss check still balances exactly: nothing is lost, it is all still queued.
 
-use std::process::Command;
-
 use orchestrator::pipeline::sample::PipelinePoint;
-use orchestrator::report::Report;
 use orchestrator::timeline::phase;
 
 const PIPELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/pipeline.toml");
@@ -14,24 +11,20 @@ const PIPELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/pip
 #[test]
 fn a_stalled_worker_lets_the_queue_grow_and_the_loss_check_still_balances() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_orchestrator"))
-        .args(["run", "--scenario", PIPELINE, "--uuid", "stalled"])
-        .args(["--port-base", "24700", "--runs-dir"])
-        .arg(dir.path())
-        .args(["--set", "load_pause=6s", "--set", "load_scale_delay=2s"])
-        .args(["--set", "worker_replicas=1", "--set", "worker_work_cpu=1s"])
+    let args = [
+        "--set",
+        "load_pause=6s",
+        "--set",
+        "load_scale_delay=2s",
+        "--set",
+        "worker_replicas=1",
+        "--set",
+        "worker_work_cpu=1s",
         // One order in hand at a time: what is not in hand is lag.
-        .args(["--set", "worker_batch=1"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r = Report::read(&dir.path().join("stalled")).unwrap();
+        "--set",
+        "worker_batch=1",
+    ];
+    let (r, stdout) = super::completed_run(PIPELINE, "stalled", 24700, dir.path(), &args);
     let p = r.pipeline.as_ref().expect("a pipeline section");
 
     // One worker, one order a second: the acknowledgements can go no faster.

@@ -21,6 +21,10 @@ pub mod routes {
     pub const STRESS_MEMORY: &str = "/api/stress/memory";
     /// The pipeline workload: an order appended to the Redis stream (only with `--redis-url`).
     pub const ORDERS: &str = "/api/orders";
+    /// The pipeline workload's Redis as one atomic reading (queue, aggregates, memory), in
+    /// Prometheus text; served by every worker, so a runtime that reaches pods only over
+    /// HTTP (the kube API server's pod proxy) can read Redis too.
+    pub const PIPELINE: &str = "/api/pipeline";
     /// The frontend's aggregated view, polled by its page.
     pub const SUMMARY: &str = "/api/summary";
     /// The autoscaler's latest decision ([`super::AutoscalerStatus`]), served by the

@@ -28,6 +28,9 @@ pub const APP_ORDERS_TOTAL: &str = "app_orders_total";
 pub const WORKER_MESSAGES_CONSUMED_TOTAL: &str = "worker_messages_consumed_total";
 /// Entries whose aggregate was written and that were acknowledged (XACK) in one transaction.
 pub const WORKER_MESSAGES_ACKNOWLEDGED_TOTAL: &str = "worker_messages_acknowledged_total";
+/// Entries this worker took over (XAUTOCLAIM) from a consumer that held them unacknowledged
+/// for `--claim-idle`: a worker that died or stalled.
+pub const WORKER_MESSAGES_CLAIMED_TOTAL: &str = "worker_messages_claimed_total";
 /// Failures, by kind ([`worker_error_kind`]).
 pub const WORKER_ERRORS_TOTAL: &str = "worker_errors_total";
 /// From the backend's enqueue time to the aggregate written, per message.
@@ -38,6 +41,12 @@ pub const WORKER_QUEUE_LENGTH: &str = "worker_queue_length";
 pub const WORKER_CONSUMER_LAG: &str = "worker_consumer_lag";
 /// Entries delivered to the group and not yet acknowledged (XINFO GROUPS `pending`).
 pub const WORKER_PENDING_MESSAGES: &str = "worker_pending_messages";
+/// Redis' memory in use (redis_exporter's name for INFO's `used_memory`), on the worker's
+/// pipeline reading ([`crate::api::routes::PIPELINE`]), not on its /metrics.
+pub const REDIS_MEMORY_USED_BYTES: &str = "redis_memory_used_bytes";
+/// Orders in the per-region aggregates: acknowledged, as Redis counts them; on the pipeline
+/// reading only.
+pub const REDIS_AGGREGATED_ORDERS: &str = "redis_aggregated_orders";
 /// Bytes read from and written to the replica's accepted connections (TLS included).
 pub const APP_NETWORK_RECEIVE_BYTES_TOTAL: &str = "app_network_receive_bytes_total";
 pub const APP_NETWORK_TRANSMIT_BYTES_TOTAL: &str = "app_network_transmit_bytes_total";
@@ -252,6 +261,10 @@ pub fn describe_worker(recorder: &dyn Recorder) {
     counter(
         WORKER_MESSAGES_ACKNOWLEDGED_TOTAL,
         "Stream entries aggregated and acknowledged by this worker.",
+    );
+    counter(
+        WORKER_MESSAGES_CLAIMED_TOTAL,
+        "Stream entries taken over from a consumer that held them unacknowledged too long.",
     );
     counter(
         WORKER_ERRORS_TOTAL,

@@ -36,6 +36,7 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use jobs::JOB_CAP;
+pub use queue::reading::{Reading as PipelineReading, read as read_pipeline};
 pub use queue::{AMOUNT_BY_REGION, COUNT_BY_REGION, GROUP, STREAM};
 pub use routes::app;
 pub use routes::stress::{MAX_CPU_MS, MAX_HOLD_MS, MAX_MEMORY_BYTES, MAX_MEMORY_TOTAL};

@@ -114,6 +114,28 @@ impl Link {
         .await
     }
 
+    /// Runs a Lua script (EVALSHA, loading it first when Redis does not know it yet), within
+    /// the timeout.
+    pub(crate) async fn invoke<T: FromRedisValue>(
+        &self,
+        script: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, Failure> {
+        self.bounded(self.timeout, |mut con| async move {
+            script.invoke_async(&mut con).await
+        })
+        .await
+    }
+
+    /// One [`super::reading::read`] of the pipeline's Redis, within the timeout.
+    pub(crate) async fn reading(&self) -> Result<super::reading::Reading, Failure> {
+        let answer = tokio::time::timeout(self.timeout, async {
+            let mut con = self.manager().await?;
+            super::reading::read(&mut con).await.map_err(Failure::Redis)
+        })
+        .await;
+        answer.unwrap_or(Err(Failure::Timeout(self.timeout)))
+    }
+
     async fn bounded<T, F>(
         &self,
         limit: Duration,

@@ -4,6 +4,7 @@
 
 mod entry;
 mod link;
+pub(crate) mod reading;
 
 pub(crate) use entry::{Entry, now_ms};
 pub(crate) use link::{Failure, Link};

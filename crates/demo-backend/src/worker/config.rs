@@ -15,6 +15,8 @@ use crate::queue::Link;
 pub const MAX_WORK_CPU: Duration = Duration::from_secs(1);
 /// Largest `--work-memory`, in bytes.
 pub const MAX_WORK_MEMORY: usize = 256 * 1024 * 1024;
+/// Longest `--claim-idle`: longer, a dead worker's orders would outwait any run.
+pub const MAX_CLAIM_IDLE: Duration = Duration::from_secs(3600);
 
 /// The worker's flags; each one can also come from the environment variable in brackets.
 #[derive(Debug, Clone, Parser)]
@@ -49,6 +51,10 @@ pub struct WorkerOpts {
     /// After a shutdown signal, how long the message in hand gets to finish.
     #[arg(long, env = "WORKER_DRAIN_TIMEOUT", default_value = "10s")]
     pub drain_timeout: HumanDuration,
+    /// Entries another consumer has held unacknowledged this long are taken over (XAUTOCLAIM):
+    /// a worker that died leaves them pending under a name no new worker has. 0: never.
+    #[arg(long, env = "WORKER_CLAIM_IDLE", default_value = "30s")]
+    pub claim_idle: HumanDuration,
 }
 
 /// The validated configuration of one worker.
@@ -62,6 +68,8 @@ pub struct WorkerConfig {
     pub work_memory: usize,
     pub batch: usize,
     pub drain_timeout: Duration,
+    /// Zero: claiming is off.
+    pub claim_idle: Duration,
 }
 
 impl WorkerConfig {
@@ -77,6 +85,7 @@ impl WorkerConfig {
             work_memory: 0,
             batch: 16,
             drain_timeout: Duration::from_secs(10),
+            claim_idle: Duration::from_secs(30),
         }
     }
 }
@@ -114,6 +123,15 @@ impl WorkerOpts {
                 format!("{} is too long: use at most 10m", self.drain_timeout),
             ));
         }
+        if self.claim_idle.get() > MAX_CLAIM_IDLE {
+            return Err(invalid(
+                "--claim-idle",
+                format!(
+                    "{} is too long: use at most 1h, or 0 to never claim",
+                    self.claim_idle
+                ),
+            ));
+        }
         let consumer = match self.consumer.map(|n| n.trim().to_owned()) {
             Some(name) if name.is_empty() => {
                 return Err(invalid(
@@ -135,6 +153,7 @@ impl WorkerOpts {
             work_memory: self.work_memory,
             batch: self.batch,
             drain_timeout: self.drain_timeout.get(),
+            claim_idle: self.claim_idle.get(),
         })
     }
 }
@@ -163,6 +182,8 @@ mod tests {
             "65536",
             "--batch",
             "4",
+            "--claim-idle",
+            "5s",
         ])
         .unwrap();
         assert_eq!(c.redis_url, "redis://127.0.0.1:6390");
@@ -170,6 +191,9 @@ mod tests {
         assert_eq!(c.work_cpu, Duration::from_millis(5));
         assert_eq!(c.work_memory, 65536);
         assert_eq!(c.batch, 4);
+        assert_eq!(c.claim_idle, Duration::from_secs(5));
+        let off = parse(&["--redis-url", "redis://x:1", "--claim-idle", "0"]).unwrap();
+        assert_eq!(off.claim_idle, Duration::ZERO);
     }
 
     #[test]
@@ -181,6 +205,8 @@ mod tests {
             (&["--batch", "0"][..], "--batch"),
             (&["--redis-timeout", "0"][..], "--redis-timeout"),
             (&["--consumer", " "][..], "--consumer"),
+            (&["--claim-idle", "2h"][..], "--claim-idle"),
+            (&["--claim-idle", "soon"][..], "--claim-idle"),
         ] {
             let args: Vec<&str> = url.iter().chain(extra).copied().collect();
             let e = parse(&args).unwrap_err();

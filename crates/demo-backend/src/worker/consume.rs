@@ -2,7 +2,9 @@
 //! and handled one by one. After a start or any failure the worker first re-reads its own
 //! pending entries (id `0`: delivered to this consumer name and never acknowledged), then new
 //! ones (`>`), so a failure or a restart never loses an entry and never aggregates one twice:
-//! aggregate, XACK and XDEL are one MULTI/EXEC transaction.
+//! aggregate, XACK and XDEL are one script (`commit.rs`). Every so often it also takes over
+//! the entries another consumer has left unacknowledged for `--claim-idle` (`claim.rs`): on
+//! a cluster a deleted worker pod's name never comes back to finish them.
 //!
 //! A stop request is honoured between entries: the entry in hand is finished, the rest of its
 //! batch stays pending for this consumer name (not lost; the next start takes it up).
@@ -14,6 +16,8 @@ use common::names::worker_error_kind;
 use redis::streams::{StreamId, StreamReadReply};
 use tokio_util::sync::CancellationToken;
 
+use super::claim::Claimer;
+use super::commit::commit;
 use super::config::WorkerConfig;
 use super::metrics::WorkerMetrics;
 use super::simulate;
@@ -35,6 +39,7 @@ pub(crate) async fn consume(
 ) {
     let mut group_ready = false;
     let mut own_pending_first = true;
+    let mut claimer = Claimer::new(config.claim_idle);
     let mut backoff = MIN_BACKOFF;
     while !stop.is_cancelled() {
         let step = async {
@@ -42,11 +47,18 @@ pub(crate) async fn consume(
                 ensure_group(&link).await?;
                 group_ready = true;
             }
-            let entries = read(&link, &config, own_pending_first).await?;
-            if own_pending_first && entries.is_empty() {
-                own_pending_first = false;
-            }
-            metrics.consumed(entries.len());
+            let entries = if claimer.due() {
+                let claimed = claimer.claim(&link, &config).await?;
+                metrics.claimed(claimed.len());
+                claimed
+            } else {
+                let entries = read(&link, &config, own_pending_first).await?;
+                if own_pending_first && entries.is_empty() {
+                    own_pending_first = false;
+                }
+                metrics.consumed(entries.len());
+                entries
+            };
             for entry in &entries {
                 if stop.is_cancelled() {
                     break;
@@ -115,28 +127,16 @@ async fn read(
         .collect())
 }
 
-/// Works on one entry, then aggregates, acknowledges and deletes it in one transaction.
+/// Works on one entry, then commits it (aggregate, XACK, XDEL: `commit.rs`).
 async fn handle(
     link: &Link,
     config: &WorkerConfig,
     metrics: &WorkerMetrics,
     stream_id: &StreamId,
 ) -> Result<(), Failure> {
-    let mut tx = redis::pipe();
-    tx.atomic();
     let entry = match Entry::from_stream(stream_id) {
         Ok(entry) => {
             simulate::work(config.work_cpu, config.work_memory).await;
-            tx.cmd("HINCRBY")
-                .arg(queue::COUNT_BY_REGION)
-                .arg(&entry.region)
-                .arg(1)
-                .ignore();
-            tx.cmd("HINCRBYFLOAT")
-                .arg(queue::AMOUNT_BY_REGION)
-                .arg(&entry.region)
-                .arg(entry.amount)
-                .ignore();
             Some(entry)
         }
         Err(e) => {
@@ -146,19 +146,17 @@ async fn handle(
             None
         }
     };
-    tx.cmd("XACK")
-        .arg(queue::STREAM)
-        .arg(queue::GROUP)
-        .arg(&stream_id.id)
-        .ignore();
-    tx.cmd("XDEL")
-        .arg(queue::STREAM)
-        .arg(&stream_id.id)
-        .ignore();
-    link.pipeline::<()>(&tx).await?;
-    if let Some(entry) = entry {
-        let waited = queue::now_ms().saturating_sub(entry.enqueued_ms);
-        metrics.acknowledged(Duration::from_millis(waited));
+    let acknowledged = commit(link, &stream_id.id, entry.as_ref()).await?;
+    match entry {
+        Some(entry) if acknowledged => {
+            let waited = queue::now_ms().saturating_sub(entry.enqueued_ms);
+            metrics.acknowledged(Duration::from_millis(waited));
+        }
+        Some(_) => tracing::debug!(
+            id = %stream_id.id,
+            "worker: another worker committed this entry first (it was claimed away)"
+        ),
+        None => {}
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ pub(crate) struct WorkerMetrics {
     recorder: InstanceRecorder,
     consumed: Counter,
     acknowledged: Counter,
+    claimed: Counter,
     /// One per `worker_error_kind::ALL`.
     errors: Vec<Counter>,
     end_to_end: Histogram,
@@ -48,6 +49,7 @@ impl WorkerMetrics {
         Self {
             consumed: recorder.counter(names::WORKER_MESSAGES_CONSUMED_TOTAL, NO_LABELS),
             acknowledged: recorder.counter(names::WORKER_MESSAGES_ACKNOWLEDGED_TOTAL, NO_LABELS),
+            claimed: recorder.counter(names::WORKER_MESSAGES_CLAIMED_TOTAL, NO_LABELS),
             end_to_end: recorder.histogram(names::WORKER_END_TO_END_SECONDS, NO_LABELS),
             queue_length: gauge(names::WORKER_QUEUE_LENGTH),
             lag: gauge(names::WORKER_CONSUMER_LAG),
@@ -58,6 +60,12 @@ impl WorkerMetrics {
     }
 
     pub(crate) fn consumed(&self, n: usize) {
+        self.consumed.increment(n as u64);
+    }
+
+    /// Entries taken over from another consumer (they count as consumed too).
+    pub(crate) fn claimed(&self, n: usize) {
+        self.claimed.increment(n as u64);
         self.consumed.increment(n as u64);
     }
 

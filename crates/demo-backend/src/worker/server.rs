@@ -1,5 +1,6 @@
 //! Running one worker: the consuming loop (`consume.rs`) beside a small HTTP server of
-//! `/metrics` (the queue gauges refreshed from Redis at each scrape), `/healthz` and `/readyz`.
+//! `/metrics` (the queue gauges refreshed from Redis at each scrape), `/api/pipeline` (the
+//! pipeline's Redis in one atomic reading), `/healthz` and `/readyz`.
 //! On the shutdown signal /readyz turns 503, the loop finishes the entry in hand (at most
 //! `--drain-timeout`; past it the entry stays unacknowledged, never lost), and `run` returns.
 
@@ -126,10 +127,11 @@ fn app(state: WorkerState) -> Router {
         .route(routes::HEALTHZ, get(|| async { "ok" }))
         .route(routes::READYZ, get(readyz))
         .route(routes::METRICS, get(metrics_page))
+        .route(routes::PIPELINE, get(pipeline_page))
         .fallback(|uri: Uri| async move {
             let path: String = uri.path().chars().take(200).collect();
             ApiError::not_found(format!("no route for {path}"))
-                .with_detail("the worker serves /metrics, /healthz and /readyz")
+                .with_detail("the worker serves /metrics, /api/pipeline, /healthz and /readyz")
         })
         .with_state(state)
 }
@@ -144,7 +146,22 @@ async fn readyz(State(state): State<WorkerState>) -> Response {
 
 async fn metrics_page(State(state): State<WorkerState>) -> Response {
     consume::probe(&state.link, &state.metrics).await;
-    let mut response = (StatusCode::OK, state.metrics.render()).into_response();
+    exposition(state.metrics.render())
+}
+
+/// The whole pipeline's Redis, read atomically: not this worker's view but the run's, served
+/// here because every worker already holds a link to Redis.
+async fn pipeline_page(State(state): State<WorkerState>) -> Response {
+    match state.link.reading().await {
+        Ok(reading) => exposition(reading.page()),
+        Err(failure) => ApiError::unavailable(failure.to_string())
+            .with_detail("the pipeline's Redis could not be read; see the worker's log")
+            .into_response(),
+    }
+}
+
+fn exposition(text: String) -> Response {
+    let mut response = (StatusCode::OK, text).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(common::exposition::CONTENT_TYPE),

@@ -25,14 +25,14 @@ const LIVE_REDIS_TIMEOUT: Duration = Duration::from_secs(5);
 const REGIONS: [&str; 3] = ["eu-west", "us-east", "ap-south"];
 
 /// A worker served on 127.0.0.1:0 by `demo_backend::worker::run`.
-struct Worker {
-    url: String,
+pub(crate) struct Worker {
+    pub(crate) url: String,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<demo_backend::Result<()>>,
 }
 
 impl Worker {
-    async fn start(config: WorkerConfig) -> Self {
+    pub(crate) async fn start(config: WorkerConfig) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
@@ -46,7 +46,7 @@ impl Worker {
         }
     }
 
-    async fn metrics(&self) -> Metrics {
+    pub(crate) async fn metrics(&self) -> Metrics {
         let text = client()
             .get(format!("{}{}", self.url, routes::METRICS))
             .send()
@@ -65,7 +65,7 @@ impl Worker {
     }
 
     /// Signals shutdown and waits for `run` to return without error.
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -77,7 +77,7 @@ impl Worker {
     }
 }
 
-fn worker_config(redis: &RedisServer) -> WorkerConfig {
+pub(crate) fn worker_config(redis: &RedisServer) -> WorkerConfig {
     WorkerConfig {
         redis_timeout: LIVE_REDIS_TIMEOUT,
         consumer: "worker-a".into(),
@@ -86,7 +86,7 @@ fn worker_config(redis: &RedisServer) -> WorkerConfig {
     }
 }
 
-async fn backend(redis_url: String) -> Server {
+pub(crate) async fn backend(redis_url: String) -> Server {
     backend_timing_out(redis_url, LIVE_REDIS_TIMEOUT).await
 }
 
@@ -119,7 +119,7 @@ async fn post(server: &Server, order: &OrderRequest) -> reqwest::Response {
 }
 
 /// Posts orders `range`, each answered 202 with its stream id; returns the orders.
-async fn post_all(server: &Server, range: std::ops::Range<usize>) -> Vec<OrderRequest> {
+pub(crate) async fn post_all(server: &Server, range: std::ops::Range<usize>) -> Vec<OrderRequest> {
     let mut posted = Vec::new();
     for i in range {
         let order = order(i);
@@ -133,7 +133,7 @@ async fn post_all(server: &Server, range: std::ops::Range<usize>) -> Vec<OrderRe
 }
 
 /// Per region: (count, amount) of `orders`.
-fn expected(orders: &[OrderRequest]) -> BTreeMap<String, (i64, f64)> {
+pub(crate) fn expected(orders: &[OrderRequest]) -> BTreeMap<String, (i64, f64)> {
     let mut sums = BTreeMap::new();
     for o in orders {
         let e = sums.entry(o.region.clone()).or_insert((0, 0.0));
@@ -143,7 +143,7 @@ fn expected(orders: &[OrderRequest]) -> BTreeMap<String, (i64, f64)> {
     sums
 }
 
-async fn connection(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
+pub(crate) async fn connection(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
     redis::Client::open(redis.url())
         .unwrap()
         .get_multiplexed_async_connection()
@@ -152,7 +152,7 @@ async fn connection(redis: &RedisServer) -> redis::aio::MultiplexedConnection {
 }
 
 /// Per region: (count, amount) as the worker wrote them.
-async fn aggregates(redis: &RedisServer) -> BTreeMap<String, (i64, f64)> {
+pub(crate) async fn aggregates(redis: &RedisServer) -> BTreeMap<String, (i64, f64)> {
     let mut con = connection(redis).await;
     let counts: BTreeMap<String, i64> = con.hgetall(demo_backend::COUNT_BY_REGION).await.unwrap();
     let amounts: BTreeMap<String, f64> = con.hgetall(demo_backend::AMOUNT_BY_REGION).await.unwrap();
@@ -165,7 +165,7 @@ async fn aggregates(redis: &RedisServer) -> BTreeMap<String, (i64, f64)> {
         .collect()
 }
 
-async fn queued(redis: &RedisServer) -> u64 {
+pub(crate) async fn queued(redis: &RedisServer) -> u64 {
     connection(redis)
         .await
         .xlen(demo_backend::STREAM)
@@ -173,7 +173,7 @@ async fn queued(redis: &RedisServer) -> u64 {
         .unwrap()
 }
 
-async fn wait_acknowledged(worker: &Worker, n: f64) {
+pub(crate) async fn wait_acknowledged(worker: &Worker, n: f64) {
     helpers::eventually(&format!("{n} orders acknowledged"), || async {
         worker.acknowledged().await >= n
     })

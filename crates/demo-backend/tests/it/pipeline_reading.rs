@@ -1,0 +1,53 @@
+//! A worker's `GET /api/pipeline`: the whole pipeline's Redis in one reading (how the
+//! orchestrator reads Redis on a cluster), parsed back as Prometheus text; and a 503 naming
+//! Redis once Redis is gone.
+
+use common::api::routes;
+use demo_backend::PipelineReading;
+use http::StatusCode;
+use test_support::RedisServer;
+
+use crate::helpers::client;
+use crate::pipeline::{Worker, backend, post_all, wait_acknowledged, worker_config};
+
+async fn get(worker: &Worker) -> reqwest::Response {
+    client()
+        .get(format!("{}{}", worker.url, routes::PIPELINE))
+        .send()
+        .await
+        .expect("GET /api/pipeline")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reading_accounts_for_every_order_and_names_redis_when_it_is_gone() {
+    let mut redis = RedisServer::start();
+    let worker = Worker::start(worker_config(&redis)).await;
+    let empty = get(&worker).await;
+    assert_eq!(empty.status(), StatusCode::OK);
+    let empty = PipelineReading::from_page(&empty.text().await.unwrap()).expect("a reading");
+    assert_eq!((empty.queued, empty.aggregated), (0, 0));
+
+    let server = backend(redis.url()).await;
+    post_all(&server, 0..25).await;
+    wait_acknowledged(&worker, 25.0).await;
+    let answer = get(&worker).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(
+        answer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
+        "Prometheus text"
+    );
+    let text = answer.text().await.unwrap();
+    let reading = PipelineReading::from_page(&text).expect("a reading");
+    assert_eq!((reading.queued, reading.pending, reading.aggregated), (0, 0, 25), "{text}");
+    assert!(reading.used_memory > 0, "{text}");
+
+    redis.kill();
+    let down = get(&worker).await;
+    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = down.text().await.unwrap();
+    assert!(body.contains("Redis"), "{body}");
+    worker.stop().await;
+}

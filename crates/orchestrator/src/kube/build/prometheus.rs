@@ -122,8 +122,9 @@ fn sd_pod_label(label: &str) -> String {
 }
 
 /// Scrapes every pod of the namespace annotated `prometheus.io/scrape: "true"`, on the
-/// annotated port and path, labelled with its component and pod name; and the kubelets'
-/// cAdvisor for the namespace's containers ([`super::cadvisor`]).
+/// annotated port and path, under the job of its component (`backend`, `worker`, ...),
+/// labelled with its component and pod name; and the kubelets' cAdvisor for the namespace's
+/// containers ([`super::cadvisor`]).
 pub fn config(s: &Scenario) -> PromConfig {
     let src = |l: &[&str]| Some(l.iter().map(|s| (*s).to_owned()).collect());
     let some = |v: &str| Some(v.to_owned());
@@ -173,6 +174,14 @@ pub fn config(s: &Scenario) -> PromConfig {
                         source_labels: Some(vec![sd_pod_label(labels::JOB)]),
                         action: some("replace"),
                         target_label: some("component"),
+                        ..Relabel::default()
+                    },
+                    // The job is the component, as the local run's jobs are named
+                    // (`up{job="worker"}` means the same on both runtimes).
+                    Relabel {
+                        source_labels: Some(vec![sd_pod_label(labels::JOB)]),
+                        action: some("replace"),
+                        target_label: some("job"),
                         ..Relabel::default()
                     },
                     // A load generator's plan; other pods have none, and an empty value

@@ -4,14 +4,12 @@
 //! API server's node proxy (discovery, token, CA) is swapped for a static loopback target.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::routing::get;
 use orchestrator::kube::build::cadvisor;
 use scenario::Scenario;
 use serde_json::Value;
+
+use super::real_prometheus::{RealPrometheus, serve};
 
 const PAGE_PATH: &str = "/api/v1/nodes/node-1/proxy/metrics/cadvisor";
 
@@ -31,16 +29,8 @@ fn page(ns: &str) -> String {
     out
 }
 
-async fn serve(body: String) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Router::new().route(PAGE_PATH, get(move || async move { body }));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
-}
-
-/// The job's YAML with the node discovery replaced by `target`.
-fn config(s: &Scenario, target: SocketAddr) -> String {
+/// The job with the node discovery replaced by `target`.
+fn job(s: &Scenario, target: SocketAddr) -> Value {
     let mut job = serde_json::to_value(cadvisor::scrape_config(s)).unwrap();
     let o = job.as_object_mut().unwrap();
     for field in [
@@ -57,79 +47,23 @@ fn config(s: &Scenario, target: SocketAddr) -> String {
         "static_configs".into(),
         serde_json::json!([{"targets": [target.to_string()]}]),
     );
-    let doc = serde_json::json!({
-        "global": {"scrape_interval": "1s"},
-        "scrape_configs": [job],
-    });
-    serde_norway::to_string(&doc).unwrap()
-}
-
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    job
 }
 
 #[tokio::test]
 async fn prometheus_keeps_the_runs_namespace_and_labels_it_like_every_run_series() {
-    let Some(binary) = orchestrator::local::prometheus::find() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "prometheus is not on PATH: `apt-get install prometheus`"
-        );
-        eprintln!("NOTE: prometheus is not on PATH; the relabelling test is skipped");
-        return;
-    };
     let mut s = Scenario::default();
     // Names sharing a prefix: the longer one's pods must not count as the shorter's.
     s.backend.name = "api".into();
     s.frontend.name = "api-ui".into();
     let ns = s.namespace();
-    let target = serve(page(&ns)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("prometheus.yml");
-    std::fs::write(&file, config(&s, target)).unwrap();
-    let web = free_port();
-    let _prometheus = tokio::process::Command::new(binary)
-        .arg(format!("--config.file={}", file.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address={web}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let query = |q: &'static str| {
-        let client = client.clone();
-        async move {
-            let r = client
-                .get(format!("http://{web}/api/v1/query"))
-                .query(&[("query", q)])
-                .send()
-                .await
-                .ok()?;
-            let v: Value = r.json().await.ok()?;
-            v["data"]["result"].as_array().cloned()
-        }
+    let target = serve(PAGE_PATH, page(&ns)).await;
+    let Some(prometheus) = RealPrometheus::start(vec![job(&s, target)]) else {
+        return;
     };
-    let start = Instant::now();
-    let series = loop {
-        if let Some(r) = query("container_cpu_usage_seconds_total").await
-            && r.len() >= 3
-        {
-            break r;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "Prometheus scraped nothing in 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let series = prometheus
+        .wait_for("container_cpu_usage_seconds_total", 3)
+        .await;
     let mut got: Vec<(String, String, String)> = series
         .iter()
         .map(|r| {
@@ -162,5 +96,8 @@ async fn prometheus_keeps_the_runs_namespace_and_labels_it_like_every_run_series
         ]
     );
     // Machine-level series carry no namespace: dropped with the other namespaces'.
-    assert_eq!(query("machine_cpu_cores").await, Some(Vec::new()));
+    assert_eq!(
+        prometheus.query("machine_cpu_cores").await,
+        Some(Vec::new())
+    );
 }

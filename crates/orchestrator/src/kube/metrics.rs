@@ -1,6 +1,7 @@
 //! The kube runtime's [`MetricsSource`]: every pod's `/metrics` through the API server's pod
-//! proxy (no port-forward, no route from this machine to the pods needed), and the pods'
-//! CPU, memory and network from the nodes' cAdvisor or the metrics API ([`super::usage`]).
+//! proxy (no port-forward, no route from this machine to the pods needed), the pipeline's
+//! Redis through a worker ([`super::pipeline`]), and the pods' CPU, memory and network from
+//! the nodes' cAdvisor or the metrics API ([`super::usage`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -26,6 +27,8 @@ pub struct KubeMetrics {
     desired: Arc<AtomicU32>,
     /// The metrics API's CPU rates, summed up into seconds between rounds.
     cpu: super::usage::Integrator,
+    /// The pipeline's Redis instance name, when the run has one: read through a worker.
+    redis: Option<String>,
 }
 
 impl std::fmt::Debug for KubeMetrics {
@@ -44,7 +47,26 @@ impl KubeMetrics {
             pods,
             desired,
             cpu: super::usage::Integrator::default(),
+            redis: None,
         }
+    }
+
+    /// Also reads the pipeline's Redis each round, as the target `instance`.
+    pub fn with_redis(mut self, instance: String) -> Self {
+        self.redis = Some(instance);
+        self
+    }
+
+    /// The Redis target of a round, once a worker pod exists.
+    async fn redis(&self, pods: &[PodInfo]) -> Option<Scrape> {
+        let instance = self.redis.clone()?;
+        let result = super::pipeline::page(&self.client, &self.namespace, pods).await?;
+        Some(Scrape {
+            component: ComponentKind::Redis,
+            instance,
+            plan: None,
+            result,
+        })
     }
 }
 
@@ -60,41 +82,98 @@ fn metrics_port(job: Job) -> Option<u16> {
     }
 }
 
-/// `/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy/metrics`.
-pub fn proxy_path(namespace: &str, pod: &str, port: u16) -> String {
-    format!(
-        "/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{}",
-        routes::METRICS
-    )
+/// `/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy{route}`.
+pub fn proxy_path(namespace: &str, pod: &str, port: u16, route: &str) -> String {
+    format!("/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{route}")
 }
 
-/// One pod's page, or why there is none.
+/// Why a GET through the pod proxy got no page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProxyFailure {
+    /// The pod answered, with this HTTP status (its own error, passed on by the API server).
+    Status(u16, String),
+    /// No answer: the proxy, the API server or the rights failed; in words.
+    Unreached(String),
+}
+
+impl std::fmt::Display for ProxyFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxyFailure::Status(code @ (502 | 503), message) => write!(
+                f,
+                "the API server could not reach the pod (HTTP {code}: {}); a NetworkPolicy or a node the proxy cannot route to blocks it",
+                message.trim()
+            ),
+            ProxyFailure::Status(code, message) => write!(
+                f,
+                "the pod answered HTTP {code} through the API server's pod proxy: {}",
+                message.trim()
+            ),
+            ProxyFailure::Unreached(why) => f.write_str(why),
+        }
+    }
+}
+
+/// One page of `pod` on `port` at `route`, through the API server's pod proxy, within
+/// [`SCRAPE_TIMEOUT`]. The status is read off the response itself: a pod's own error body is
+/// not a Kubernetes `Status`, and kube-rs would read any JSON object as one with code 0.
+pub async fn get_through_proxy(
+    client: &Client,
+    namespace: &str,
+    pod: &str,
+    port: u16,
+    route: &str,
+) -> Result<String, ProxyFailure> {
+    let path = proxy_path(namespace, pod, port, route);
+    let request = http::Request::get(&path)
+        .body(::kube::client::Body::from(Vec::new()))
+        .map_err(|e| ProxyFailure::Unreached(format!("bad proxy path {path}: {e}")))?;
+    let answer = async {
+        let response = client
+            .send(request)
+            .await
+            .map_err(|e| ProxyFailure::Unreached(format!("pod proxy: {e}")))?;
+        let code = response.status();
+        let body =
+            response.into_body().collect_bytes().await.map_err(|e| {
+                ProxyFailure::Unreached(format!("pod proxy: reading the answer: {e}"))
+            })?;
+        let text = String::from_utf8_lossy(&body).into_owned();
+        if code.is_success() {
+            return Ok(text);
+        }
+        // The API server's own refusals are Statuses; a pod's error is passed on as it is.
+        let message = serde_json::from_str::<::kube::core::Status>(&text)
+            .ok()
+            .filter(|s| s.code != 0)
+            .map_or(text, |s| s.message);
+        Err(match code.as_u16() {
+            403 => ProxyFailure::Unreached(format!(
+                "forbidden: the kubeconfig user may not get pods/proxy ({})",
+                message.trim()
+            )),
+            code => ProxyFailure::Status(code, message),
+        })
+    };
+    tokio::time::timeout(SCRAPE_TIMEOUT, answer)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ProxyFailure::Unreached(format!(
+                "no answer through the API server's pod proxy within {SCRAPE_TIMEOUT:?}"
+            )))
+        })
+}
+
+/// One pod's /metrics, or why there is none.
 async fn scrape_pod(
     client: &Client,
     namespace: &str,
     pod: &PodInfo,
     port: u16,
 ) -> Result<String, String> {
-    let path = proxy_path(namespace, &pod.name, port);
-    let request = http::Request::get(&path)
-        .body(Vec::new())
-        .map_err(|e| format!("bad proxy path {path}: {e}"))?;
-    match tokio::time::timeout(SCRAPE_TIMEOUT, client.request_text(request)).await {
-        Err(_) => Err(format!(
-            "no answer through the API server's pod proxy within {SCRAPE_TIMEOUT:?}"
-        )),
-        Ok(Ok(text)) => Ok(text),
-        Ok(Err(::kube::Error::Api(s))) if s.code == 403 => Err(format!(
-            "forbidden: the kubeconfig user may not get pods/proxy ({})",
-            s.message
-        )),
-        Ok(Err(::kube::Error::Api(s))) => Err(format!(
-            "the API server could not reach the pod (HTTP {}: {}); a NetworkPolicy or a node the proxy cannot route to blocks it",
-            s.code,
-            s.message.trim()
-        )),
-        Ok(Err(e)) => Err(format!("pod proxy: {e}")),
-    }
+    get_through_proxy(client, namespace, &pod.name, port, routes::METRICS)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 impl MetricsSource for KubeMetrics {
@@ -121,11 +200,13 @@ impl MetricsSource for KubeMetrics {
                 result: scrape_pod(&self.client, &self.namespace, p, port).await,
             }
         }));
-        let (scrapes, resources) = futures::future::join(
+        let (mut scrapes, resources, redis) = futures::future::join3(
             pages,
             super::usage::read(&self.client, &self.namespace, &pods, &self.cpu),
+            self.redis(&pods),
         )
         .await;
+        scrapes.extend(redis);
         ScrapeRound {
             targets: scrapes,
             backend_ready: u32::try_from(

@@ -18,6 +18,7 @@ pub mod measure;
 pub mod meta;
 pub mod metrics;
 pub mod node_ports;
+pub mod pipeline;
 pub mod pods;
 pub mod preflight;
 pub mod prepull_phase;

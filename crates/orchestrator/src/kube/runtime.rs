@@ -27,9 +27,6 @@ use crate::runtime::{Deployed, Endpoint, Runtime, RuntimeError};
 mod clients;
 mod readiness;
 
-/// Why a pipeline run on a cluster has no loss check (the report's note).
-pub const PIPELINE_LOSS_GAP: &str = "skipped on the kube runtime: the check reads Redis, which the orchestrator cannot reach (the API server's service proxy carries HTTP, not Redis' protocol); the workers' figures above are read through the pod proxy";
-
 /// How long deleting the namespace at `--cleanup` may take at least (finalizers of a busy
 /// cluster can be slow); the scenario's `ready_timeout` when it is longer.
 const MIN_DELETE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -450,24 +447,31 @@ impl Runtime for KubeRuntime {
     }
 
     fn metrics(&self) -> KubeMetrics {
-        KubeMetrics::new(
+        let metrics = KubeMetrics::new(
             self.client.clone(),
             self.namespace.clone(),
             self.view.clone(),
             self.desired.clone(),
-        )
+        );
+        if build::pipeline::enabled(&self.scenario) {
+            metrics.with_redis(self.scenario.pipeline.redis.name.clone())
+        } else {
+            metrics
+        }
     }
 
-    /// The loss check reads Redis, which the orchestrator cannot reach on a cluster: the API
-    /// server's service proxy carries HTTP only, and Redis speaks RESP. A named gap.
+    /// Redis read through a worker (`kube/pipeline.rs`), as often as the drain needs.
     async fn pipeline_end(
         &mut self,
-        _drain: bool,
+        drain: bool,
     ) -> Option<std::result::Result<crate::pipeline::report::End, crate::pipeline::report::Unread>>
     {
-        use crate::pipeline::report::Unread;
-        build::pipeline::enabled(&self.scenario)
-            .then(|| Err(Unread::Gap(PIPELINE_LOSS_GAP.to_owned())))
+        if !build::pipeline::enabled(&self.scenario) {
+            return None;
+        }
+        let (client, namespace, view) = (&self.client, &self.namespace, &self.view);
+        let read = || async move { super::pipeline::read(client, namespace, &view.pods()).await };
+        Some(crate::pipeline::drain::end(drain, read).await)
     }
 
     fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static {

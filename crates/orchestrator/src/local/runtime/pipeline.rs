@@ -4,8 +4,6 @@
 //! watched so that its death fails the run like any component's (`pipeline/watch.rs`), and
 //! both stopped with the stack.
 
-use std::time::{Duration, Instant};
-
 use tokio_util::sync::CancellationToken;
 
 use super::super::ports::bind;
@@ -120,26 +118,8 @@ impl LocalRuntime {
     /// [`crate::pipeline::DRAIN_TIMEOUT`] has passed, then reads what Redis holds.
     pub(super) async fn pipeline_end_state(&self, drain: bool) -> Option<Result<End, Unread>> {
         let probe = self.metrics.redis_probe()?;
-        let start = Instant::now();
-        loop {
-            let reading = match probe.read().await {
-                Ok(r) => r,
-                Err(e) => return Some(Err(Unread::Unreachable(e))),
-            };
-            let drained = reading.queued == 0;
-            let waited = start.elapsed();
-            if drained || !drain || waited >= crate::pipeline::DRAIN_TIMEOUT {
-                return Some(Ok(End {
-                    queued: reading.queued,
-                    pending: reading.pending,
-                    aggregated: reading.aggregated,
-                    memory_bytes: reading.used_memory,
-                    drained,
-                    drain_seconds: waited.as_secs_f64(),
-                }));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let read = || async { probe.read().await.map_err(Unread::Unreachable) };
+        Some(crate::pipeline::drain::end(drain, read).await)
     }
 
     /// Stops the workers, then Redis (after the backends, which write to it).

@@ -15,6 +15,9 @@ mod frontend_rbac;
 mod grafana;
 mod iterations;
 mod pipeline;
+mod pipeline_loss;
+mod pods_relabel;
+mod real_prometheus;
 mod render;
 mod run;
 

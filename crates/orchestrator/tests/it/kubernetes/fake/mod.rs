@@ -117,6 +117,10 @@ pub(crate) struct Behaviour {
     pub(crate) unreachable_pods: Vec<String>,
     /// The nodes' cAdvisor pages (through the node proxy) are not Prometheus text.
     pub(crate) cadvisor_garbage: bool,
+    /// Real processes that play pods: (job label, address). Each pod of the job takes the
+    /// next address not yet taken, at its first proxied request, and the pod proxy passes
+    /// its requests on to it; pods left without one answer the canned pages.
+    pub(crate) upstreams: Vec<(String, std::net::SocketAddr)>,
     /// Each step of a pod's life (scheduled, containers created, ready) takes this long.
     pub(crate) stage: Duration,
     /// How long a pod takes to stop after SIGTERM (at most its grace period).
@@ -151,6 +155,7 @@ impl Default for Behaviour {
             pull_recovers_after: None,
             never_ready: Vec::new(),
             cadvisor_garbage: false,
+            upstreams: Vec::new(),
             forbid: None,
             transient_apply_failures: 0,
             existing_namespace: None,
@@ -177,6 +182,25 @@ pub(crate) struct State {
     pub(crate) behaviour: Behaviour,
     pub(crate) calls: Vec<Call>,
     pub(crate) faults: Vec<Fault>,
+    /// The upstream each pod took (see [`Behaviour::upstreams`]).
+    pub(crate) claimed: BTreeMap<String, std::net::SocketAddr>,
+}
+
+impl State {
+    /// The real process behind `pod` of `job`, taking the next free one on first use.
+    pub(crate) fn upstream(&mut self, pod: &str, job: &str) -> Option<std::net::SocketAddr> {
+        if let Some(addr) = self.claimed.get(pod) {
+            return Some(*addr);
+        }
+        let addr = self
+            .behaviour
+            .upstreams
+            .iter()
+            .find(|(j, a)| j == job && !self.claimed.values().any(|c| c == a))
+            .map(|(_, a)| *a)?;
+        self.claimed.insert(pod.to_owned(), addr);
+        Some(addr)
+    }
 }
 
 /// The fake and the client that talks to it.
@@ -237,6 +261,7 @@ impl FakeApi {
             behaviour,
             calls: Vec::new(),
             faults,
+            claimed: BTreeMap::new(),
         }));
         let st = state.clone();
         let server = tokio::spawn(async move {
@@ -251,7 +276,13 @@ impl FakeApi {
                     Ok(mut s) => routes::serve(&mut s, &parts, &bytes),
                     Err(_) => return,
                 };
-                send.send_response(response);
+                match response.extensions().get::<routes::Forward>().cloned() {
+                    // A real process answers in its own time; the fake serves on meanwhile.
+                    Some(to) => {
+                        tokio::spawn(async move { send.send_response(routes::forward(to).await) });
+                    }
+                    None => send.send_response(response),
+                }
             }
         });
         let st = state.clone();

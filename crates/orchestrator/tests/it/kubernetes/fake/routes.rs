@@ -4,6 +4,7 @@
 //! namespace already terminating) and the pod proxy (the pod's port and phase decide).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::Response;
@@ -328,7 +329,7 @@ fn delete(st: &mut State, t: &Target, options: Option<&Value>) -> Response<Body>
     }
 }
 
-fn proxy(st: &State, t: &Target) -> Response<Body> {
+fn proxy(st: &mut State, t: &Target) -> Response<Body> {
     let target = t.name.clone().unwrap_or_default();
     let (pod, port) = target.split_once(':').unwrap_or((&target, "80"));
     let Some(p) = st.store.get(&t.coll, pod) else {
@@ -373,16 +374,76 @@ fn proxy(st: &State, t: &Target) -> Response<Body> {
     {
         return refused();
     }
-    let page = if p["metadata"]["labels"]["load-demo.io/job"] == "worker" {
-        worker_page(pod)
-    } else {
-        metrics_page(pod)
+    let job = p["metadata"]["labels"]["load-demo.io/job"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let route = t
+        .sub
+        .as_deref()
+        .and_then(|s| s.strip_prefix("proxy"))
+        .unwrap_or_default()
+        .to_owned();
+    if let Some(addr) = st.upstream(pod, &job) {
+        let mut forward = Response::new(Full::new(Bytes::new()).boxed_unsync());
+        forward.extensions_mut().insert(Forward(addr, route));
+        return forward;
+    }
+    let page = match (job.as_str(), route.as_str()) {
+        ("worker", "/metrics") => worker_page(pod),
+        (_, "/metrics") => metrics_page(pod),
+        // What an image without the route answers: the component's own 404, passed on.
+        _ => {
+            return Response::builder()
+                .status(404)
+                .header("content-type", "application/json")
+                .body(
+                    Full::new(Bytes::from(format!(
+                        "{{\"error\":\"no route for {route}\"}}"
+                    )))
+                    .boxed_unsync(),
+                )
+                .unwrap_or_default();
+        }
     };
     Response::builder()
         .status(200)
         .header("content-type", "text/plain")
         .body(Full::new(Bytes::from(page)).boxed_unsync())
         .unwrap_or_default()
+}
+
+/// A proxied request the fake passes on to a real component (the pod's process): the
+/// address and the path under the pod.
+#[derive(Debug, Clone)]
+pub(crate) struct Forward(pub(crate) std::net::SocketAddr, pub(crate) String);
+
+/// GETs `path` from the real component at `addr` and answers as the API server's proxy
+/// does: the component's status and body, as they are.
+pub(crate) async fn forward(Forward(addr, path): Forward) -> Response<Body> {
+    let url = format!("http://{addr}{path}");
+    let answer = async {
+        let r = reqwest::get(&url).await?;
+        let code = r.status().as_u16();
+        let body = r.bytes().await?;
+        Ok::<_, reqwest::Error>((code, body))
+    };
+    match tokio::time::timeout(Duration::from_secs(5), answer).await {
+        Ok(Ok((code, body))) => Response::builder()
+            .status(code)
+            .body(Full::new(body).boxed_unsync())
+            .unwrap_or_default(),
+        Ok(Err(e)) => refuse(
+            503,
+            "ServiceUnavailable",
+            format!("error trying to reach service: {e}"),
+        ),
+        Err(_) => refuse(
+            503,
+            "ServiceUnavailable",
+            format!("error trying to reach service: {url}: timeout"),
+        ),
+    }
 }
 
 /// The running pods of the store: (namespace, pod, node, first container), in name order.

@@ -41,7 +41,11 @@ async fn the_reading_accounts_for_every_order_and_names_redis_when_it_is_gone() 
     );
     let text = answer.text().await.unwrap();
     let reading = PipelineReading::from_page(&text).expect("a reading");
-    assert_eq!((reading.queued, reading.pending, reading.aggregated), (0, 0, 25), "{text}");
+    assert_eq!(
+        (reading.queued, reading.pending, reading.aggregated),
+        (0, 0, 25),
+        "{text}"
+    );
     assert!(reading.used_memory > 0, "{text}");
 
     redis.kill();

@@ -56,6 +56,10 @@ pub struct Pipeline {
     pub work_memory: u32,
     /// Messages read from the stream at once (the worker's `--batch`).
     pub batch: u32,
+    /// One worker killed this long after the load starts, as a crash would; zero: never.
+    /// Reports written before the key existed read as never.
+    #[serde(default)]
+    pub kill_worker_at: HumanDuration,
 }
 
 impl Default for Pipeline {
@@ -77,6 +81,7 @@ impl Default for Pipeline {
             work_cpu: HumanDuration::from_millis(1),
             work_memory: 64 * 1024,
             batch: 16,
+            kill_worker_at: HumanDuration::ZERO,
         }
     }
 }
@@ -85,17 +90,18 @@ impl Default for Pipeline {
 pub const PIPELINE_ACTIONS: &str = "place_order";
 
 /// The keys only the pipeline reads.
-pub(crate) const WORKER_KEYS: [&str; 6] = [
+pub(crate) const WORKER_KEYS: [&str; 7] = [
     "worker_name",
     "worker_replicas",
     "worker_work_cpu",
     "worker_work_memory",
     "worker_batch",
     "redis_image",
+    "kill_worker_at",
 ];
 
 /// The workers' keys, documented after the others.
-pub(crate) const KEYS: [Key; 6] = [
+pub(crate) const KEYS: [Key; 7] = [
     key!(
         "worker_name",
         Text,
@@ -137,6 +143,13 @@ pub(crate) const KEYS: [Key; 6] = [
         pipeline.redis.image,
         Check::Image,
         "pipeline: Redis container image (kube runtime; locally redis-server from PATH)."
+    ),
+    key!(
+        "kill_worker_at",
+        Duration,
+        pipeline.kill_worker_at,
+        Check::AtMostMs(3_600_000),
+        "pipeline: kill one worker this long after the load starts, as a crash would (0: never); on a cluster its pod is deleted with no grace period."
     ),
 ];
 

@@ -4,6 +4,7 @@
 mod aliases;
 mod autoscale;
 mod capability;
+mod chaos;
 mod entries;
 mod layering;
 mod plans;

@@ -6,6 +6,7 @@
 
 pub mod autoscale;
 pub mod capability;
+pub mod chaos;
 pub mod cli;
 pub mod commands;
 pub mod compare;

@@ -222,6 +222,19 @@ pub trait Runtime: Send {
             .map(|e| e.url.trim_end_matches('/').to_owned())
     }
 
+    /// `kill_worker_at`: kills one worker of the pipeline as a crash would (no drain: the
+    /// orders in its hands stay unacknowledged) and says which, and what follows. The future
+    /// owns what it needs: the timeline runs it beside the phases.
+    fn worker_killer(&self) -> impl Future<Output = Result<String>> + Send + 'static {
+        let runtime = self.name();
+        async move {
+            Err(RuntimeError::Unavailable {
+                runtime,
+                reason: "this runtime cannot kill a worker (kill_worker_at)".to_owned(),
+            })
+        }
+    }
+
     /// Resolves when a component dies on its own (not when the timeline stopped it), naming
     /// it. Polled alongside every phase; pending forever when nothing failed.
     /// The returned future owns what it needs (e.g. a cloned watch receiver) because the

@@ -213,6 +213,7 @@ pub async fn run_gated<R: Runtime>(
     let auto = s.autoscale.mode.is_auto();
     let mut driver = crate::autoscale::drive::Driver::new(s, clock.t0, rt.autoscale_poll());
     let mut climb = s.capability.enabled.then(|| Climb::new(s));
+    let mut kill = None;
     let say = |msg: &str| clock.say(msg);
 
     macro_rules! step {
@@ -277,6 +278,7 @@ pub async fn run_gated<R: Runtime>(
                 c.settle
             ));
             let now = || clock.now();
+            kill = crate::chaos::arm(&rt, s, clock.t0);
             step!(
                 phase::CAPABILITY,
                 Box::pin(climb.run(&mut rt, &points, &now, &say))
@@ -290,6 +292,7 @@ pub async fn run_gated<R: Runtime>(
                 s.describe_load(),
                 s.load_pause
             ));
+            kill = crate::chaos::arm(&rt, s, clock.t0);
             step!(phase::LOAD, async {
                 rt.start_load().await?;
                 if auto {
@@ -377,6 +380,12 @@ pub async fn run_gated<R: Runtime>(
             outcome
         }
     };
+
+    if let Some(kill) = kill {
+        let note = kill.note().await;
+        clock.say(&format!("  note: {note}"));
+        notes.push(note);
+    }
 
     // Before the sampler's last round: its production count then includes every order.
     let drain = outcome == Outcome::Completed;

@@ -200,6 +200,20 @@ impl<R: Runtime> Runtime for Iterations<R> {
         self.copies[0].prometheus_url()
     }
 
+    /// A worker of copy 1: one crash is what the question asks about, not one per copy.
+    fn worker_killer(&self) -> impl Future<Output = Result<String>> + Send + 'static {
+        let several = self.several();
+        let kill = self.copies[0].worker_killer();
+        async move {
+            let what = kill.await.map_err(|e| name_error(several, 1, e))?;
+            Ok(if several {
+                format!("copy 1: {what}")
+            } else {
+                what
+            })
+        }
+    }
+
     fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static {
         let several = self.several();
         let failures: Vec<Pin<Box<dyn Future<Output = RuntimeError> + Send>>> = self

@@ -5,15 +5,19 @@
 //! first running, ready one by name, so the sampler's rounds and the end's reading go to the
 //! same pod while it lives.
 
-use ::kube::Client;
+use ::kube::api::DeleteParams;
+use ::kube::{Api, Client};
 use common::api::routes;
 use common::ports;
+use k8s_openapi::api::core::v1::Pod;
 
+use super::error::Error;
 use super::meta::Job;
 use super::metrics::{ProxyFailure, get_through_proxy};
-use super::pods::PodInfo;
+use super::pods::{PodInfo, PodView};
 use crate::pipeline::probe::Reading;
 use crate::pipeline::report::Unread;
+use crate::runtime::RuntimeError;
 
 /// The worker pod Redis is read through: the first by name that serves (running, ready, not
 /// being deleted); `None` when none does.
@@ -85,6 +89,33 @@ async fn fetch(
     .await
     .map_err(|e| explain(&pod.name, e));
     Some(page)
+}
+
+/// `kill_worker_at` on a cluster: the first serving worker pod deleted with no grace period,
+/// as a crash or a lost node ends it (no drain: what it held stays pending under its name).
+pub async fn kill_worker(
+    client: Client,
+    namespace: String,
+    view: PodView,
+) -> Result<String, RuntimeError> {
+    let pods = view.pods();
+    let pod = reader(&pods)
+        .ok_or_else(|| {
+            RuntimeError::Other("kill_worker_at: no running worker pod to kill".to_owned())
+        })?
+        .name
+        .clone();
+    let now = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..DeleteParams::default()
+    };
+    Api::<Pod>::namespaced(client, &namespace)
+        .delete(&pod, &now)
+        .await
+        .map_err(|e| Error::api(format!("deleting worker pod {pod}"), &namespace, e))?;
+    Ok(format!(
+        "deleted worker pod {pod} with no grace period, as a crash or a lost node would: its Deployment starts another, whose consumer name is new, and the orders {pod} held are taken over by the workers once idle for their --claim-idle (30s)"
+    ))
 }
 
 fn explain(pod: &str, failure: ProxyFailure) -> Unread {

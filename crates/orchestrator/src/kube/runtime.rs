@@ -474,6 +474,13 @@ impl Runtime for KubeRuntime {
         Some(crate::pipeline::drain::end(drain, read).await)
     }
 
+    fn worker_killer(
+        &self,
+    ) -> impl Future<Output = crate::runtime::Result<String>> + Send + 'static {
+        let (client, namespace) = (self.client.clone(), self.namespace.clone());
+        super::pipeline::kill_worker(client, namespace, self.view.clone())
+    }
+
     fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static {
         let view = self.view.clone();
         async move { RuntimeError::from(pods::problem_error(view.failed().await)) }

@@ -38,11 +38,16 @@ struct Running {
     instance: String,
     addr: SocketAddr,
     stop: CancellationToken,
+    /// Ends it at once, as a crash would: its futures are dropped mid-flight, nothing drains.
+    crash: CancellationToken,
+    /// How it ended, once it has on its own (not stopped by the run).
+    exited: std::sync::Arc<std::sync::OnceLock<String>>,
     task: JoinHandle<()>,
     /// When it was spawned: its startup latency runs from here to its readiness.
     spawned: Instant,
-    /// Dropped after the task: whatever still runs on it stops then.
-    _runtime: ComponentRuntime,
+    /// Dropped after the task: whatever still runs on it stops then (or at once, on a
+    /// crash).
+    _runtime: std::sync::Arc<std::sync::Mutex<Option<ComponentRuntime>>>,
 }
 
 pub struct LocalRuntime {
@@ -376,6 +381,22 @@ impl Runtime for LocalRuntime {
 
     fn resource_source(&self) -> crate::resources::Source {
         crate::resources::local::LocalResources::source()
+    }
+
+    fn worker_killer(&self) -> impl Future<Output = Result<String>> + Send + 'static {
+        let first = self
+            .workers
+            .first()
+            .map(|w| (w.instance.clone(), w.crash.clone()));
+        async move {
+            let (instance, crash) = first.ok_or_else(|| {
+                RuntimeError::Other("kill_worker_at: the run has no worker to kill".to_owned())
+            })?;
+            crash.cancel();
+            Ok(format!(
+                "killed worker {instance} as a crash would: its orders in hand stay unacknowledged, and locally nothing restarts it"
+            ))
+        }
     }
 
     fn failure(&self) -> impl Future<Output = RuntimeError> + Send + 'static {

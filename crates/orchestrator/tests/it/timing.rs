@@ -9,6 +9,7 @@ mod pipeline;
 mod plans;
 mod redis_kill;
 mod stalled_worker;
+mod worker_kill;
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use scenario::Scenario;
@@ -105,7 +106,7 @@ impl LocalRuntime {
 
     /// Runs the component `make` builds on `listener` as `instance`, on a runtime of its
     /// own whose threads are named `tag` (its CPU is counted by that name); if it ends
-    /// before its stop token fires, that is a death.
+    /// before its stop token fires, that is a death: the run's failure, but for a worker.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn spawn<M, F, E>(
         &self,
@@ -141,15 +142,22 @@ impl LocalRuntime {
                 make(listener).await.map_err(|e| format!("{e:#}"))
             })
             .ok_or_else(|| component_err(kind, instance, "its runtime is gone"))?;
+        let (runtime, crash) = crashable(runtime, &stop);
         self.metrics
             .resources
             .register(&threads::thread_tag(tag), kind.as_str(), instance);
         let died = self.died_tx.clone();
-        let (name, token) = (instance.to_owned(), stop.clone());
+        let exited = std::sync::Arc::new(std::sync::OnceLock::new());
+        let (name, token, record) = (instance.to_owned(), stop.clone(), exited.clone());
+        let killed = crash.clone();
         let task = tokio::spawn(async move {
-            let result = inner
-                .await
-                .unwrap_or_else(|e| Err(format!("its task ended: {e}")));
+            let result = inner.await.unwrap_or_else(|e| {
+                Err(if killed.is_cancelled() {
+                    "killed: every task of it stopped at once, as in a crash".to_owned()
+                } else {
+                    format!("its task ended: {e}")
+                })
+            });
             if token.is_cancelled() {
                 return;
             }
@@ -157,6 +165,14 @@ impl LocalRuntime {
                 Ok(()) => "exited on its own".to_owned(),
                 Err(e) => format!("exited: {e}"),
             };
+            let _ = record.set(reason.clone());
+            // A worker lost is what the pipeline is there to show (a gap, the queue grows,
+            // the capability's lag rule fires), not a failed run; a component the others
+            // need is.
+            if kind == ComponentKind::Worker {
+                tracing::warn!(worker = %name, %reason, "a worker is gone; the run goes on without it");
+                return;
+            }
             died.send_replace(Some((kind, name, reason)));
         });
         Ok(Running {
@@ -164,6 +180,8 @@ impl LocalRuntime {
             instance: instance.to_owned(),
             addr,
             stop,
+            crash,
+            exited,
             task,
             spawned: Instant::now(),
             _runtime: runtime,
@@ -176,11 +194,11 @@ impl LocalRuntime {
         let timeout = self.scenario.ready_timeout.get();
         loop {
             if r.task.is_finished() {
-                let reason = self
-                    .died_tx
-                    .borrow()
-                    .as_ref()
-                    .map_or_else(|| "exited".to_owned(), |d| d.2.clone());
+                let reason = r
+                    .exited
+                    .get()
+                    .cloned()
+                    .unwrap_or_else(|| "exited".to_owned());
                 return Err(component_err(
                     r.kind,
                     &r.instance,
@@ -304,4 +322,27 @@ impl LocalRuntime {
             task.abort();
         }
     }
+}
+
+/// The component's runtime, shared with a task that drops it when the returned token fires:
+/// every task of the component (its server, a worker's consuming loop) then stops where it
+/// is, as in a crash. The task holds it weakly and ends with the component's `stop`, so the
+/// runtime still goes with its [`Running`].
+fn crashable(
+    runtime: ComponentRuntime,
+    stop: &CancellationToken,
+) -> (Arc<Mutex<Option<ComponentRuntime>>>, CancellationToken) {
+    let runtime = Arc::new(Mutex::new(Some(runtime)));
+    let crash = CancellationToken::new();
+    let (weak, crashed, stopped) = (Arc::downgrade(&runtime), crash.clone(), stop.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            () = crashed.cancelled() => {
+                let taken = weak.upgrade().and_then(|r| r.lock().ok()?.take());
+                drop(taken);
+            }
+            () = stopped.cancelled() => {}
+        }
+    });
+    (runtime, crash)
 }

@@ -241,3 +241,38 @@ async fn a_pipeline_run_deploys_redis_first_samples_the_workers_and_cleans_up() 
     );
     assert!(fake.object(&format!("/api/v1/namespaces/{NS}")).is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn kill_worker_at_deletes_a_worker_pod_at_once_and_the_run_goes_on() {
+    let fake = FakeApi::start(Behaviour::default());
+    let runs = tempfile::tempdir().unwrap();
+    let mut s = quick_pipeline(&["kill_worker_at=1s"]);
+    s.load_pause = common::HumanDuration::from_secs(5);
+    let result = completed_run(&fake, &s, runs.path()).await;
+    let deletes: Vec<_> = fake
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            c.method == "DELETE"
+                && c.path
+                    .starts_with(&format!("/api/v1/namespaces/{NS}/pods/worker-"))
+        })
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:#?}");
+    let body = deletes[0].body.as_ref().expect("delete options");
+    assert_eq!(body["gracePeriodSeconds"], 0, "{body}");
+    let pod = deletes[0].path.rsplit('/').next().unwrap();
+    let note = result
+        .report
+        .notes
+        .iter()
+        .find(|n| n.starts_with("kill_worker_at 1s"))
+        .unwrap_or_else(|| panic!("{:?}", result.report.notes));
+    assert!(
+        note.contains(&format!("deleted worker pod {pod} with no grace period")),
+        "{note}"
+    );
+    // The load phase began before the kill and lasted past it.
+    let load = result.report.phase(timeline::phase::LOAD).unwrap();
+    assert!(load.end - load.start >= 5.0, "{load:?}");
+}

@@ -64,9 +64,17 @@ mod tests {
         }
     }
 
-    /// One order in the stream, delivered to consumer `a` of the group and claimed away by
-    /// `b`: both now hold it, as a stalled worker and the one that took over do.
-    async fn held_twice(con: &mut redis::aio::MultiplexedConnection) -> String {
+    /// A Redis holding one order in the stream, delivered to consumer `a` of the group and
+    /// claimed away by `b`: both now hold it, as a stalled worker and the one that took over
+    /// do. With a connection, a worker's link and the entry's id.
+    async fn held_twice() -> (RedisServer, redis::aio::MultiplexedConnection, Link, String) {
+        let redis = RedisServer::start();
+        let mut con = redis::Client::open(redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
+        let con = &mut con;
         let fields: Vec<(&str, String)> = order().fields().into();
         let id: String = con.xadd(queue::STREAM, "*", &fields).await.unwrap();
         let _: () = redis::cmd("XGROUP")
@@ -85,19 +93,13 @@ mod tests {
             .query_async(con)
             .await
             .unwrap();
-        id
+        let link = Link::new(&redis.url(), Duration::from_secs(5), Duration::ZERO).unwrap();
+        (redis, con.clone(), link, id)
     }
 
     #[tokio::test]
     async fn an_entry_committed_by_two_workers_is_aggregated_once() {
-        let redis = RedisServer::start();
-        let mut con = redis::Client::open(redis.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        let id = held_twice(&mut con).await;
-        let link = Link::new(&redis.url(), Duration::from_secs(5), Duration::ZERO).unwrap();
+        let (_redis, mut con, link, id) = held_twice().await;
         let entry = order();
         assert!(
             commit(&link, &id, Some(&entry)).await.unwrap(),
@@ -115,14 +117,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_entry_that_is_not_an_order_is_acknowledged_without_an_aggregate() {
-        let redis = RedisServer::start();
-        let mut con = redis::Client::open(redis.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        let id = held_twice(&mut con).await;
-        let link = Link::new(&redis.url(), Duration::from_secs(5), Duration::ZERO).unwrap();
+        let (_redis, mut con, link, id) = held_twice().await;
         assert!(commit(&link, &id, None).await.unwrap());
         let counts: Vec<i64> = con.hvals(queue::COUNT_BY_REGION).await.unwrap();
         let left: u64 = con.xlen(queue::STREAM).await.unwrap();

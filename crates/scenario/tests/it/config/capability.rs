@@ -3,19 +3,12 @@
 
 use scenario::{ConfigInputs, ErrorKind, ScaleMode};
 
-use super::{error_about, errors, ok, sets};
-
-fn with(items: &[&str]) -> ConfigInputs {
-    ConfigInputs {
-        sets: sets(items),
-        ..ConfigInputs::default()
-    }
-}
+use super::{error_about, errors, ok, with_sets};
 
 #[test]
 fn off_by_default_and_read_when_on() {
     assert!(!ok(&ConfigInputs::default()).scenario.capability.enabled);
-    let r = ok(&with(&[
+    let r = ok(&with_sets(&[
         "capability=true",
         "workload=pipeline",
         "capability_start_rps=20",
@@ -37,7 +30,7 @@ fn off_by_default_and_read_when_on() {
 
 #[test]
 fn out_of_range_values_name_their_key() {
-    let e = errors(&with(&[
+    let e = errors(&with_sets(&[
         "capability=true",
         "capability_step_factor=1",
         "capability_error_rate=1.5",
@@ -78,7 +71,7 @@ fn out_of_range_values_name_their_key() {
 
 #[test]
 fn every_contradiction_is_listed_at_once() {
-    let e = errors(&with(&[
+    let e = errors(&with_sets(&[
         "capability=true",
         "capability_start_rps=100",
         "capability_max_rps=50",
@@ -97,7 +90,7 @@ fn every_contradiction_is_listed_at_once() {
 
 #[test]
 fn its_keys_beside_capability_off_would_be_ignored() {
-    let e = errors(&with(&["capability_step=3s", "capability_p95=2s"]));
+    let e = errors(&with_sets(&["capability_step=3s", "capability_p95=2s"]));
     assert_eq!(e.len(), 2, "{e}");
     let step = error_about(&e, ErrorKind::Conflict, "capability_step", "3s", "--set");
     assert!(step.to_string().contains("capability = true"), "{step}");

@@ -57,6 +57,14 @@ pub(crate) fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `--set` items as the only input.
+pub(crate) fn with_sets(items: &[&str]) -> ConfigInputs {
+    ConfigInputs {
+        sets: sets(items),
+        ..ConfigInputs::default()
+    }
+}
+
 pub(crate) fn sets(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }

@@ -3,14 +3,7 @@
 
 use scenario::{Arrival, ConfigInputs, ErrorKind, LoadMode, Source};
 
-use super::{Files, env, error_about, errors, ok, sets};
-
-fn with_sets(items: &[&str]) -> ConfigInputs {
-    ConfigInputs {
-        sets: sets(items),
-        ..ConfigInputs::default()
-    }
-}
+use super::{Files, env, error_about, errors, ok, sets, with_sets};
 
 #[test]
 fn stages_replace_the_ramp_and_give_the_run_its_length() {

@@ -21,7 +21,7 @@ pub struct Reading {
     pub queued: u64,
     /// Delivered to a worker and not yet acknowledged (part of `queued`).
     pub pending: u64,
-    /// Not yet delivered to the group; `queued` when Redis cannot say.
+    /// Not yet delivered to the group (see [`lag`]).
     pub lag: u64,
     /// Orders in the aggregates.
     pub aggregated: u64,
@@ -94,13 +94,24 @@ pub async fn read(con: &mut impl ConnectionLike) -> Result<Reading, String> {
         Err(_) => None,
     };
     let group = groups.and_then(|g| g.groups.into_iter().find(|g| g.name == GROUP));
+    let pending = group.as_ref().map_or(0, |g| g.pending as u64);
     Ok(Reading {
         queued,
-        pending: group.as_ref().map_or(0, |g| g.pending as u64),
-        lag: group.and_then(|g| g.lag).map_or(queued, |l| l as u64),
+        pending,
+        lag: lag(queued, pending, group.and_then(|g| g.lag).map(|l| l as u64)),
         aggregated: counts.iter().sum(),
         used_memory: used_memory(&info).unwrap_or(0),
     })
+}
+
+/// The entries not yet delivered to the group: `reported` by XINFO GROUPS, or else
+/// `queued - pending`. Redis answers nil once a deleted entry lies past the oldest one left
+/// (a worker acknowledged an order while another still holds an older one): under load,
+/// most of the time. A worker acknowledges and deletes an order in one script, so every
+/// entry in the stream is either pending or not yet delivered and the difference is the lag
+/// too; the stream length in its place made the figure jump between the two.
+pub(crate) fn lag(queued: u64, pending: u64, reported: Option<u64>) -> u64 {
+    reported.unwrap_or(queued.saturating_sub(pending))
 }
 
 /// `used_memory` of an INFO memory answer.

@@ -93,9 +93,8 @@ impl WorkerMetrics {
     /// The queue as Redis last reported it.
     pub(crate) fn set_queue(&self, length: u64, lag: Option<u64>, pending: u64) {
         self.queue_length.set(length as f64);
-        // Redis cannot always compute the lag (entries deleted past the group's position);
-        // then the entries not yet acknowledged bound it from above.
-        self.lag.set(lag.unwrap_or(length) as f64);
+        self.lag
+            .set(crate::queue::reading::lag(length, pending, lag) as f64);
         self.pending.set(pending as f64);
     }
 

@@ -96,7 +96,8 @@ pub struct Point {
     /// `workload = "pipeline"`: orders produced, consumed and acknowledged, the queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<crate::pipeline::sample::PipelinePoint>,
-    /// Backend replicas seen restarting since the run began (their counters went back).
+    /// Backend replicas and workers seen restarting since the run began (their counters
+    /// went back).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub restarts: u32,
 }
@@ -324,7 +325,7 @@ impl Accumulator {
             gaps,
             usage,
             pipeline: self.pipeline.point(),
-            restarts: self.restarts,
+            restarts: self.restarts + self.pipeline.restarts(),
         }
     }
 }

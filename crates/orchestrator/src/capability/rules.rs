@@ -17,7 +17,7 @@ pub enum Rule {
     P95,
     /// Failed requests over the allowed share.
     ErrorRate,
-    /// A backend replica restarted.
+    /// A backend replica or a worker restarted.
     Restart,
     /// The load generator could not send on schedule: the limit measured is its own.
     LoadgenBehind,
@@ -121,7 +121,7 @@ fn judge_window(first: &Point, last: &Point, rate: f64, b: &Bounds) -> Option<(R
         return Some((
             Rule::Restart,
             format!(
-                "{} backend replica restart(s) at {rate:.1} rps",
+                "{} restart(s) of a backend replica or worker at {rate:.1} rps",
                 last.restarts - first.restarts
             ),
         ));

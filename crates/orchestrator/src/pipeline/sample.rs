@@ -76,6 +76,16 @@ struct Counts {
     end_to_end: Vec<f64>,
 }
 
+impl Counts {
+    /// A counter is lower than `before`: the process behind it started again.
+    fn went_back_from(&self, before: &Self) -> bool {
+        self.produced < before.produced
+            || self.consumed < before.consumed
+            || self.acknowledged < before.acknowledged
+            || self.errors < before.errors
+    }
+}
+
 fn counts(samples: &[Sample]) -> Counts {
     let mut c = Counts {
         end_to_end: vec![0.0; names::PIPELINE_LATENCY_BUCKETS.len() + 1],
@@ -115,6 +125,8 @@ pub struct PipelineAccumulator {
     active: bool,
     /// Each Redis target's last reading (one per copy); `None`: its last read failed.
     redis: BTreeMap<String, Option<RedisFigures>>,
+    /// Workers seen restarting since the run began (their counters went back).
+    restarts: u32,
 }
 
 impl PipelineAccumulator {
@@ -146,7 +158,17 @@ impl PipelineAccumulator {
                     return (kind == ComponentKind::Worker)
                         .then(|| format!("{}: not Prometheus text", scrape.instance));
                 };
-                self.add(&scrape.instance, counts(&samples));
+                let now = counts(&samples);
+                // The backends' restarts are counted with their request counters.
+                if kind == ComponentKind::Worker
+                    && self
+                        .last
+                        .get(&scrape.instance)
+                        .is_some_and(|before| now.went_back_from(before))
+                {
+                    self.restarts += 1;
+                }
+                self.add(&scrape.instance, now);
                 None
             }
             _ => None,
@@ -196,6 +218,11 @@ impl PipelineAccumulator {
         add_delta(&mut p.worker_errors, now.errors, before.errors);
         add_delta_vec(&mut p.end_to_end, &now.end_to_end, &before.end_to_end);
         self.last.insert(instance.to_owned(), now);
+    }
+
+    /// Workers seen restarting since the run began.
+    pub fn restarts(&self) -> u32 {
+        self.restarts
     }
 
     /// The figures of the round so far; `None` for a run without the pipeline.
@@ -256,6 +283,13 @@ mod tests {
             Ok(worker_page(3)),
         ));
         assert_eq!(acc.point().unwrap().acknowledged, 25.0);
+        assert_eq!(acc.restarts(), 1, "worker-0's counters went back");
+        acc.observe(&scrape(
+            ComponentKind::Worker,
+            "worker-0",
+            Ok(worker_page(3)),
+        ));
+        assert_eq!(acc.restarts(), 1, "counters standing still are no restart");
     }
 
     #[test]

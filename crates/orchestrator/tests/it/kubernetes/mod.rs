@@ -3,6 +3,7 @@
 
 mod autoscale;
 mod build;
+mod build_args;
 mod cadvisor;
 mod cadvisor_relabel;
 mod capability;
@@ -14,12 +15,15 @@ mod fidelity;
 mod frontend_rbac;
 mod grafana;
 mod iterations;
+mod loadgen;
 mod pipeline;
 mod pipeline_loss;
 mod pods_relabel;
 mod real_prometheus;
+mod refusals;
 mod render;
 mod run;
+mod steps;
 
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use orchestrator::kube::build::{Object, plan};

@@ -12,6 +12,7 @@ mod render;
 mod shapes;
 mod sources;
 mod validation;
+mod values;
 
 use std::path::PathBuf;
 

@@ -11,6 +11,7 @@ mod autoscalers_tests;
 mod controllers;
 mod jobs;
 mod kubelet;
+mod proxied;
 mod routes;
 mod store;
 mod tests;
@@ -28,7 +29,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use kube::Client;
 use serde_json::{Value, json};
 
-pub(crate) use routes::metrics_page;
+pub(crate) use proxied::metrics_page;
 use store::{Store, namespaces, parse_path};
 
 pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -276,10 +277,10 @@ impl FakeApi {
                     Ok(mut s) => routes::serve(&mut s, &parts, &bytes),
                     Err(_) => return,
                 };
-                match response.extensions().get::<routes::Forward>().cloned() {
+                match response.extensions().get::<proxied::Forward>().cloned() {
                     // A real process answers in its own time; the fake serves on meanwhile.
                     Some(to) => {
-                        tokio::spawn(async move { send.send_response(routes::forward(to).await) });
+                        tokio::spawn(async move { send.send_response(proxied::forward(to).await) });
                     }
                     None => send.send_response(response),
                 }

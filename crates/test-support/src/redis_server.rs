@@ -68,6 +68,29 @@ impl RedisServer {
         }
     }
 
+    /// Stops the server in its tracks (SIGSTOP): connections stay open and nothing answers,
+    /// as a Redis hung on a stalled disk or a frozen VM; [`resume`](Self::resume) ends it.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a [`pause`](Self::pause)d server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let Some(child) = &self.child else {
+            panic!("redis-server on port {} is not running", self.port);
+        };
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {signal} redis-server: {status}");
+    }
+
     /// Starts the server again on the same port and directory (after [`kill`](Self::kill));
     /// returns when it answers PING.
     pub fn restart(&mut self) {

@@ -22,13 +22,18 @@ use super::config::WorkerConfig;
 use super::consume::{self, BLOCK};
 use super::metrics::WorkerMetrics;
 use crate::error::ApiError;
-use crate::queue::Link;
+use crate::queue::{Failure, Link};
 use crate::{Error, Result};
 
 /// How often recorded histogram samples are folded into buckets when nobody scrapes.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 /// After the loop has stopped, how long open connections get before `run` returns anyway.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
+
+/// How long a scrape of /metrics waits for Redis to refresh the queue gauges. Scrapers give
+/// the whole page about a second (the orchestrator 800 ms): a Redis that hangs must leave the
+/// gauges as last read, not cost the counters their scrape.
+const QUEUE_GAUGES_BUDGET: Duration = Duration::from_millis(300);
 
 #[derive(Debug, Clone)]
 struct WorkerState {
@@ -145,7 +150,15 @@ async fn readyz(State(state): State<WorkerState>) -> Response {
 }
 
 async fn metrics_page(State(state): State<WorkerState>) -> Response {
-    consume::probe(&state.link, &state.metrics).await;
+    let refresh = consume::probe(&state.link, &state.metrics);
+    if tokio::time::timeout(QUEUE_GAUGES_BUDGET, refresh)
+        .await
+        .is_err()
+    {
+        state
+            .metrics
+            .failure(&Failure::Timeout(QUEUE_GAUGES_BUDGET));
+    }
     exposition(state.metrics.render())
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod fuzz;
 mod helpers;
 mod http;
+mod hung_redis;
 mod memory;
 mod metrics;
 mod oneshot;

@@ -126,6 +126,18 @@ pub struct Endpoint {
     pub url: String,
 }
 
+/// The Prometheus among `endpoints` as a base URL this process can query: `None` without
+/// one, or where the endpoint is an address to port-forward first (the URL followed by how,
+/// as a cluster's ClusterIP copies print it).
+pub fn prometheus_url(endpoints: &[Endpoint]) -> Option<String> {
+    endpoints
+        .iter()
+        .find(|e| e.name == ComponentKind::Prometheus.as_str())
+        .map(|e| e.url.as_str())
+        .filter(|url| url.starts_with("http") && !url.contains(char::is_whitespace))
+        .map(|url| url.trim_end_matches('/').to_owned())
+}
+
 /// What [`Runtime::deploy`] reports.
 #[derive(Debug, Clone)]
 pub struct Deployed {
@@ -212,14 +224,12 @@ pub trait Runtime: Send {
         }
     }
 
-    /// The base URL of the run's Prometheus HTTP API (`http://host:port`), where this
-    /// process can reach it; the gate's alerts are evaluated there. By default the endpoint
-    /// named `prometheus`, which both runtimes list once Prometheus is up.
-    fn prometheus_url(&self) -> Option<String> {
-        self.endpoints()
-            .into_iter()
-            .find(|e| e.name == ComponentKind::Prometheus.as_str() && e.url.starts_with("http"))
-            .map(|e| e.url.trim_end_matches('/').to_owned())
+    /// The base URL of the run's Prometheus HTTP API (`http://host:port`) for each copy of
+    /// the stack, in copy order (one for a single stack); `None` for a copy whose Prometheus
+    /// this process cannot reach. The gate's alerts are evaluated there. By default the
+    /// [`prometheus_url`] of the endpoints.
+    fn prometheus_urls(&self) -> Vec<Option<String>> {
+        vec![prometheus_url(&self.endpoints())]
     }
 
     /// `kill_worker_at`: kills one worker of the pipeline as a crash would (no drain: the
@@ -289,4 +299,36 @@ pub trait Runtime: Send {
 
     /// Removes what the runtime created, unless `keep`.
     fn teardown(&mut self, keep: bool) -> impl Future<Output = Result<()>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prometheus_at(url: &str) -> Vec<Endpoint> {
+        let endpoint = |name: &str, url: &str| Endpoint {
+            name: name.into(),
+            url: url.into(),
+        };
+        vec![
+            endpoint("frontend (web UI)", "http://127.0.0.1:1/"),
+            endpoint("prometheus", url),
+        ]
+    }
+
+    #[test]
+    fn prometheus_is_queried_only_where_it_is_reachable_as_is() {
+        assert_eq!(
+            prometheus_url(&prometheus_at("http://127.0.0.1:9090/")),
+            Some("http://127.0.0.1:9090".into())
+        );
+        assert_eq!(
+            prometheus_url(&prometheus_at(
+                "http://localhost:9090 (after `kubectl port-forward -n ns svc/prometheus 9090:9090`)"
+            )),
+            None
+        );
+        assert_eq!(prometheus_url(&prometheus_at("not started")), None);
+        assert_eq!(prometheus_url(&prometheus_at("http://h:1")[..1]), None);
+    }
 }

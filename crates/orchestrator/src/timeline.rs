@@ -253,9 +253,11 @@ pub async fn run_gated<R: Runtime>(
         for e in rt.endpoints() {
             clock.say(&format!("  {}: {}", e.name, e.url));
         }
+        // Every copy runs the same Prometheus: one of them judges the PromQL.
+        let first_prometheus = rt.prometheus_urls().into_iter().flatten().next();
         // Boxed, as the evaluation below: HTTP futures inlined would grow this state
         // machine past a test thread's stack.
-        Box::pin(gate.check_promql_live(rt.prometheus_url().as_deref()))
+        Box::pin(gate.check_promql_live(first_prometheus.as_deref()))
             .await
             .map_err(Stop::BadConfig)?;
         clock.say(&format!("▶ {}: {}", phase::BASELINE, s.baseline_pause));
@@ -432,10 +434,10 @@ pub async fn run_gated<R: Runtime>(
         )
     });
     // Before the teardown: the alerts need the run's Prometheus.
-    let prometheus = rt.prometheus_url();
+    let prometheus = rt.prometheus_urls();
     report.gate = Box::pin(gate.evaluate(
         &report,
-        prometheus.as_deref(),
+        &prometheus,
         wall_start,
         std::time::SystemTime::now(),
     ))

@@ -1,6 +1,6 @@
 //! `[[alerts]]` as kube-burner evaluates them: each PromQL expression is run as a range query
-//! over the run's time window on the run's Prometheus; any sample it returns means the alert
-//! fired. An `error` alert that fires fails the run; a `warning` is reported. Expressions are
+//! over the run's time window on the run's Prometheus (on each copy's, with several copies
+//! of the stack); any sample it returns means the alert fired. An `error` alert that fires fails the run; a `warning` is reported. Expressions are
 //! checked before the run with `promtool` when it is on PATH, and by asking Prometheus as
 //! soon as it is up otherwise.
 
@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures::future::join_all;
 use scenario::{AlertEntry, Severity};
 use serde::Deserialize;
 
@@ -206,7 +207,7 @@ fn check(alert: &AlertEntry, status: Status, actual: Option<f64>, detail: String
 }
 
 /// Without Prometheus: skipped, or failed when alerts are required.
-pub fn unavailable(alert: &AlertEntry, why: &str, required: bool) -> Check {
+fn unavailable(alert: &AlertEntry, why: &str, required: bool) -> Check {
     let (status, detail) = if required {
         (
             Status::Failed,
@@ -218,38 +219,136 @@ pub fn unavailable(alert: &AlertEntry, why: &str, required: bool) -> Check {
     check(alert, status, None, detail)
 }
 
-/// Evaluates `alert` over the run's window `[start, end]`; `t0` is the run's start for
-/// the "fired at" time.
-pub async fn evaluate(base: &str, alert: &AlertEntry, start: SystemTime, end: SystemTime) -> Check {
-    let series = match query_range(base, &alert.expr, start, end).await {
-        Ok(s) => s,
+/// Why no alert could be evaluated at all.
+const NO_PROMETHEUS: &str = "Prometheus was not running for this run (locally: install it, e.g. `apt-get install prometheus`)";
+
+/// With several copies of the stack, the label naming the copy (1-based) a series came from,
+/// for descriptions to say `{{$labels.iteration}}`.
+pub const COPY_LABEL: &str = "iteration";
+
+/// Evaluates `alert` over the run's window `[start, end]` (`start` is also the origin of
+/// the "fired at" time) on each copy's Prometheus in `prometheus` (`None`: that copy's
+/// cannot be reached): it fired if it fired in any copy. A copy not reached leaves the
+/// alert unevaluated there, which `required` (`--require-alerts`) makes a failure unless it
+/// fired elsewhere.
+pub async fn evaluate(
+    prometheus: &[Option<String>],
+    alert: &AlertEntry,
+    start: SystemTime,
+    end: SystemTime,
+    required: bool,
+) -> Check {
+    let several = prometheus.len() > 1;
+    let reached: Vec<(u32, &str)> = (1..)
+        .zip(prometheus)
+        .filter_map(|(k, url)| Some((k, url.as_deref()?)))
+        .collect();
+    if reached.is_empty() {
+        return unavailable(alert, NO_PROMETHEUS, required);
+    }
+    let series = match series_of(&reached, several, &alert.expr, start, end).await {
+        Ok(series) => series,
         Err(e) => return check(alert, Status::Failed, None, e),
     };
+    if let Some((value, detail)) = fired(alert, &series, start) {
+        let status = match alert.severity {
+            Severity::Error => Status::Failed,
+            Severity::Warning => Status::Warned,
+        };
+        return check(alert, status, Some(crate::report::round6(value)), detail);
+    }
+    if reached.len() == prometheus.len() {
+        let detail = if several {
+            format!("did not fire in any of the {} copies", prometheus.len())
+        } else {
+            "did not fire".to_owned()
+        };
+        return check(alert, Status::Passed, None, detail);
+    }
+    let evaluated = copies(reached.iter().map(|&(k, _)| k));
+    let unreached = copies(
+        (1..)
+            .zip(prometheus)
+            .filter(|(_, url)| url.is_none())
+            .map(|(k, _)| k),
+    );
+    let why = format!(
+        "did not fire in {evaluated}; not evaluated in {unreached}, whose Prometheus this process cannot reach (on a cluster only copy 1's has a NodePort)"
+    );
+    if required {
+        check(
+            alert,
+            Status::Failed,
+            None,
+            format!("{why} (--require-alerts)"),
+        )
+    } else {
+        check(alert, Status::Passed, None, why)
+    }
+}
+
+/// `expr`'s series over `[start, end]` on every Prometheus `reached` (copy, base URL), each
+/// labelled with its copy when there are `several`; the first failure, naming its copy.
+async fn series_of(
+    reached: &[(u32, &str)],
+    several: bool,
+    expr: &str,
+    start: SystemTime,
+    end: SystemTime,
+) -> Result<Vec<Series>, String> {
+    let answers = join_all(
+        reached
+            .iter()
+            .map(|&(k, base)| async move { (k, query_range(base, expr, start, end).await) }),
+    )
+    .await;
+    let mut series = Vec::new();
+    for (k, answer) in answers {
+        match answer {
+            Ok(found) if several => series.extend(found.into_iter().map(|mut s| {
+                s.metric.insert(COPY_LABEL.to_owned(), k.to_string());
+                s
+            })),
+            Ok(found) => series.extend(found),
+            Err(e) if several => return Err(format!("copy {k}: {e}")),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(series)
+}
+
+/// `copy 1` or `copies 2, 3`.
+fn copies(numbers: impl Iterator<Item = u32>) -> String {
+    let numbers: Vec<String> = numbers.map(|k| k.to_string()).collect();
+    match numbers.as_slice() {
+        [one] => format!("copy {one}"),
+        many => format!("copies {}", many.join(", ")),
+    }
+}
+
+/// The peak value of `series` and the words for it, when they hold any sample.
+fn fired(alert: &AlertEntry, series: &[Series], start: SystemTime) -> Option<(f64, String)> {
     let samples = series.iter().flat_map(|s| {
         s.values
             .iter()
             .filter_map(move |(t, v)| v.parse::<f64>().ok().map(|v| (*t, v, &s.metric)))
     });
-    let first = samples.clone().min_by(|a, b| a.0.total_cmp(&b.0));
-    let worst = samples.max_by(|a, b| a.1.total_cmp(&b.1));
-    let (Some(first), Some((_, value, labels))) = (first, worst) else {
-        return check(alert, Status::Passed, None, "did not fire".to_owned());
-    };
+    let first = samples.clone().min_by(|a, b| a.0.total_cmp(&b.0))?;
+    let (_, value, labels) = samples.max_by(|a, b| a.1.total_cmp(&b.1))?;
     let since = start
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
-    let status = match alert.severity {
-        Severity::Error => Status::Failed,
-        Severity::Warning => Status::Warned,
-    };
+    let copy = labels
+        .get(COPY_LABEL)
+        .map_or_else(String::new, |k| format!(" in copy {k}"));
     let detail = format!(
-        "fired: {} ({} series, first at {:.0} s into the run, peak value {})",
+        "fired: {} ({} series, first at {:.0} s into the run, peak value {}{copy})",
         fill(&alert.description, value, labels),
         series.len(),
         (first.0 - since).max(0.0),
         short(value),
     );
-    check(alert, status, Some(crate::report::round6(value)), detail)
+    Some((value, detail))
 }
 
 #[cfg(test)]

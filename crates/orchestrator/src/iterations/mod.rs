@@ -195,9 +195,9 @@ impl<R: Runtime> Runtime for Iterations<R> {
         self.copies[0].resource_source()
     }
 
-    /// The first copy's: the gate's alerts are evaluated on copy 1.
-    fn prometheus_url(&self) -> Option<String> {
-        self.copies[0].prometheus_url()
+    /// Every copy's: an alert that fires in any copy is the run's.
+    fn prometheus_urls(&self) -> Vec<Option<String>> {
+        self.copies.iter().flat_map(R::prometheus_urls).collect()
     }
 
     /// A worker of copy 1: one crash is what the question asks about, not one per copy.

@@ -1,6 +1,7 @@
 //! The kube runtime without a cluster: builders, `render` snapshots, and whole runs against
 //! a fake API server (tower-test). Tests that need a real cluster are `#[ignore]`d.
 
+mod alerts;
 mod autoscale;
 mod build;
 mod build_args;

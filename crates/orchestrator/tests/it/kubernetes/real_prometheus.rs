@@ -71,6 +71,11 @@ impl RealPrometheus {
         })
     }
 
+    /// Its HTTP API's base URL.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.web)
+    }
+
     /// The instant query's result, `None` while Prometheus does not answer.
     pub(crate) async fn query(&self, q: &str) -> Option<Vec<Value>> {
         let r = self

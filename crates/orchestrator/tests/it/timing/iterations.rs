@@ -1,6 +1,7 @@
 //! `iterations = 2` end to end on the local runtime with the real redis-server: two copies
 //! of the pipeline stack on consecutive port blocks, driven together; each served traffic,
-//! and the report's row per copy adds up to the run's total exactly.
+//! the report's row per copy adds up to the run's total exactly, and the gate's alerts are
+//! evaluated on each copy's Prometheus.
 
 use orchestrator::local::ports::BLOCK;
 
@@ -10,8 +11,24 @@ const BASE: u16 = 24500;
 #[test]
 fn two_copies_each_serve_and_their_rows_add_up_to_the_total() {
     let dir = tempfile::tempdir().unwrap();
+    // One warning per copy, each true only of its copy's own targets (their namespace ends
+    // in the copy's number): the gate must ask both copies' Prometheus to see both fire.
+    let scenario = dir.path().join("pipeline-alerts.toml");
+    let alerts: String = [1, 2]
+        .map(|k| {
+            format!(
+                "\n[[alerts]]\nexpr = 'count(up{{namespace=~\".+-{k}\"}}) > 0'\n\
+                 description = \"copy {{{{$labels.iteration}}}} is up\"\nseverity = \"warning\"\n"
+            )
+        })
+        .concat();
+    std::fs::write(
+        &scenario,
+        std::fs::read_to_string(PIPELINE).unwrap() + &alerts,
+    )
+    .unwrap();
     let (r, stdout) = super::completed_run(
-        PIPELINE,
+        scenario.to_str().unwrap(),
         "iter-e2e",
         BASE,
         dir.path(),
@@ -97,6 +114,22 @@ fn two_copies_each_serve_and_their_rows_add_up_to_the_total() {
         stdout.contains("iteration ") && stdout.contains("\ntotal "),
         "{stdout}"
     );
+    let gate = r.gate.as_ref().expect("a gate of the alerts");
+    assert!(gate.passed, "warnings only: {gate:#?}");
+    for (alert, k) in gate.alerts.iter().zip(1..) {
+        assert_eq!(
+            alert.status,
+            orchestrator::gate::Status::Warned,
+            "{alert:#?}"
+        );
+        assert!(
+            alert
+                .detail
+                .starts_with(&format!("fired: copy {k} is up ("))
+                && alert.detail.ends_with(&format!(" in copy {k})")),
+            "{alert:#?}"
+        );
+    }
     // Everything stopped: both blocks are free again.
     for port in [BASE, BASE + 1, BASE + BLOCK, BASE + BLOCK + 1] {
         assert!(

@@ -37,6 +37,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::gate::alerts::NO_PROMETHEUS;
+use crate::gate::prometheus::PrometheusApi;
+
 /// Which part of the stack a target or an error belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -224,12 +227,15 @@ pub trait Runtime: Send {
         }
     }
 
-    /// The base URL of the run's Prometheus HTTP API (`http://host:port`) for each copy of
-    /// the stack, in copy order (one for a single stack); `None` for a copy whose Prometheus
-    /// this process cannot reach. The gate's alerts are evaluated there. By default the
-    /// [`prometheus_url`] of the endpoints.
-    fn prometheus_urls(&self) -> Vec<Option<String>> {
-        vec![prometheus_url(&self.endpoints())]
+    /// The run's Prometheus HTTP API for each copy of the stack, in copy order (one for a
+    /// single stack), or why this process cannot ask it; the gate's alerts are evaluated
+    /// there. By default the [`prometheus_url`] of the endpoints.
+    fn prometheus_apis(&self) -> Vec<std::result::Result<PrometheusApi, String>> {
+        let url = prometheus_url(&self.endpoints());
+        vec![
+            url.map(PrometheusApi::Url)
+                .ok_or_else(|| NO_PROMETHEUS.to_owned()),
+        ]
     }
 
     /// `kill_worker_at`: kills one worker of the pipeline as a crash would (no drain: the

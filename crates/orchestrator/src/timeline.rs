@@ -254,10 +254,10 @@ pub async fn run_gated<R: Runtime>(
             clock.say(&format!("  {}: {}", e.name, e.url));
         }
         // Every copy runs the same Prometheus: one of them judges the PromQL.
-        let first_prometheus = rt.prometheus_urls().into_iter().flatten().next();
+        let first_prometheus = rt.prometheus_apis().into_iter().find_map(Result::ok);
         // Boxed, as the evaluation below: HTTP futures inlined would grow this state
         // machine past a test thread's stack.
-        Box::pin(gate.check_promql_live(first_prometheus.as_deref()))
+        Box::pin(gate.check_promql_live(first_prometheus.as_ref()))
             .await
             .map_err(Stop::BadConfig)?;
         clock.say(&format!("▶ {}: {}", phase::BASELINE, s.baseline_pause));
@@ -434,7 +434,7 @@ pub async fn run_gated<R: Runtime>(
         )
     });
     // Before the teardown: the alerts need the run's Prometheus.
-    let prometheus = rt.prometheus_urls();
+    let prometheus = rt.prometheus_apis();
     report.gate = Box::pin(gate.evaluate(
         &report,
         &prometheus,

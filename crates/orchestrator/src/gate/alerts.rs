@@ -6,16 +6,15 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::future::join_all;
 use scenario::{AlertEntry, Severity};
 use serde::Deserialize;
 
+use super::prometheus::PrometheusApi;
 use super::{Check, Kind, Status};
 
-/// Bounds every request to Prometheus: the run is over, nothing may hang now.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Range queries return at most this many steps per series (Prometheus allows 11,000).
 const MAX_STEPS: f64 = 1000.0;
 
@@ -75,14 +74,6 @@ fn tempfile_dir() -> Option<PathBuf> {
     Some(dir)
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(QUERY_TIMEOUT)
-        .build()
-        .unwrap_or_default()
-}
-
 #[derive(Debug, Deserialize)]
 struct Answer {
     status: String,
@@ -106,18 +97,14 @@ struct Series {
     values: Vec<(f64, String)>,
 }
 
-/// Asks the Prometheus at `base` (`http://host:port`) whether it accepts `expr`: `Err` with
-/// its reason when it rejects it; `Ok` when it accepts it or cannot be asked (then the
-/// evaluation at the end reports the problem).
-pub async fn accepted_by(base: &str, expr: &str) -> Result<(), String> {
-    let url = format!("{}/api/v1/query", base.trim_end_matches('/'));
-    let Ok(resp) = client().get(url).query(&[("query", expr)]).send().await else {
+/// Asks `prometheus` whether it accepts `expr`: `Err` with its reason when it rejects it;
+/// `Ok` when it accepts it or cannot be asked (then the evaluation at the end reports the
+/// problem).
+pub async fn accepted_by(prometheus: &PrometheusApi, expr: &str) -> Result<(), String> {
+    let Ok((400, body)) = prometheus.get("/api/v1/query", &[("query", expr)]).await else {
         return Ok(());
     };
-    if resp.status() != reqwest::StatusCode::BAD_REQUEST {
-        return Ok(());
-    }
-    match resp.json::<Answer>().await {
+    match serde_json::from_str::<Answer>(&body) {
         Ok(a) => Err(format!(
             "Prometheus rejects it: {}",
             a.error.unwrap_or_else(|| "bad request".to_owned())
@@ -126,9 +113,9 @@ pub async fn accepted_by(base: &str, expr: &str) -> Result<(), String> {
     }
 }
 
-/// Runs `expr` over `[start, end]` on the Prometheus at `base`.
+/// Runs `expr` over `[start, end]` on `prometheus`.
 async fn query_range(
-    base: &str,
+    prometheus: &PrometheusApi,
     expr: &str,
     start: SystemTime,
     end: SystemTime,
@@ -139,22 +126,11 @@ async fn query_range(
     };
     let (s, e) = (secs(start), secs(end).max(secs(start)));
     let step = ((e - s) / MAX_STEPS).max(1.0).ceil();
-    let url = format!("{}/api/v1/query_range", base.trim_end_matches('/'));
-    let resp = client()
-        .get(&url)
-        .query(&[
-            ("query", expr.to_owned()),
-            ("start", format!("{s:.3}")),
-            ("end", format!("{e:.3}")),
-            ("step", format!("{step}")),
-        ])
-        .send()
-        .await
-        .map_err(|e| format!("cannot query Prometheus at {base}: {e}"))?;
-    let answer: Answer = resp
-        .json()
-        .await
-        .map_err(|e| format!("Prometheus at {base} answered something else than its API: {e}"))?;
+    let (s, e, step) = (format!("{s:.3}"), format!("{e:.3}"), format!("{step}"));
+    let query = [("query", expr), ("start", &s), ("end", &e), ("step", &step)];
+    let (_, body) = prometheus.get("/api/v1/query_range", &query).await?;
+    let answer: Answer = serde_json::from_str(&body)
+        .map_err(|e| format!("{prometheus} answered something else than its API: {e}"))?;
     if answer.status != "success" {
         return Err(format!(
             "Prometheus rejects it: {}",
@@ -219,32 +195,47 @@ fn unavailable(alert: &AlertEntry, why: &str, required: bool) -> Check {
     check(alert, status, None, detail)
 }
 
-/// Why no alert could be evaluated at all.
-const NO_PROMETHEUS: &str = "Prometheus was not running for this run (locally: install it, e.g. `apt-get install prometheus`)";
+/// Why a run has no Prometheus to ask, where its runtime cannot say better.
+pub const NO_PROMETHEUS: &str = "Prometheus was not running for this run (locally: install it, e.g. `apt-get install prometheus`)";
 
 /// With several copies of the stack, the label naming the copy (1-based) a series came from,
 /// for descriptions to say `{{$labels.iteration}}`.
 pub const COPY_LABEL: &str = "iteration";
 
 /// Evaluates `alert` over the run's window `[start, end]` (`start` is also the origin of
-/// the "fired at" time) on each copy's Prometheus in `prometheus` (`None`: that copy's
-/// cannot be reached): it fired if it fired in any copy. A copy not reached leaves the
-/// alert unevaluated there, which `required` (`--require-alerts`) makes a failure unless it
-/// fired elsewhere.
+/// the "fired at" time) on each copy's Prometheus in `prometheus` (`Err`: why that copy's
+/// cannot be asked): it fired if it fired in any copy. A copy not asked leaves the alert
+/// unevaluated there, which `required` (`--require-alerts`) makes a failure unless it fired
+/// elsewhere.
 pub async fn evaluate(
-    prometheus: &[Option<String>],
+    prometheus: &[Result<PrometheusApi, String>],
     alert: &AlertEntry,
     start: SystemTime,
     end: SystemTime,
     required: bool,
 ) -> Check {
     let several = prometheus.len() > 1;
-    let reached: Vec<(u32, &str)> = (1..)
-        .zip(prometheus)
-        .filter_map(|(k, url)| Some((k, url.as_deref()?)))
-        .collect();
+    let copy = |k: u32| {
+        if several {
+            format!("copy {k}: ")
+        } else {
+            String::new()
+        }
+    };
+    let (mut reached, mut unreached) = (Vec::new(), Vec::new());
+    for (k, api) in (1..).zip(prometheus) {
+        match api {
+            Ok(api) => reached.push((k, api)),
+            Err(why) => unreached.push(format!("{}{why}", copy(k))),
+        }
+    }
     if reached.is_empty() {
-        return unavailable(alert, NO_PROMETHEUS, required);
+        let why = if unreached.is_empty() {
+            NO_PROMETHEUS.to_owned()
+        } else {
+            unreached.join("; ")
+        };
+        return unavailable(alert, &why, required);
     }
     let series = match series_of(&reached, several, &alert.expr, start, end).await {
         Ok(series) => series,
@@ -257,7 +248,7 @@ pub async fn evaluate(
         };
         return check(alert, status, Some(crate::report::round6(value)), detail);
     }
-    if reached.len() == prometheus.len() {
+    if unreached.is_empty() {
         let detail = if several {
             format!("did not fire in any of the {} copies", prometheus.len())
         } else {
@@ -265,15 +256,10 @@ pub async fn evaluate(
         };
         return check(alert, Status::Passed, None, detail);
     }
-    let evaluated = copies(reached.iter().map(|&(k, _)| k));
-    let unreached = copies(
-        (1..)
-            .zip(prometheus)
-            .filter(|(_, url)| url.is_none())
-            .map(|(k, _)| k),
-    );
     let why = format!(
-        "did not fire in {evaluated}; not evaluated in {unreached}, whose Prometheus this process cannot reach (on a cluster only copy 1's has a NodePort)"
+        "did not fire in {}; not evaluated in {}",
+        copies(reached.iter().map(|&(k, _)| k)),
+        unreached.join("; ")
     );
     if required {
         check(
@@ -287,10 +273,10 @@ pub async fn evaluate(
     }
 }
 
-/// `expr`'s series over `[start, end]` on every Prometheus `reached` (copy, base URL), each
-/// labelled with its copy when there are `several`; the first failure, naming its copy.
+/// `expr`'s series over `[start, end]` on every Prometheus `reached` (its copy, its API),
+/// each labelled with its copy when there are `several`; the first failure, naming its copy.
 async fn series_of(
-    reached: &[(u32, &str)],
+    reached: &[(u32, &PrometheusApi)],
     several: bool,
     expr: &str,
     start: SystemTime,
@@ -299,7 +285,7 @@ async fn series_of(
     let answers = join_all(
         reached
             .iter()
-            .map(|&(k, base)| async move { (k, query_range(base, expr, start, end).await) }),
+            .map(|&(k, api)| async move { (k, query_range(api, expr, start, end).await) }),
     )
     .await;
     let mut series = Vec::new();

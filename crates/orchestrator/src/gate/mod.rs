@@ -15,6 +15,7 @@ pub mod figures;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod junit;
+pub mod prometheus;
 pub mod regression;
 pub mod render;
 pub mod threshold;
@@ -229,15 +230,18 @@ impl Gate {
         self.criteria.is_empty() && self.baseline.is_none() && self.alerts.is_empty()
     }
 
-    /// Asks the Prometheus at `prometheus` about every alert's PromQL, unless promtool did
-    /// before the run: the expressions it rejects, one per line.
-    pub async fn check_promql_live(&self, prometheus: Option<&str>) -> Result<(), String> {
-        let Some(base) = prometheus.filter(|_| !self.promql_checked) else {
+    /// Asks `prometheus` about every alert's PromQL, unless promtool did before the run:
+    /// the expressions it rejects, one per line.
+    pub async fn check_promql_live(
+        &self,
+        prometheus: Option<&prometheus::PrometheusApi>,
+    ) -> Result<(), String> {
+        let Some(api) = prometheus.filter(|_| !self.promql_checked) else {
             return Ok(());
         };
         let mut rejected = Vec::new();
         for (i, alert) in self.alerts.iter().enumerate() {
-            if let Err(why) = alerts::accepted_by(base, &alert.expr).await {
+            if let Err(why) = alerts::accepted_by(api, &alert.expr).await {
                 rejected.push(format!("alerts[{i}].expr `{}`: {why}", alert.expr));
             }
         }
@@ -249,11 +253,11 @@ impl Gate {
     }
 
     /// Judges `report`; alerts are evaluated over `[start, end]` on `prometheus`, each copy
-    /// of the stack's (`None` where it cannot be reached). `None` when the gate is empty.
+    /// of the stack's (`Err`: why it cannot be asked). `None` when the gate is empty.
     pub async fn evaluate(
         &self,
         report: &Report,
-        prometheus: &[Option<String>],
+        prometheus: &[Result<prometheus::PrometheusApi, String>],
         start: SystemTime,
         end: SystemTime,
     ) -> Option<GateReport> {

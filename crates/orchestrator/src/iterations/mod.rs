@@ -19,6 +19,7 @@ use futures::future::join_all;
 
 pub use metrics::IterationsMetrics;
 
+use crate::gate::prometheus::PrometheusApi;
 use crate::pipeline::report::{End, Unread};
 use crate::runtime::{Deployed, Endpoint, Result, Runtime, RuntimeError};
 
@@ -196,8 +197,8 @@ impl<R: Runtime> Runtime for Iterations<R> {
     }
 
     /// Every copy's: an alert that fires in any copy is the run's.
-    fn prometheus_urls(&self) -> Vec<Option<String>> {
-        self.copies.iter().flat_map(R::prometheus_urls).collect()
+    fn prometheus_apis(&self) -> Vec<std::result::Result<PrometheusApi, String>> {
+        self.copies.iter().flat_map(R::prometheus_apis).collect()
     }
 
     /// A worker of copy 1: one crash is what the question asks about, not one per copy.

@@ -115,14 +115,28 @@ impl std::fmt::Display for ProxyFailure {
 }
 
 /// One page of `pod` on `port` at `route`, through the API server's pod proxy, within
-/// [`SCRAPE_TIMEOUT`]. The status is read off the response itself: a pod's own error body is
-/// not a Kubernetes `Status`, and kube-rs would read any JSON object as one with code 0.
+/// [`SCRAPE_TIMEOUT`].
 pub async fn get_through_proxy(
     client: &Client,
     namespace: &str,
     pod: &str,
     port: u16,
     route: &str,
+) -> Result<String, ProxyFailure> {
+    get_through_proxy_within(client, namespace, pod, port, route, SCRAPE_TIMEOUT).await
+}
+
+/// One page of `pod` on `port` at `route` (its query string included), through the API
+/// server's pod proxy, within `timeout`. The status is read off the response itself: a pod's
+/// own error body is not a Kubernetes `Status`, and kube-rs would read any JSON object as one
+/// with code 0.
+pub async fn get_through_proxy_within(
+    client: &Client,
+    namespace: &str,
+    pod: &str,
+    port: u16,
+    route: &str,
+    timeout: Duration,
 ) -> Result<String, ProxyFailure> {
     let path = proxy_path(namespace, pod, port, route);
     let request = http::Request::get(&path)
@@ -155,11 +169,11 @@ pub async fn get_through_proxy(
             code => ProxyFailure::Status(code, message),
         })
     };
-    tokio::time::timeout(SCRAPE_TIMEOUT, answer)
+    tokio::time::timeout(timeout, answer)
         .await
         .unwrap_or_else(|_| {
             Err(ProxyFailure::Unreached(format!(
-                "no answer through the API server's pod proxy within {SCRAPE_TIMEOUT:?}"
+                "no answer through the API server's pod proxy within {timeout:?}"
             )))
         })
 }

@@ -14,23 +14,14 @@ use k8s_openapi::api::core::v1::Pod;
 use super::error::Error;
 use super::meta::Job;
 use super::metrics::{ProxyFailure, get_through_proxy};
-use super::pods::{PodInfo, PodView};
+use super::pods::{PodInfo, PodView, first_serving};
 use crate::pipeline::probe::Reading;
 use crate::pipeline::report::Unread;
 use crate::runtime::RuntimeError;
 
-/// The worker pod Redis is read through: the first by name that serves (running, ready, not
-/// being deleted); `None` when none does.
+/// The worker pod Redis is read through; `None` when none serves.
 fn reader(pods: &[PodInfo]) -> Option<&PodInfo> {
-    pods.iter()
-        .filter(|p| {
-            p.job == Some(Job::WORKER)
-                && p.phase == "Running"
-                && p.ready
-                && !p.terminating
-                && p.ip.is_some()
-        })
-        .min_by(|a, b| a.name.cmp(&b.name))
+    first_serving(pods, Job::WORKER)
 }
 
 /// The pipeline reading as the worker serves it (Prometheus text), or why there is none;

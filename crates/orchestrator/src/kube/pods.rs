@@ -387,6 +387,20 @@ fn times(pod: &Pod, job: Option<Job>) -> Option<PodTimes> {
     })
 }
 
+/// The pod of `job` to ask for a page: the first by name that serves (running, ready, not
+/// being deleted, with an IP), so successive requests go to the same pod while it lives.
+pub fn first_serving(pods: &[PodInfo], job: Job) -> Option<&PodInfo> {
+    pods.iter()
+        .filter(|p| {
+            p.job == Some(job)
+                && p.phase == "Running"
+                && p.ready
+                && !p.terminating
+                && p.ip.is_some()
+        })
+        .min_by(|a, b| a.name.cmp(&b.name))
+}
+
 /// One line per pod of `job` that is not ready, saying why as far as the status tells.
 pub fn not_ready_detail(pods: &[PodInfo], job: Job) -> Vec<String> {
     pods.iter()

@@ -20,6 +20,7 @@ use super::metrics::KubeMetrics;
 use super::pods::{self, PodFeed, PodTracker, PodView};
 use super::wait::{self, WaitError};
 use super::{autoscaler, endpoints, measure, node_ports, preflight, prepull_phase};
+use crate::gate::prometheus::PrometheusApi;
 use crate::runtime::{Deployed, Endpoint, Runtime, RuntimeError};
 
 mod clients;
@@ -323,6 +324,25 @@ impl Runtime for KubeRuntime {
 
     fn resource_source(&self) -> crate::resources::Source {
         super::usage::source()
+    }
+
+    /// Through the API server's pod proxy, as every other reading: no NodePort, no route to
+    /// the nodes needed, and each copy's Prometheus reached alike.
+    fn prometheus_apis(&self) -> Vec<std::result::Result<PrometheusApi, String>> {
+        let pods = self.view.pods();
+        let api = pods::first_serving(&pods, Job::PROMETHEUS)
+            .map(|pod| PrometheusApi::PodProxy {
+                client: self.client.clone(),
+                namespace: self.namespace.clone(),
+                pod: pod.name.clone(),
+            })
+            .ok_or_else(|| {
+                format!(
+                    "no Prometheus pod of namespace {} is running and ready",
+                    self.namespace
+                )
+            });
+        vec![api]
     }
 
     fn metrics(&self) -> KubeMetrics {

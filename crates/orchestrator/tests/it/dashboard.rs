@@ -152,11 +152,8 @@ async fn every_panel_query_returns_data_from_a_local_run() {
     let mut rt = LocalRuntime::new(s.clone(), PORT_BASE, dir.path().to_owned()).unwrap();
     rt.deploy().await.unwrap();
     rt.start_load().await.unwrap();
-    let prometheus = rt
-        .prometheus_urls()
-        .pop()
-        .flatten()
-        .expect("the run's Prometheus");
+    let prometheus =
+        orchestrator::runtime::prometheus_url(&rt.endpoints()).expect("the run's Prometheus");
     let source = rt.metrics();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let d = dashboard();

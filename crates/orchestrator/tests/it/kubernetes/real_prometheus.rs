@@ -71,6 +71,11 @@ impl RealPrometheus {
         })
     }
 
+    /// Where its HTTP API listens.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.web
+    }
+
     /// Its HTTP API's base URL.
     pub(crate) fn url(&self) -> String {
         format!("http://{}", self.web)

@@ -183,12 +183,13 @@ pub(crate) struct State {
     pub(crate) behaviour: Behaviour,
     pub(crate) calls: Vec<Call>,
     pub(crate) faults: Vec<Fault>,
-    /// The upstream each pod took (see [`Behaviour::upstreams`]).
+    /// The upstream each pod (`namespace/name`) took (see [`Behaviour::upstreams`]).
     pub(crate) claimed: BTreeMap<String, std::net::SocketAddr>,
 }
 
 impl State {
-    /// The real process behind `pod` of `job`, taking the next free one on first use.
+    /// The real process behind `pod` (`namespace/name`) of `job`, taking the next free one
+    /// on first use.
     pub(crate) fn upstream(&mut self, pod: &str, job: &str) -> Option<std::net::SocketAddr> {
         if let Some(addr) = self.claimed.get(pod) {
             return Some(*addr);
@@ -328,6 +329,11 @@ impl FakeApi {
     /// Runs the controllers and the kubelet once, now (tests of the fake step it by hand).
     pub(crate) fn step(&self) {
         step(&self.state);
+    }
+
+    /// The upstream each pod (`namespace/name`) took.
+    pub(crate) fn claimed(&self) -> BTreeMap<String, std::net::SocketAddr> {
+        self.with(|s| s.claimed.clone())
     }
 
     pub(crate) fn calls(&self) -> Vec<Call> {

@@ -28,7 +28,9 @@ pub(crate) fn metrics_page(pod: &str) -> String {
     )
 }
 
-pub(super) fn proxy(st: &mut State, t: &Target) -> Response<Body> {
+/// The pod proxy's answer for `t`; a forwarded request keeps `query` as it came, as the API
+/// server passes it on.
+pub(super) fn proxy(st: &mut State, t: &Target, query: Option<&str>) -> Response<Body> {
     let target = t.name.clone().unwrap_or_default();
     let (pod, port) = target.split_once(':').unwrap_or((&target, "80"));
     let Some(p) = st.store.get(&t.coll, pod) else {
@@ -83,8 +85,13 @@ pub(super) fn proxy(st: &mut State, t: &Target) -> Response<Body> {
         .and_then(|s| s.strip_prefix("proxy"))
         .unwrap_or_default()
         .to_owned();
-    if let Some(addr) = st.upstream(pod, &job) {
+    let namespace = t.coll.namespace.clone().unwrap_or_default();
+    if let Some(addr) = st.upstream(&format!("{namespace}/{pod}"), &job) {
         let mut forward = Response::new(Full::new(Bytes::new()).boxed_unsync());
+        let route = match query {
+            Some(q) => format!("{route}?{q}"),
+            None => route,
+        };
         forward.extensions_mut().insert(Forward(addr, route));
         return forward;
     }
@@ -113,7 +120,7 @@ pub(super) fn proxy(st: &mut State, t: &Target) -> Response<Body> {
 }
 
 /// A proxied request the fake passes on to a real component (the pod's process): the
-/// address and the path under the pod.
+/// address and the path under the pod, with its query.
 #[derive(Debug, Clone)]
 pub(crate) struct Forward(pub(crate) std::net::SocketAddr, pub(crate) String);
 

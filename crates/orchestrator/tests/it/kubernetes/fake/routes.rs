@@ -158,7 +158,7 @@ pub(crate) fn serve(st: &mut State, parts: &http::request::Parts, bytes: &[u8]) 
         );
     };
     match verb {
-        Verb::Proxy => proxied::proxy(st, &t),
+        Verb::Proxy => proxied::proxy(st, &t, parts.uri.query()),
         Verb::Apply => apply(st, &t, &query, parts, body),
         Verb::Get => match st.store.get(&t.coll, t.name.as_deref().unwrap_or_default()) {
             Some(o) => full(200, o, None),

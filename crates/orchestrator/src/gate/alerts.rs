@@ -1,8 +1,8 @@
 //! `[[alerts]]` as kube-burner evaluates them: each PromQL expression is run as a range query
 //! over the run's time window on the run's Prometheus (on each copy's, with several copies
-//! of the stack); any sample it returns means the alert fired. An `error` alert that fires fails the run; a `warning` is reported. Expressions are
-//! checked before the run with `promtool` when it is on PATH, and by asking Prometheus as
-//! soon as it is up otherwise.
+//! of the stack); any sample it returns means the alert fired. An `error` alert that fires
+//! fails the run; a `warning` is reported. Expressions are checked before the run with
+//! `promtool` when it is on PATH, and by asking Prometheus as soon as it is up otherwise.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -79,14 +79,8 @@ pub async fn run(scenario: Scenario, args: KubeRunArgs) -> ExitCode {
         .into_iter()
         .filter(|key| args.config.sources.get(*key).is_none_or(|s| s == "default"))
         .collect();
-    let several = runtimes.len() > 1;
-    for (rt, k) in runtimes.iter_mut().zip(1..) {
-        // Several copies: each one's kube.json in its own directory of the run's.
-        rt.set_run_dir(if several {
-            run_dir.join(format!("i{k}"))
-        } else {
-            run_dir.clone()
-        });
+    for rt in &mut runtimes {
+        rt.set_run_dir(run_dir.clone());
         rt.set_movable_node_ports(defaults.clone());
     }
     let rt = match crate::iterations::Iterations::new(runtimes) {

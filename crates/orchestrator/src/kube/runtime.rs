@@ -101,7 +101,8 @@ impl KubeRuntime {
         })
     }
 
-    /// Where kube.json and the report's notes go (`runs/<uuid>`).
+    /// The run's directory (`runs/<uuid>`): its report receives the pod-latency and event
+    /// notes, and kube.json goes there (a copy of several: in its `i<k>`).
     pub fn set_run_dir(&mut self, dir: PathBuf) {
         self.options.run_dir = Some(dir);
     }

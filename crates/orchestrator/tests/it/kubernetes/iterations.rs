@@ -134,7 +134,11 @@ async fn two_copies_run_against_the_api_server_and_destroy_removes_both() {
     s.iterations.count = 2;
     let copies = iterations::copies(&s)
         .into_iter()
-        .map(|c| runtime(&fake, c))
+        .map(|c| {
+            let mut rt = runtime(&fake, c);
+            rt.set_run_dir(runs.path().join(&s.uuid));
+            rt
+        })
         .collect();
     let rt = Iterations::new(copies).unwrap();
     // Left up (no --cleanup): destroy removes it afterwards.
@@ -189,6 +193,25 @@ async fn two_copies_run_against_the_api_server_and_destroy_removes_both() {
     assert_eq!(r.points.iter().map(|p| p.backend_ready).max(), Some(4));
     let md = std::fs::read_to_string(runs.path().join("demo-run-001/report.md")).unwrap();
     assert!(md.contains("pods (created → ready): p50"), "{md}");
+    // Each copy's kube.json in its own directory, and its notes in the one report, named
+    // by copy: both copies tore down at once, and neither lost the other's notes.
+    let stored = orchestrator::report::Report::read(&runs.path().join("demo-run-001")).unwrap();
+    for (k, ns) in [(1, NS1), (2, NS2)] {
+        let kube: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(runs.path().join(format!("demo-run-001/i{k}/kube.json")))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(kube["namespace"], ns);
+        assert!(
+            stored
+                .notes
+                .iter()
+                .any(|n| n.starts_with(&format!("i{k}: pod latency "))),
+            "{:#?}",
+            stored.notes
+        );
+    }
     assert!(fake.object(&format!("/api/v1/namespaces/{NS1}")).is_some());
 
     let out = tokio::time::timeout(

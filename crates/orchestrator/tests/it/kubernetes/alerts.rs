@@ -132,6 +132,8 @@ async fn each_copys_prometheus_is_asked_through_the_pod_proxy() {
             ("prometheus".into(), marked.addr()),
             ("prometheus".into(), plain.addr()),
         ],
+        // Real time: a pod's life in short steps.
+        stage: Duration::from_millis(100),
         ..Behaviour::default()
     });
     let mut s = quick();
